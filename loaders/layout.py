@@ -1,0 +1,150 @@
+"""The input layout of the product contract, as data.
+
+One :class:`FileSpec` per optional input file (``persons.csv`` or
+``persons.parquet`` and so on). Readers, validation, the generator and the
+projection-from-files all read this table; nothing else spells out columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["str", "date", "amount", "share", "severity", "int", "enum"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType = "str"
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    # For reference columns: which id space the value must exist in.
+    references: Literal["subject", "person", "firm", "loan"] | None = None
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    name: str
+    columns: tuple[Column, ...]
+    # Column that identifies a row (None: identified by a composite key).
+    key: str | None = "id"
+    composite_key: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+FIRM_STATUSES = ("active", "dissolved", "bankrupt")
+ROLES = ("legal_representative", "director", "executive", "supervisor")
+LOAN_STATUSES = ("performing", "overdue", "defaulted", "repaid", "written_off")
+GUARANTEE_KINDS = ("joint", "limited", "collateral")
+
+PERSONS = FileSpec(
+    "persons",
+    (
+        Column("id", required=True),
+        Column("name", required=True),
+        Column("birth_date", "date"),
+        Column("country"),
+        Column("national_id"),
+        Column("net_worth", "amount"),
+    ),
+)
+FIRMS = FileSpec(
+    "firms",
+    (
+        Column("id", required=True),
+        Column("name", required=True),
+        Column("registration_no"),
+        Column("country"),
+        Column("region"),
+        Column("industry"),
+        Column("founded_on", "date"),
+        Column("status", "enum", enum=FIRM_STATUSES),
+        Column("registered_capital", "amount"),
+        Column("equity", "amount"),
+        Column("total_assets", "amount"),
+    ),
+)
+ROLES_FILE = FileSpec(
+    "roles",
+    (
+        Column("person_id", required=True, references="person"),
+        Column("firm_id", required=True, references="firm"),
+        Column("role", "enum", required=True, enum=ROLES),
+        Column("since", "date"),
+        Column("until", "date"),
+    ),
+    key=None,
+    composite_key=("person_id", "firm_id", "role"),
+)
+OWNERSHIP = FileSpec(
+    "ownership",
+    (
+        Column("owner_id", required=True, references="subject"),
+        Column("firm_id", required=True, references="firm"),
+        Column("share", "share", required=True),
+        Column("since", "date"),
+        Column("until", "date"),
+    ),
+    key=None,
+    composite_key=("owner_id", "firm_id"),
+)
+LOANS = FileSpec(
+    "loans",
+    (
+        Column("id", required=True),
+        Column("lender_id", required=True, references="subject"),
+        Column("borrower_id", required=True, references="subject"),
+        Column("amount", "amount", required=True),
+        Column("currency"),
+        Column("issued_on", "date", required=True),
+        Column("maturity_on", "date"),
+        Column("status", "enum", required=True, enum=LOAN_STATUSES),
+        Column("status_on", "date"),
+        Column("days_overdue", "int"),
+    ),
+)
+GUARANTEES = FileSpec(
+    "guarantees",
+    (
+        Column("id", required=True),
+        Column("guarantor_id", required=True, references="subject"),
+        Column("loan_id", required=True, references="loan"),
+        Column("amount", "amount", required=True),
+        Column("kind", "enum", enum=GUARANTEE_KINDS),
+        Column("since", "date"),
+        Column("until", "date"),
+    ),
+)
+BLACKLIST = FileSpec(
+    "blacklist",
+    (
+        Column("id", required=True),
+        Column("subject_id", required=True, references="subject"),
+        Column("list", required=True),
+        Column("authority"),
+        Column("reason"),
+        Column("listed_on", "date", required=True),
+        Column("expires_on", "date"),
+        Column("delisted_on", "date"),
+        Column("severity", "severity"),
+        Column("source_url"),
+    ),
+)
+
+# Load order: every file only references files before it.
+FILES: tuple[FileSpec, ...] = (PERSONS, FIRMS, ROLES_FILE, OWNERSHIP, LOANS, GUARANTEES, BLACKLIST)
+BY_NAME: dict[str, FileSpec] = {f.name: f for f in FILES}
