@@ -1,0 +1,172 @@
+"""The one gateway to Neo4j. Every query in credgraph passes through here.
+
+- Connection from :class:`graph.settings.Settings`: ``NEO4J_URI`` and friends,
+  or the managed local server's URI and generated credentials.
+- Managed transactions (``execute_read`` / ``execute_write``), which the
+  driver retries on transient errors (deadlocks, leader switches, lost
+  connections) with exponential back-off.
+- Values only as ``$parameters``; labels and types only via
+  :func:`graph.model.label` / :func:`graph.model.rel_type`.
+- Batched writes: ``UNWIND $rows AS row ...`` in batches of
+  ``settings.batch_size`` rows, one managed transaction per batch.
+- Driver errors become :class:`graph.errors.DatabaseError` with a hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any, LiteralString, TypeVar, cast
+
+from neo4j import Driver, GraphDatabase, ManagedTransaction, Query, Session
+from neo4j import exceptions as nx
+
+from graph.errors import DatabaseError
+from graph.settings import Settings
+
+T = TypeVar("T")
+
+
+def connection(settings: Settings) -> tuple[str, tuple[str, str]]:
+    """The URI and auth that the settings point at."""
+    if settings.neo4j_uri:
+        if settings.neo4j_password is None:
+            raise DatabaseError(
+                "NEO4J_URI is set but NEO4J_PASSWORD is not",
+                hint="export NEO4J_PASSWORD, or unset NEO4J_URI to use the managed server",
+            )
+        return settings.neo4j_uri, (settings.neo4j_username, settings.neo4j_password)
+    from graph.managed import ManagedServer
+
+    server = ManagedServer(settings)
+    creds = server.credentials()
+    return server.uri, (creds.username, creds.password)
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver exceptions into DatabaseError with a message a person can act on."""
+    try:
+        yield
+    except nx.AuthError as exc:
+        raise DatabaseError(
+            f"Neo4j refused the credentials: {exc.message}",
+            hint="check NEO4J_USERNAME / NEO4J_PASSWORD",
+        ) from exc
+    except nx.ServiceUnavailable as exc:
+        raise DatabaseError(
+            f"Neo4j is not reachable: {exc}",
+            hint="start it with `credgraph neo4j start` or check NEO4J_URI",
+        ) from exc
+    except nx.Neo4jError as exc:
+        raise DatabaseError(f"Neo4j error {exc.code}: {exc.message}") from exc
+    except nx.DriverError as exc:
+        raise DatabaseError(f"Neo4j driver error: {exc}") from exc
+
+
+def batched(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class Gateway:
+    """Sessions, transactions and batches over one driver."""
+
+    def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
+        self.settings = settings
+        self.database = settings.neo4j_database
+        if driver is None:
+            uri, auth = connection(settings)
+            with translate_errors():
+                driver = GraphDatabase.driver(uri, auth=auth, max_connection_lifetime=3600)
+        self.driver = driver
+
+    # -- lifecycle
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def verify(self) -> None:
+        with translate_errors():
+            self.driver.verify_connectivity()
+
+    def session(self, *, read_only: bool = False) -> Session:
+        return self.driver.session(
+            database=self.database, default_access_mode="READ" if read_only else "WRITE"
+        )
+
+    # -- queries
+    def read(self, cypher: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        """Run a read query in a managed read transaction; rows as dicts."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [r.data() for r in tx.run(cypher, params)]
+
+        with translate_errors(), self.session(read_only=True) as s:
+            return s.execute_read(work)
+
+    def read_stream(
+        self, cypher: LiteralString, fn: Callable[[Iterator[Any]], T], **params: Any
+    ) -> T:
+        """Stream a large read: ``fn`` receives the record iterator inside the transaction."""
+
+        def work(tx: ManagedTransaction) -> T:
+            return fn(iter(tx.run(cypher, params)))
+
+        with translate_errors(), self.session(read_only=True) as s:
+            return s.execute_read(work)
+
+    def write(self, cypher: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        """Run a write query in a managed write transaction (retried on transient errors)."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [r.data() for r in tx.run(cypher, params)]
+
+        with translate_errors(), self.session() as s:
+            return s.execute_write(work)
+
+    def write_tx(self, fn: Callable[[ManagedTransaction], T]) -> T:
+        """Run several statements in one managed write transaction."""
+        with translate_errors(), self.session() as s:
+            return s.execute_write(fn)
+
+    def write_batches(
+        self,
+        cypher: LiteralString,
+        rows: Iterable[dict[str, Any]],
+        *,
+        batch_size: int | None = None,
+        on_batch: Callable[[int, list[dict[str, Any]]], None] | None = None,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """``UNWIND $rows AS row`` in batches, one managed transaction each.
+
+        ``cypher`` must start with ``UNWIND $rows AS row``. Returns the
+        concatenated result rows (queries usually return one summary row).
+        """
+        if not cypher.lstrip().startswith("UNWIND $rows AS row"):
+            raise DatabaseError("batched writes must start with `UNWIND $rows AS row`")
+        out: list[dict[str, Any]] = []
+        for chunk in batched(rows, batch_size or self.settings.batch_size):
+            out.extend(self.write(cypher, rows=chunk, **params))
+            if on_batch:
+                on_batch(len(chunk), chunk)
+        return out
+
+    def run_schema(self, statement: LiteralString) -> None:
+        """Schema statements run in auto-commit transactions (Neo4j requires it)."""
+        with translate_errors(), self.session() as s:
+            s.run(Query(cast(LiteralString, statement))).consume()
+
+
+def open_gateway(settings: Settings) -> Gateway:
+    gw = Gateway(settings)
+    gw.verify()
+    return gw

@@ -1,0 +1,413 @@
+"""Run a real Neo4j Community server from Maven Central jars, without Docker.
+
+Layout of a home (``$CREDGRAPH_HOME``)::
+
+    conf/neo4j.conf      generated at every start from the settings
+    data/ logs/ run/     the server's own folders
+    import/              the only folder LOAD CSV may read
+    credentials.json     user and generated password, mode 0600
+    neo4j.pid            pid of the running JVM
+    logs/console.log     the JVM's standard output and error
+
+The jars are resolved once by ``mvn dependency:copy-dependencies`` over the
+``pom.xml`` beside this file into ``$CREDGRAPH_JARS_DIR/lib`` and shared by
+every home. The server runs ``org.neo4j.server.CommunityEntryPoint``; the
+password is set before first start with ``org.neo4j.cli.AdminTool dbms
+set-initial-password`` (the same jars hold ``neo4j-admin``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graph.errors import ServerError
+from graph.settings import NEO4J_VERSION, Settings
+
+POM = Path(__file__).with_name("pom.xml")
+ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+SUPPORTED_JAVA = (17, 21)
+
+JVM_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Djdk.tls.ephemeralDHKeySize=2048",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+]
+
+
+@dataclass
+class Credentials:
+    username: str
+    password: str
+
+
+class ManagedServer:
+    """One Neo4j server living in one home and listening on one loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.home
+        self.port = settings.bolt_port
+        self.lib = settings.jars_dir / "lib"
+
+    # ----------------------------------------------------------------- paths
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def import_dir(self) -> Path:
+        return self.home / "import"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "neo4j.pid"
+
+    @property
+    def console_log(self) -> Path:
+        return self.logs_dir / "console.log"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "credentials.json"
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.port}"
+
+    # ---------------------------------------------------------------- checks
+    @staticmethod
+    def java_version() -> int:
+        java = shutil.which("java")
+        if not java:
+            raise ServerError(
+                "Java is not installed (no `java` on PATH)",
+                hint="install a JDK 17 or 21, e.g. `apt-get install openjdk-17-jre-headless`",
+            )
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+        m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+        if not m:
+            raise ServerError(f"cannot read the Java version from: {out.stderr.strip()[:200]}")
+        major = int(m.group(1))
+        if major == 1 and m.group(2):
+            major = int(m.group(2))
+        if major not in SUPPORTED_JAVA:
+            raise ServerError(
+                f"Neo4j {NEO4J_VERSION} needs Java 17 or 21, found Java {major}",
+                hint="put a JDK 17 or 21 first on PATH (or set JAVA_HOME's bin first)",
+            )
+        return major
+
+    def installed(self) -> bool:
+        return (self.lib / f"neo4j-{NEO4J_VERSION}.jar").is_file() and (
+            self.lib / ".complete"
+        ).is_file()
+
+    def install(self) -> Path:
+        """Resolve the Neo4j jars with Maven into the shared jars folder (once)."""
+        if self.installed():
+            return self.lib
+        self.java_version()
+        mvn = shutil.which("mvn")
+        if not mvn:
+            raise ServerError(
+                "Maven is not installed (no `mvn` on PATH); it fetches the Neo4j jars",
+                hint="install Maven, e.g. `apt-get install maven`",
+            )
+        self.lib.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="lib.", dir=self.lib.parent))
+        cmd = [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+            "-DincludeScope=runtime",
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not (tmp / f"neo4j-{NEO4J_VERSION}.jar").is_file():
+            shutil.rmtree(tmp, ignore_errors=True)
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise ServerError(f"Maven could not resolve the Neo4j {NEO4J_VERSION} jars:\n{tail}")
+        (tmp / ".complete").write_text(NEO4J_VERSION + "\n")
+        if self.lib.exists():
+            shutil.rmtree(self.lib)
+        tmp.rename(self.lib)
+        return self.lib
+
+    def classpath(self) -> str:
+        return f"{self.lib}/*"
+
+    def java_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["NEO4J_HOME"] = str(self.home)
+        env["NEO4J_CONF"] = str(self.conf_dir)
+        return env
+
+    # ---------------------------------------------------------- configuration
+    def write_conf(self) -> Path:
+        for d in (self.conf_dir, self.logs_dir, self.import_dir, self.data_dir, self.home / "run"):
+            d.mkdir(parents=True, exist_ok=True)
+        s = self.settings
+        lines = [
+            "# Generated by credgraph at every `credgraph neo4j start`; edits are overwritten.",
+            f"server.directories.data={self.data_dir}",
+            f"server.directories.logs={self.logs_dir}",
+            f"server.directories.import={self.import_dir}",
+            f"server.directories.run={self.home / 'run'}",
+            f"server.directories.plugins={self.home / 'plugins'}",
+            "server.default_listen_address=127.0.0.1",
+            "server.default_advertised_address=127.0.0.1",
+            f"server.bolt.listen_address=127.0.0.1:{self.port}",
+            f"server.bolt.advertised_address=127.0.0.1:{self.port}",
+            "server.bolt.tls_level=DISABLED",
+            "server.http.enabled=false",
+            "server.https.enabled=false",
+            f"server.memory.heap.initial_size={s.heap}",
+            f"server.memory.heap.max_size={s.heap}",
+            f"server.memory.pagecache.size={s.pagecache}",
+            "dbms.security.auth_enabled=true",
+            "dbms.security.allow_csv_import_from_file_urls=true",
+            "dbms.usage_report.enabled=false",
+            "db.tx_log.rotation.retention_policy=2 files",
+            "db.transaction.timeout=0",
+            "server.jvm.additional=-XX:+UseG1GC",
+        ]
+        conf = self.conf_dir / "neo4j.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        return conf
+
+    def credentials(self) -> Credentials:
+        """The user and password of this home, generated at first start."""
+        f = self.credentials_file
+        if not f.is_file():
+            raise ServerError(
+                f"no credentials in {self.home}: the managed server was never started",
+                hint="run `credgraph neo4j start`",
+            )
+        data = json.loads(f.read_text())
+        return Credentials(data["username"], data["password"])
+
+    def _init_credentials(self) -> None:
+        if self.credentials_file.is_file():
+            return
+        password = secrets.token_urlsafe(24)
+        proc = subprocess.run(
+            [
+                "java",
+                "-cp",
+                self.classpath(),
+                ADMIN_TOOL,
+                "dbms",
+                "set-initial-password",
+                password,
+            ],
+            capture_output=True,
+            text=True,
+            env=self.java_env(),
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise ServerError(f"could not set the initial password: {proc.stderr.strip()[-500:]}")
+        self.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"username": "neo4j", "password": password}, fh)
+
+    # --------------------------------------------------------------- process
+    def pid(self) -> int | None:
+        """The pid of this home's server, if it is alive; clears a stale pid file."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            cmdline = []
+        if ENTRY_POINT.encode() in cmdline and f"--home-dir={self.home}".encode() in cmdline:
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def port_in_use(self) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", self.port))
+            except OSError:
+                return True
+        return False
+
+    def bolt_ready(self) -> bool:
+        from neo4j import GraphDatabase
+        from neo4j.exceptions import Neo4jError, ServiceUnavailable
+
+        try:
+            creds = self.credentials()
+        except ServerError:
+            return False
+        try:
+            with GraphDatabase.driver(
+                self.uri, auth=(creds.username, creds.password), connection_timeout=2
+            ) as driver:
+                driver.verify_connectivity()
+            return True
+        except (ServiceUnavailable, Neo4jError, OSError):
+            return False
+
+    def _log_tail(self, n: int = 20) -> str:
+        parts = []
+        for f in (self.console_log, self.logs_dir / "neo4j.log", self.logs_dir / "debug.log"):
+            if f.is_file():
+                lines = f.read_text(errors="replace").splitlines()
+                errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln]
+                parts.extend((errors or lines)[-n:])
+                if errors:
+                    break
+        return "\n".join(parts[-n:])
+
+    def start(self, timeout: float | None = None) -> dict[str, Any]:
+        """Start the server and wait until Bolt answers; a no-op if it is running."""
+        if self.pid() is not None:
+            if self.bolt_ready() or self._wait_ready(timeout or self.settings.start_timeout):
+                return self.status() | {"already_running": True}
+        self.install()
+        if self.port_in_use():
+            raise ServerError(
+                f"port {self.port} on 127.0.0.1 is taken by another process",
+                hint="stop that process or choose another port with CREDGRAPH_BOLT_PORT",
+            )
+        self.write_conf()
+        self._init_credentials()
+        heap = self.settings.heap
+        cmd = [
+            "java",
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            *JVM_FLAGS,
+            "-cp",
+            self.classpath(),
+            ENTRY_POINT,
+            f"--home-dir={self.home}",
+            f"--config-dir={self.conf_dir}",
+            "--console-mode",
+        ]
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.console_log, "ab") as log:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.java_env(),
+                cwd=self.home,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        deadline = time.monotonic() + (timeout or self.settings.start_timeout)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise ServerError(
+                    f"Neo4j exited during start-up with code {proc.returncode}:\n{self._log_tail()}",
+                    hint=f"see {self.console_log} and {self.logs_dir / 'neo4j.log'}",
+                )
+            if self.bolt_ready():
+                return self.status() | {"already_running": False}
+            time.sleep(0.5)
+        self.stop()
+        raise ServerError(
+            f"Neo4j did not answer on {self.uri} within {timeout or self.settings.start_timeout:.0f} s",
+            hint=f"see {self.console_log}; raise CREDGRAPH_START_TIMEOUT on a slow machine",
+        )
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                return False
+            if self.bolt_ready():
+                return True
+            time.sleep(0.5)
+        return False
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Shut down cleanly (SIGTERM, then SIGKILL after the timeout); True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> dict[str, Any]:
+        pid = self.pid()
+        return {
+            "running": pid is not None and self.bolt_ready(),
+            "pid": pid,
+            "uri": self.uri,
+            "port": self.port,
+            "home": str(self.home),
+            "version": NEO4J_VERSION,
+            "installed": self.installed(),
+            "log": str(self.console_log),
+        }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our child; otherwise just probe it.
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        return state != "Z"
+    except (FileNotFoundError, IndexError):
+        return False

@@ -1,0 +1,90 @@
+"""The graph model: labels, relationship types and properties, as an allow-list.
+
+Cypher text in credgraph is constant; the only names ever formatted into it
+come from the sets below, through :func:`label` and :func:`rel_type`, which
+refuse anything else. Values always travel as ``$parameters``.
+See docs/data-model.md for the model in an investigator's words.
+"""
+
+from __future__ import annotations
+
+from graph.errors import CredgraphError
+
+# Node labels --------------------------------------------------------------
+SUBJECT = "Subject"
+PERSON = "Person"
+FIRM = "Firm"
+LOAN = "Loan"
+BLACKLIST_ENTRY = "BlacklistEntry"
+LOAD = "Load"  # one record per `credgraph load`
+RUN = "Run"  # one record per propagation run
+SCORE = "Score"  # one subject's scores in one run
+CIRCLE = "GuaranteeCircle"  # a guarantee circle found in one run
+DISPUTE = "Dispute"  # audit trail of a record's disputes
+AUDIT = "AuditEvent"  # who looked up whom, when, why
+API_KEY = "ApiKey"
+META = "CredgraphSchema"  # the schema version the database holds
+
+LABELS = frozenset(
+    {
+        SUBJECT,
+        PERSON,
+        FIRM,
+        LOAN,
+        BLACKLIST_ENTRY,
+        LOAD,
+        RUN,
+        SCORE,
+        CIRCLE,
+        DISPUTE,
+        AUDIT,
+        API_KEY,
+        META,
+    }
+)
+
+# Relationship types --------------------------------------------------------
+LEGAL_REPRESENTATIVE_OF = "LEGAL_REPRESENTATIVE_OF"
+DIRECTOR_OF = "DIRECTOR_OF"
+EXECUTIVE_OF = "EXECUTIVE_OF"
+SUPERVISOR_OF = "SUPERVISOR_OF"
+OWNS = "OWNS"  # (owner:Subject)-[:OWNS {share}]->(:Firm)
+LENT = "LENT"  # (lender:Subject)-[:LENT]->(:Loan)
+BORROWED = "BORROWED"  # (borrower:Subject)-[:BORROWED]->(:Loan)
+GUARANTEES = "GUARANTEES"  # (guarantor:Subject)-[:GUARANTEES {id, amount}]->(:Loan)
+LISTED = "LISTED"  # (:Subject)-[:LISTED]->(:BlacklistEntry)
+SCORED = "SCORED"  # (:Subject)-[:SCORED]->(:Score)
+IN_CIRCLE = "IN_CIRCLE"  # (:Subject)-[:IN_CIRCLE]->(:GuaranteeCircle)
+ABOUT = "ABOUT"  # (:Dispute)-[:ABOUT]->(record)
+
+ROLE_TYPES: dict[str, str] = {
+    "legal_representative": LEGAL_REPRESENTATIVE_OF,
+    "director": DIRECTOR_OF,
+    "executive": EXECUTIVE_OF,
+    "supervisor": SUPERVISOR_OF,
+}
+
+REL_TYPES = frozenset(
+    {*ROLE_TYPES.values(), OWNS, LENT, BORROWED, GUARANTEES, LISTED, SCORED, IN_CIRCLE, ABOUT}
+)
+
+# Provenance properties carried by every loaded node and relationship.
+PROVENANCE = ("source", "source_file", "source_row", "loaded_at", "load_id")
+
+
+class ModelError(CredgraphError):
+    code = "model_error"
+
+
+def label(name: str) -> str:
+    """A label from the allow-list, back-quoted for Cypher; anything else is refused."""
+    if name not in LABELS:
+        raise ModelError(f"not a credgraph label: {name!r}")
+    return f"`{name}`"
+
+
+def rel_type(name: str) -> str:
+    """A relationship type from the allow-list, back-quoted; anything else is refused."""
+    if name not in REL_TYPES:
+        raise ModelError(f"not a credgraph relationship type: {name!r}")
+    return f"`{name}`"

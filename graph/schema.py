@@ -1,0 +1,103 @@
+"""Schema creation and migration: constraints and indexes, versioned.
+
+The database records the schema version it holds on a single
+``(:CredgraphSchema {id: 'schema'})`` node. :func:`ensure_schema`:
+
+- on an empty database creates every constraint and index (all statements
+  are ``IF NOT EXISTS``, so running it twice changes nothing), then records
+  :data:`SCHEMA_VERSION`;
+- on a database at an older version applies the migrations in order;
+- on a database at a newer version refuses with :class:`SchemaError`: this
+  code would misread it.
+
+Constraints and indexes exist before any MERGE: loaders call ensure_schema
+first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import LiteralString
+
+from graph.errors import SchemaError
+from graph.gateway import Gateway
+
+SCHEMA_VERSION = 1
+
+# Version 1: the initial model (docs/data-model.md).
+V1: tuple[LiteralString, ...] = (
+    "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (n:Subject) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT person_id IF NOT EXISTS FOR (n:Person) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT firm_id IF NOT EXISTS FOR (n:Firm) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT loan_id IF NOT EXISTS FOR (n:Loan) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT blacklist_entry_id IF NOT EXISTS "
+    "FOR (n:BlacklistEntry) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT guarantee_id IF NOT EXISTS FOR ()-[r:GUARANTEES]-() REQUIRE r.id IS UNIQUE",
+    "CREATE CONSTRAINT load_id IF NOT EXISTS FOR (n:Load) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT run_id IF NOT EXISTS FOR (n:Run) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT score_key IF NOT EXISTS FOR (n:Score) REQUIRE (n.run, n.subject) IS UNIQUE",
+    "CREATE CONSTRAINT circle_key IF NOT EXISTS "
+    "FOR (n:GuaranteeCircle) REQUIRE (n.run, n.number) IS UNIQUE",
+    "CREATE CONSTRAINT dispute_id IF NOT EXISTS FOR (n:Dispute) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT audit_id IF NOT EXISTS FOR (n:AuditEvent) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT api_key_id IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT schema_id IF NOT EXISTS FOR (n:CredgraphSchema) REQUIRE n.id IS UNIQUE",
+    "CREATE INDEX subject_name IF NOT EXISTS FOR (n:Subject) ON (n.name)",
+    "CREATE TEXT INDEX subject_name_text IF NOT EXISTS FOR (n:Subject) ON (n.name)",
+    "CREATE INDEX loan_status IF NOT EXISTS FOR (n:Loan) ON (n.status)",
+    "CREATE INDEX blacklist_list IF NOT EXISTS FOR (n:BlacklistEntry) ON (n.list)",
+    "CREATE INDEX score_run IF NOT EXISTS FOR (n:Score) ON (n.run)",
+    "CREATE INDEX audit_at IF NOT EXISTS FOR (n:AuditEvent) ON (n.at)",
+    "CREATE INDEX run_status IF NOT EXISTS FOR (n:Run) ON (n.status)",
+)
+
+# version -> statements that bring a database from version-1 to version.
+MIGRATIONS: dict[int, tuple[LiteralString, ...]] = {1: V1}
+
+
+def schema_version(gw: Gateway) -> int:
+    """The version the database holds: 0 for a database credgraph never touched."""
+    rows = gw.read("MATCH (m:CredgraphSchema {id: 'schema'}) RETURN m.version AS version")
+    return int(rows[0]["version"]) if rows else 0
+
+
+def ensure_schema(gw: Gateway, *, log: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Create or migrate the schema to :data:`SCHEMA_VERSION`; idempotent."""
+    current = schema_version(gw)
+    if current > SCHEMA_VERSION:
+        raise SchemaError(
+            f"the database holds credgraph schema version {current}, "
+            f"but this credgraph knows only up to version {SCHEMA_VERSION}",
+            hint="upgrade credgraph, or point NEO4J_URI / CREDGRAPH_HOME at another database",
+        )
+    applied = 0
+    # Statements are IF NOT EXISTS: re-running the current version is harmless and
+    # repairs a database whose constraints were dropped by hand.
+    for version in range(max(current, 1), SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[version]:
+            gw.run_schema(statement)
+            applied += 1
+        if log:
+            log(f"schema version {version}: {len(MIGRATIONS[version])} statements")
+    gw.run_schema("CALL db.awaitIndexes(300)")
+    gw.write(
+        "MERGE (m:CredgraphSchema {id: 'schema'}) SET m.version = $version, m.updated_at = $now",
+        version=SCHEMA_VERSION,
+        now=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return {"from": current, "to": SCHEMA_VERSION, "statements": applied}
+
+
+def require_schema(gw: Gateway) -> int:
+    """Refuse to work on a database whose schema is missing or from a newer credgraph."""
+    current = schema_version(gw)
+    if current > SCHEMA_VERSION:
+        ensure_schema(gw)  # raises the clear error
+    if current < SCHEMA_VERSION:
+        raise SchemaError(
+            f"the database holds credgraph schema version {current}, this code needs "
+            f"{SCHEMA_VERSION}",
+            hint="run `credgraph schema` (or any `credgraph load`) to create or migrate it",
+        )
+    return current
