@@ -80,7 +80,13 @@ class Gateway:
         if driver is None:
             uri, auth = connection(settings)
             with translate_errors():
-                driver = GraphDatabase.driver(uri, auth=auth, max_connection_lifetime=3600)
+                driver = GraphDatabase.driver(
+                    uri,
+                    auth=auth,
+                    max_connection_lifetime=3600,
+                    # Planner hints ("label does not exist" on an empty graph) are noise here.
+                    notifications_min_severity="OFF",
+                )
         self.driver = driver
 
     # -- lifecycle

@@ -1,0 +1,284 @@
+"""`credgraph load`: read, validate, upsert; one Load record per run.
+
+The way a row goes: reader (streaming) -> :class:`loaders.validate.Validator`
+(rules, keys, references against this load and the graph) -> rejects file or
+:mod:`loaders.writer` (batched upserts with provenance). Files go in layout
+order so that every reference points at something already written.
+
+``strict=True`` validates everything first (a dry pass that writes nothing)
+and refuses the whole load if any row is rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, LiteralString
+
+from graph.errors import InputError, UsageError
+from graph.gateway import Gateway
+from graph.schema import ensure_schema
+from loaders.ftm import FtmReader, read_ftm
+from loaders.layout import FileSpec
+from loaders.readers import RawRow, discover, read_rows
+from loaders.rejects import RejectWriter
+from loaders.validate import Reject, Validator
+from loaders.writer import STATEMENTS, role_statement, to_params
+
+Format = Literal["csv", "parquet", "ftm"]
+
+_KNOWN: dict[str, LiteralString] = {
+    "subject": "UNWIND $ids AS id MATCH (n:Subject {id: id}) RETURN n.id AS id",
+    "person": "UNWIND $ids AS id MATCH (n:Person {id: id}) RETURN n.id AS id",
+    "firm": "UNWIND $ids AS id MATCH (n:Firm {id: id}) RETURN n.id AS id",
+    "loan": "UNWIND $ids AS id MATCH (n:Loan {id: id}) RETURN n.id AS id",
+}
+
+
+@dataclass
+class FileReport:
+    file: str
+    path: str
+    sha256: str
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class LoadReport:
+    load_id: str
+    source: str
+    path: str
+    format: str
+    strict: bool
+    started_at: str
+    ended_at: str | None = None
+    outcome: str = "running"
+    files: list[FileReport] = field(default_factory=list)
+    rejects_path: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def written(self) -> int:
+        return sum(f.created + f.updated + f.unchanged for f in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["rejected"] = self.rejected
+        return d
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def graph_lookup(gw: Gateway) -> Callable[[str, list[str]], set[str]]:
+    """The validator's ``known`` callback: which ids already exist in the graph."""
+
+    def known(space: str, ids: list[str]) -> set[str]:
+        return {r["id"] for r in gw.read(_KNOWN[space], ids=ids)}
+
+    return known
+
+
+def detect_format(path: Path, fmt: Format | None) -> Format | None:
+    if fmt == "ftm" or (fmt is None and path.is_file()):
+        return "ftm"
+    return fmt
+
+
+def _sources(path: Path, fmt: Format | None) -> tuple[list[tuple[FileSpec, Path]], list[str]]:
+    found = discover(path, fmt)  # type: ignore[arg-type]
+    notes = [f"ignored {p.name}: not an input file" for p in found.ignored]
+    return list(found), notes
+
+
+def _spec_streams(
+    path: Path, fmt: Format | None
+) -> Iterator[tuple[FileSpec, str, Iterable[RawRow], FtmReader | None]]:
+    """(spec, file name, rows) in load order, for a folder or an FtM file."""
+    if detect_format(path, fmt) == "ftm":
+        reader = read_ftm(path)
+        for spec, group in itertools.groupby(reader, key=lambda pair: pair[0]):
+            yield spec, reader.file, (row for _, row in group), reader
+        return
+    files, _ = _sources(path, fmt)
+    for spec, p in files:
+        yield spec, p.name, read_rows(spec, p), None
+
+
+def _write_batch(
+    gw: Gateway, spec: FileSpec, rows: list[dict[str, Any]], params: dict[str, Any]
+) -> dict[str, int]:
+    totals = {"created": 0, "updated": 0, "unchanged": 0}
+    if spec.name == "roles":
+        by_role: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_role.setdefault(r["props"]["role"], []).append(r)
+        groups = [(role_statement(role), rs) for role, rs in sorted(by_role.items())]
+    else:
+        groups = [(STATEMENTS[spec.name], rows)]
+    for statement, rs in groups:
+        for res in gw.write(statement, rows=rs, **params):
+            for k in totals:
+                totals[k] += int(res[k])
+    return totals
+
+
+def load(
+    gw: Gateway,
+    path: Path,
+    *,
+    source: str | None = None,
+    fmt: Format | None = None,
+    strict: bool = False,
+    rejects_path: Path | None = None,
+    batch_size: int | None = None,
+    on_rows: Callable[[str, int], None] | None = None,
+) -> LoadReport:
+    """Load a folder in the input layout, or an FtM entity file, into the graph."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input {path} does not exist")
+    fmt = detect_format(path, fmt)
+    if fmt == "ftm" and not path.is_file():
+        raise UsageError(f"--format ftm needs a FollowTheMoney JSON-lines file, {path} is not")
+    source = source or path.stem if path.is_file() else (source or path.name)
+    started = datetime.now(UTC)
+    report = LoadReport(
+        load_id=f"load-{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
+        source=source,
+        path=str(path.resolve()),
+        format=fmt or "auto",
+        strict=strict,
+        started_at=started.isoformat(timespec="seconds"),
+    )
+    if rejects_path is None:
+        rejects_path = Path(f"{report.load_id}.rejects.csv")
+    size = batch_size or gw.settings.batch_size
+
+    # Validation before anything is written, so a bad header or folder fails early.
+    if fmt != "ftm":
+        files, notes = _sources(path, fmt)
+        report.notes.extend(notes)
+        checksums = {p.name: (str(p), sha256(p)) for _, p in files}
+        for spec, p in files:  # reading the first row checks the header
+            next(iter(read_rows(spec, p)), None)
+    else:
+        checksums = {path.name: (str(path), sha256(path))}
+
+    ensure_schema(gw)
+    if strict:
+        dry = Validator(graph_lookup(gw), batch_size=size)
+        rejects: list[Reject] = []
+        for spec, _file, rows, reader in _spec_streams(path, fmt):
+            for batch in dry.validate_file(spec, rows):
+                rejects.extend(batch.rejects)
+            if reader is not None:
+                rejects.extend(reader.problems)
+        if rejects:
+            with RejectWriter(rejects_path) as rw:
+                rw.write_many(rejects)
+            report.rejects_path = str(rejects_path)
+            report.outcome = "refused"
+            summary = dry.summary()
+            for name, stats in summary.items():
+                report.files.append(
+                    FileReport(
+                        file=name,
+                        path=checksums.get(name, ("", ""))[0],
+                        sha256=checksums.get(name, ("", ""))[1],
+                        read=stats["read"],
+                        rejected=stats["rejected"],
+                    )
+                )
+            report.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
+            _record(gw, report)
+            raise InputError(
+                f"--strict: {len(rejects)} rejected row(s), nothing was written; "
+                f"first: {rejects[0].file} row {rejects[0].row}"
+                + (f" column {rejects[0].column}" if rejects[0].column else "")
+                + f": {rejects[0].reason}",
+                hint=f"see {rejects_path}",
+            )
+
+    _record(gw, report)
+    validator = Validator(graph_lookup(gw), batch_size=size)
+    params = {"source": source, "loaded_at": started, "load_id": report.load_id}
+    by_file: dict[str, FileReport] = {}
+    outcome = "failed"
+    try:
+        with RejectWriter(rejects_path) as rw:
+            for spec, file, rows, reader in _spec_streams(path, fmt):
+                key = file if reader is None else f"{file}:{spec.name}"
+                fr = by_file.get(key)
+                if fr is None:
+                    p, digest = checksums.get(file, (str(path), ""))
+                    fr = by_file[key] = FileReport(file=key, path=p, sha256=digest)
+                    report.files.append(fr)
+                for batch in validator.validate_file(spec, rows):
+                    n_rejected = len({r.row for r in batch.rejects})
+                    fr.read += len(batch.rows) + n_rejected
+                    fr.rejected += n_rejected
+                    rw.write_many(batch.rejects)
+                    if batch.rows:
+                        counts = _write_batch(
+                            gw, spec, [to_params(spec, r) for r in batch.rows], params
+                        )
+                        for k, v in counts.items():
+                            setattr(fr, k, getattr(fr, k) + v)
+                    if on_rows:
+                        on_rows(key, len(batch.rows) + n_rejected)
+                if reader is not None and reader.problems:
+                    rw.write_many(reader.problems)
+                    reader.problems.clear()
+            if rw.count:
+                report.rejects_path = str(rejects_path)
+        outcome = "completed_with_rejects" if report.rejected else "completed"
+    finally:
+        report.outcome = outcome
+        report.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
+        _record(gw, report)
+    if not report.rejects_path:
+        rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
+    return report
+
+
+def _record(gw: Gateway, report: LoadReport) -> None:
+    """Create or update the (:Load) node of this load."""
+    gw.write(
+        "MERGE (l:Load {id: $id}) "
+        "SET l.source = $source, l.path = $path, l.format = $format, l.strict = $strict, "
+        "l.started_at = datetime($started_at), "
+        "l.ended_at = CASE WHEN $ended_at IS NULL THEN null ELSE datetime($ended_at) END, "
+        "l.outcome = $outcome, l.files = $files, l.rejected = $rejected, "
+        "l.rejects_path = $rejects_path",
+        id=report.load_id,
+        source=report.source,
+        path=report.path,
+        format=report.format,
+        strict=report.strict,
+        started_at=report.started_at,
+        ended_at=report.ended_at,
+        outcome=report.outcome,
+        files=json.dumps([asdict(f) for f in report.files]),
+        rejected=report.rejected,
+        rejects_path=report.rejects_path,
+    )

@@ -1,0 +1,268 @@
+"""The loader against the real Neo4j: upserts, provenance, rejects, strict, FtM."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph.errors import InputError
+from graph.gateway import Gateway
+from loaders.load import load
+
+pytestmark = pytest.mark.integration
+
+FTM_SAMPLE = (
+    Path(__file__).resolve().parents[3] / "shared/data/ftm/opensanctions-eu-fsf-sample.ftm.json"
+)
+
+BASE: dict[str, list[list[str]]] = {
+    "persons": [
+        ["id", "name", "birth_date", "country", "national_id", "net_worth"],
+        ["P1", "Ada Lovelace", "1815-12-10", "GB", "X-1", "1000"],
+        ["P2", '=HYPERLINK("http://x")', "", "", "", ""],
+    ],
+    "firms": [
+        [
+            "id",
+            "name",
+            "registration_no",
+            "country",
+            "region",
+            "industry",
+            "founded_on",
+            "status",
+            "registered_capital",
+            "equity",
+            "total_assets",
+        ],
+        ["F1", "Bank One", "R1", "GB", "", "banking", "1990-01-01", "active", "1e6", "5e6", "9e7"],
+        [
+            "F2",
+            "MATCH (n) DETACH DELETE n",
+            "R2",
+            "GB",
+            "",
+            "retail",
+            "",
+            "active",
+            "",
+            "100",
+            "900",
+        ],
+        ["F3", 'Steel, "Ltd"\nsecond line', "", "", "", "", "", "bankrupt", "", "", ""],
+    ],
+    "roles": [
+        ["person_id", "firm_id", "role", "since", "until"],
+        ["P1", "F2", "legal_representative", "2020-01-01", ""],
+        ["P1", "F2", "director", "", ""],
+    ],
+    "ownership": [
+        ["owner_id", "firm_id", "share", "since", "until"],
+        ["P1", "F2", "0.6", "", ""],
+        ["F2", "F3", "1", "", ""],
+    ],
+    "loans": [
+        [
+            "id",
+            "lender_id",
+            "borrower_id",
+            "amount",
+            "currency",
+            "issued_on",
+            "maturity_on",
+            "status",
+            "status_on",
+            "days_overdue",
+        ],
+        ["L1", "F1", "F2", "500", "EUR", "2024-01-01", "", "overdue", "2025-01-01", "40"],
+        ["L2", "F1", "F3", "900", "EUR", "2023-01-01", "", "defaulted", "2024-06-01", ""],
+    ],
+    "guarantees": [
+        ["id", "guarantor_id", "loan_id", "amount", "kind", "since", "until"],
+        ["G1", "F2", "L2", "300", "joint", "", ""],
+        ["G2", "P1", "L1", "100", "", "", ""],
+    ],
+    "blacklist": [
+        [
+            "id",
+            "subject_id",
+            "list",
+            "authority",
+            "reason",
+            "listed_on",
+            "expires_on",
+            "delisted_on",
+            "severity",
+            "source_url",
+        ],
+        ["B1", "F3", "court_dishonest_debtor", "court", "r", "2024-07-01", "", "", "", ""],
+    ],
+}
+
+
+def write_folder(folder: Path, tables: dict[str, list[list[str]]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in tables.items():
+        with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+    return folder
+
+
+def snapshot(gw: Gateway) -> dict[str, Any]:
+    """Everything in the graph but the Load records, comparable across loads."""
+    nodes = gw.read(
+        "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema "
+        "RETURN labels(n) AS labels, properties(n) AS props ORDER BY n.id"
+    )
+    rels = gw.read(
+        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, b.id AS b, properties(r) AS props "
+        "ORDER BY a, t, b"
+    )
+    return {"nodes": nodes, "rels": rels}
+
+
+def counts(report: Any) -> dict[str, tuple[int, int, int, int]]:
+    return {f.file: (f.created, f.updated, f.unchanged, f.rejected) for f in report.files}
+
+
+def test_load_twice_is_idempotent(gateway: Gateway, tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "in", BASE)
+    first = load(gateway, folder, source="test", rejects_path=tmp_path / "r.csv")
+    assert first.outcome == "completed" and first.rejected == 0
+    assert counts(first)["persons.csv"] == (2, 0, 0, 0)
+    assert counts(first)["roles.csv"] == (2, 0, 0, 0)
+    assert not (tmp_path / "r.csv").exists()
+    before = snapshot(gateway)
+    second = load(gateway, folder, source="test", rejects_path=tmp_path / "r.csv")
+    assert all(c[:2] == (0, 0) for c in counts(second).values())
+    assert counts(second)["loans.csv"] == (0, 0, 2, 0)
+    assert snapshot(gateway) == before
+    loads = gateway.read("MATCH (l:Load) RETURN l.outcome AS o, l.files AS f ORDER BY l.started_at")
+    assert [r["o"] for r in loads] == ["completed", "completed"]
+    assert '"sha256": "' in loads[0]["f"]
+
+
+def test_values_and_provenance_are_stored_verbatim(gateway: Gateway, tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "in", BASE)
+    report = load(gateway, folder, source="registry-2026")
+    rows = gateway.read(
+        "MATCH (f:Firm) RETURN f.id AS id, f.name AS name, f.source AS source, "
+        "f.source_file AS file, f.source_row AS row, f.load_id AS load ORDER BY id"
+    )
+    assert [r["name"] for r in rows] == [
+        "Bank One",
+        "MATCH (n) DETACH DELETE n",
+        'Steel, "Ltd"\nsecond line',
+    ]
+    assert {r["source"] for r in rows} == {"registry-2026"}
+    assert [r["file"] for r in rows] == ["firms.csv"] * 3
+    assert [r["row"] for r in rows] == [2, 3, 4]
+    assert {r["load"] for r in rows} == {report.load_id}
+    p2 = gateway.read("MATCH (p:Person {id: 'P2'}) RETURN p.name AS n")[0]["n"]
+    assert p2 == '=HYPERLINK("http://x")'
+    # every relationship carries provenance
+    missing = gateway.read(
+        "MATCH ()-[r]->() WHERE r.source IS NULL OR r.load_id IS NULL RETURN type(r) AS t"
+    )
+    assert missing == []
+    loan = gateway.read(
+        "MATCH (a)-[:LENT]->(l:Loan {id: 'L1'})<-[:BORROWED]-(b) "
+        "RETURN a.id AS a, b.id AS b, l.amount AS amount, l.issued_on AS issued, "
+        "l.days_overdue AS d"
+    )[0]
+    assert (loan["a"], loan["b"], loan["amount"], loan["d"]) == ("F1", "F2", 500.0, 40)
+    assert str(loan["issued"]) == "2024-01-01"
+    g = gateway.read("MATCH (s)-[g:GUARANTEES {id: 'G1'}]->(l) RETURN s.id AS s, l.id AS l")
+    assert g == [{"s": "F2", "l": "L2"}]
+
+
+def test_changed_row_updates_and_moves(gateway: Gateway, tmp_path: Path) -> None:
+    load(gateway, write_folder(tmp_path / "a", BASE))
+    gateway.write("MATCH (b:BlacklistEntry {id: 'B1'}) SET b.disputed = true")
+    changed = {k: [list(r) for r in v] for k, v in BASE.items()}
+    changed["loans"][1][2] = "F3"  # L1 now borrowed by F3
+    changed["loans"][1][7] = "defaulted"
+    changed["persons"][1][5] = ""  # net worth no longer known
+    changed["blacklist"][1][4] = "new reason"
+    report = load(gateway, write_folder(tmp_path / "b", changed))
+    assert counts(report)["loans.csv"] == (0, 1, 1, 0)
+    assert counts(report)["persons.csv"] == (0, 1, 1, 0)
+    rows = gateway.read(
+        "MATCH (b)-[:BORROWED]->(l:Loan {id: 'L1'}) RETURN b.id AS b, l.status AS s"
+    )
+    assert rows == [{"b": "F3", "s": "defaulted"}]
+    assert gateway.read("MATCH (p:Person {id: 'P1'}) RETURN p.net_worth AS w") == [{"w": None}]
+    b1 = gateway.read("MATCH (b:BlacklistEntry {id: 'B1'}) RETURN b.reason AS r, b.disputed AS d")
+    assert b1 == [{"r": "new reason", "d": True}]  # a dispute survives an update
+
+
+def test_bad_rows_are_rejected_and_nothing_else_is_touched(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    load(gateway, write_folder(tmp_path / "a", BASE))
+    before = snapshot(gateway)
+    bad = {
+        "loans": [
+            BASE["loans"][0],
+            ["L9", "F1", "F2", "-5", "EUR", "2024-01-01", "", "overdue", "", ""],
+            ["L10", "F1", "NOPE", "5", "EUR", "2024-01-01", "", "overdue", "", ""],
+        ],
+        "guarantees": [BASE["guarantees"][0], ["G9", "F2", "L9", "1", "", "", ""]],
+        "blacklist": [
+            BASE["blacklist"][0],
+            ["B9", "F2", "tax_violation", "", "", "2024-02-30", "", "", "", ""],
+        ],
+    }
+    rejects = tmp_path / "rejects.csv"
+    report = load(gateway, write_folder(tmp_path / "b", bad), rejects_path=rejects)
+    assert report.outcome == "completed_with_rejects" and report.rejected == 4
+    assert snapshot(gateway) == before
+    with open(rejects, newline="") as fh:
+        got = [(r["file"], r["row"], r["column"]) for r in csv.DictReader(fh)]
+    assert ("loans.csv", "2", "amount") in got
+    assert ("loans.csv", "3", "borrower_id") in got
+    assert ("guarantees.csv", "2", "loan_id") in got
+    assert ("blacklist.csv", "2", "listed_on") in got
+
+
+def test_strict_writes_nothing(gateway: Gateway, tmp_path: Path) -> None:
+    tables = {k: [list(r) for r in v] for k, v in BASE.items()}
+    tables["guarantees"].append(["G3", "F2", "L404", "1", "", "", ""])
+    with pytest.raises(InputError, match="nothing was written") as info:
+        load(
+            gateway,
+            write_folder(tmp_path / "in", tables),
+            strict=True,
+            rejects_path=tmp_path / "r.csv",
+        )
+    assert "guarantees.csv row 4 column loan_id" in info.value.message
+    assert gateway.read("MATCH (s:Subject) RETURN count(s) AS n") == [{"n": 0}]
+    assert gateway.read("MATCH (l:Load) RETURN l.outcome AS o") == [{"o": "refused"}]
+    assert (tmp_path / "r.csv").read_text().count("\n") == 2
+
+
+def test_missing_header_column_fails_before_writing(gateway: Gateway, tmp_path: Path) -> None:
+    tables = {"persons": [["id", "country"], ["P1", "GB"]]}
+    with pytest.raises(InputError, match="persons.csv.*name"):
+        load(gateway, write_folder(tmp_path / "in", tables))
+    assert gateway.read("MATCH (n) WHERE NOT n:CredgraphSchema RETURN count(n) AS n") == [{"n": 0}]
+
+
+def test_opensanctions_sample(gateway: Gateway, tmp_path: Path) -> None:
+    report = load(gateway, FTM_SAMPLE, rejects_path=tmp_path / "r.csv")
+    assert report.rejected == 0
+    rows = gateway.read(
+        "MATCH (s:Subject)-[:LISTED]->(b:BlacklistEntry) "
+        "RETURN s.id AS id, labels(s) AS labels, s.aliases AS aliases, b.list AS list"
+    )
+    assert len(rows) == 6
+    assert {r["list"] for r in rows} == {"sanctions"}
+    assert sum("Person" in r["labels"] for r in rows) == 4
+    aliases = {a for r in rows for a in r["aliases"]}
+    assert "Виталий Юрьевич КУЗЬМЕНКО" in aliases
+    assert any("Εταιρία" in a for a in aliases)
+    again = load(gateway, FTM_SAMPLE, rejects_path=tmp_path / "r.csv")
+    assert all(f.created == 0 and f.updated == 0 for f in again.files)
