@@ -294,7 +294,11 @@ def demo_cmd(
     scale: Annotated[int, typer.Option(help="subjects in the sample")] = 2000,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
 ) -> None:
-    """The main job end to end on the managed server: start, generate, schema, ..."""
+    """The main job end to end: Neo4j, sample data, schema, load, propagate, summary.
+
+    Starts the managed server (unless NEO4J_URI is set), generates SCALE
+    subjects into --out, creates the schema and loads the sample.
+    """
     from graph.gateway import open_gateway
     from graph.managed import ManagedServer
     from graph.schema import ensure_schema
@@ -314,6 +318,19 @@ def demo_cmd(
     with open_gateway(settings) as gw:
         res = ensure_schema(gw)
     out.print(f"[bold]3. Schema[/] at version {res['to']} (was {res['from']})")
+    report = run_load(
+        settings,
+        output,
+        source=f"sample-{seed}",
+        fmt="csv",
+        strict=False,
+        rejects=output / "rejects.csv",
+        show=False,
+    )
+    out.print(
+        f"[bold]4. Loaded[/] {report.written:,} rows ({report.rejected:,} rejected), "
+        f"load {report.load_id}"
+    )
 
 
 # ---------------------------------------------------------------------- main

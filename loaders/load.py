@@ -230,8 +230,8 @@ def load(
                 key = file if reader is None else f"{file}:{spec.name}"
                 fr = by_file.get(key)
                 if fr is None:
-                    p, digest = checksums.get(file, (str(path), ""))
-                    fr = by_file[key] = FileReport(file=key, path=p, sha256=digest)
+                    where, digest = checksums.get(file, (str(path), ""))
+                    fr = by_file[key] = FileReport(file=key, path=where, sha256=digest)
                     report.files.append(fr)
                 for batch in validator.validate_file(spec, rows):
                     n_rejected = len({r.row for r in batch.rejects})
