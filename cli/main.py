@@ -284,6 +284,260 @@ def load_cmd(
         raise typer.Exit(3)
 
 
+# ------------------------------------------------------------------ analysis
+def parse_date(value: str | None, option: str) -> Any:
+    from datetime import date
+
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"{option} must be an ISO date (YYYY-MM-DD), not {value!r}") from exc
+
+
+def run_propagation(settings: Settings, policy_file: Path | None, as_of: str | None) -> Any:
+    from graph.gateway import open_gateway
+    from graph.runs import Runs
+    from graph.scoring_policy import load_policy
+
+    policy = load_policy(policy_file)
+    day = parse_date(as_of, "--as-of")
+    with open_gateway(settings) as gw:
+        with err.status("propagating") as status:
+            result = Runs(gw, settings).run(
+                policy, day, on_phase=lambda p: status.update(f"propagation: {p}")
+            )
+    return result
+
+
+@app.command("propagate")
+def propagate_cmd(
+    ctx: typer.Context,
+    policy: Annotated[
+        Path | None, typer.Option(help="scoring policy TOML (default: the shipped one)")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="date records decay to (default: today)")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One propagation run: score every subject and make the run current.
+
+    Exports the graph, computes intrinsic and network risk per domain,
+    PageRank, betweenness, k-core and guarantee circles, writes the scores
+    tagged with the run and switches the current run atomically at the end.
+    A failed or killed run leaves the previous run current.
+    """
+    res = run_propagation(settings_of(ctx), policy, as_of)
+    summary = {
+        "run": res.run_id,
+        "as_of": res.as_of.isoformat(),
+        "policy_hash": res.policy_hash,
+        "counts": res.counts,
+        "timings": {k: round(v, 3) for k, v in res.timings.items()},
+        "subjects": res.projection.n_subjects if res.projection else 0,
+        "circles": len(res.centrality.circles) if res.centrality else 0,
+    }
+    if json_out:
+        print_json(summary)
+        return
+    out.print(
+        f"run {res.run_id} completed: {summary['subjects']:,} subjects scored as of "
+        f"{summary['as_of']}, {summary['circles']:,} guarantee circles"
+    )
+    out.print("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary["timings"].items()))
+
+
+@app.command("runs")
+def runs_cmd(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option(help="how many runs, newest first")] = 20,
+) -> None:
+    """Run history, newest first; the current run is marked."""
+    from graph.gateway import open_gateway
+    from graph.runs import Runs
+
+    with open_gateway(settings_of(ctx)) as gw:
+        history = Runs(gw, settings_of(ctx)).history(limit)
+    for r in history:
+        r.pop("policy", None)
+    if json_out:
+        print_json(history)
+        return
+    table = Table(title="runs")
+    for col in ("", "run", "status", "as of", "started", "subjects", "circles"):
+        table.add_column(col)
+    for r in history:
+        table.add_row(
+            "*" if r.get("current") else "",
+            r["id"],
+            r["status"],
+            str(r.get("as_of", "")),
+            str(r.get("started_at", ""))[:19],
+            f"{r.get('subjects', '') or ''}",
+            f"{r.get('circles', '') or ''}",
+        )
+    out.print(table)
+
+
+@app.command("score")
+def score_cmd(
+    ctx: typer.Context,
+    subject: Annotated[str, typer.Argument(help="subject id")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    top: Annotated[
+        int | None, typer.Option("--top", help="only the K largest contributions")
+    ] = None,
+    run: Annotated[str | None, typer.Option(help="a past run (default: current)")] = None,
+) -> None:
+    """A subject's trust score, risk per domain and its explanation.
+
+    Every contribution names the domain, the source subject's adverse records,
+    the amount and the strongest real path; per domain they add up to the
+    network risk before the cap.
+    """
+    from graph.gateway import open_gateway
+    from graph.scoring import subject_score
+
+    with open_gateway(settings_of(ctx)) as gw:
+        res = subject_score(gw, settings_of(ctx), subject, run_id=run, top=top)
+    if json_out:
+        print_json(res)
+        return
+    out.print(f"[bold]{res['subject']}[/] ({res['kind']}): trust score {res['trust_score']:.1f}")
+    r = res["risk"]
+    out.print(
+        f"risk: intrinsic {r['intrinsic']:.3f}  network {r['network']:.3f}  total {r['total']:.3f}"
+    )
+    for d, v in res["domains"].items():
+        out.print(
+            f"  {d}: intrinsic {v['intrinsic']:.3f}  network {v['network']:.3f}  "
+            f"total {v['total']:.3f}"
+        )
+    if res.get("records"):
+        out.print("own records:")
+        for rec in res["records"]:
+            out.print(
+                f"  {rec['id']} {rec['label']} ({rec['domain']}) {rec['status']}: "
+                f"severity {rec['severity']:.2f} x decay {rec['decay']:.2f}"
+            )
+    if res.get("contributions") is None:
+        out.print(res.get("explanation_note", ""))
+    elif res["contributions"]:
+        out.print("contributions:")
+        for c in res["contributions"]:
+            path = "".join(
+                p
+                if isinstance(p, str)
+                else " -["
+                + ", ".join(f"{r['kind']} {r['id']}" for r in p["relationships"])
+                + "]-> "
+                for p in c["path"]
+            )
+            out.print(
+                f"  {c['amount']:.4f} {c['domain']} from {c['source_subject']} "
+                f"({', '.join(c['records'])}) via {path}"
+            )
+    out.print(f"run {res['run']['id']} as of {res['run']['as_of']}")
+
+
+@app.command("scores")
+def scores_cmd(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet")] = "csv",
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="file to write (default: stdout; parquet needs it)")
+    ] = None,
+    run: Annotated[str | None, typer.Option(help="a past run (default: current)")] = None,
+) -> None:
+    """All scores of the current run, one row per subject, for downstream systems."""
+    import csv
+
+    from graph.gateway import open_gateway
+    from graph.runs import Runs
+    from graph.scoring import SCORE_COLUMNS, iter_scores
+
+    if fmt not in ("csv", "json", "parquet"):
+        raise UsageError(f"--format must be csv, json or parquet, not {fmt!r}")
+    if fmt == "parquet" and out_file is None:
+        raise UsageError("--format parquet needs --out FILE")
+    columns = ["id", *SCORE_COLUMNS[1:], "run"]
+    with open_gateway(settings_of(ctx)) as gw:
+        run_id = Runs(gw, settings_of(ctx)).get(run)["id"]
+        rows = iter_scores(gw, run_id)
+        if fmt == "parquet":
+            import pandas as pd
+
+            pd.DataFrame(list(rows), columns=columns).to_parquet(out_file, index=False)
+            return
+        fh = open(out_file, "w", newline="", encoding="utf-8") if out_file else sys.stdout
+        try:
+            if fmt == "csv":
+                w = csv.DictWriter(fh, fieldnames=columns)
+                w.writeheader()
+                w.writerows(rows)
+            else:
+                json.dump(list(rows), fh, ensure_ascii=False)
+                fh.write("\n")
+        finally:
+            if out_file:
+                fh.close()
+
+
+@app.command("stress")
+def stress_cmd(
+    ctx: typer.Context,
+    shock: Annotated[
+        list[str],
+        typer.Option("--shock", help="ID or ID=FRACTION (initial distress in (0, 1]); repeat"),
+    ],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date of the exposures")] = None,
+) -> None:
+    """DebtRank stress test (Battiston et al. 2012); never writes to the graph."""
+    from graph.gateway import open_gateway
+    from graph.scoring import parse_shocks, stress
+
+    shocks = parse_shocks(shock)
+    with open_gateway(settings_of(ctx)) as gw:
+        res = stress(gw, shocks, parse_date(as_of, "--as-of"))
+    if json_out:
+        print_json(res)
+        return
+    out.print(f"DebtRank {res['debtrank']:.6f} (initial shock {res['initial_shock']:.6f})")
+    out.print(
+        f"defaults: {len(res['defaults'])}  distressed: {len(res['distress'])}  "
+        f"unassessed creditors: {len(res['unassessed'])}"
+    )
+    worst = sorted(res["distress"].items(), key=lambda kv: -kv[1])[:10]
+    for sid, h in worst:
+        out.print(f"  {sid}: h = {h:.4f}")
+
+
+@app.command("dispute")
+def dispute_cmd(
+    ctx: typer.Context,
+    record: Annotated[str, typer.Argument(help="loan or blacklist entry id")],
+    reason: Annotated[str | None, typer.Option(help="why the record is disputed")] = None,
+    resolve: Annotated[bool, typer.Option(help="close the dispute")] = False,
+    actor: Annotated[str | None, typer.Option(help="who acts (default: the login name)")] = None,
+) -> None:
+    """Mark a record disputed (left out of scoring until resolved) or resolve it; audited.
+
+    Takes effect at the next `credgraph propagate`.
+    """
+    import getpass
+
+    from graph.gateway import open_gateway
+    from graph.scoring import dispute
+
+    with open_gateway(settings_of(ctx)) as gw:
+        ev = dispute(gw, record, reason=reason, resolve=resolve, actor=actor or getpass.getuser())
+    out.print(f"{ev['id']}: record {record} {ev['action']} by {ev['actor']} at {ev['at']}")
+
+
 # ---------------------------------------------------------------------- demo
 @app.command("demo")
 def demo_cmd(
@@ -331,6 +585,46 @@ def demo_cmd(
         f"[bold]4. Loaded[/] {report.written:,} rows ({report.rejected:,} rejected), "
         f"load {report.load_id}"
     )
+    res = run_propagation(settings, None, None)
+    out.print(
+        f"[bold]5. Propagated[/] run {res.run_id} as of {res.as_of}: "
+        + ", ".join(f"{k} {v:.2f}s" for k, v in res.timings.items())
+    )
+    print_summary(settings, res.run_id)
+
+
+def print_summary(settings: Settings, run_id: str) -> None:
+    """The lowest trust scores with their top reason, and the largest guarantee circles."""
+    from graph.gateway import open_gateway
+    from graph.scoring import circles, lowest, subject_score
+
+    with open_gateway(settings) as gw:
+        low = lowest(gw, run_id, 10)
+        table = Table(title="lowest trust scores")
+        for col in ("subject", "name", "trust", "top reason"):
+            table.add_column(col, justify="right" if col == "trust" else "left")
+        for row in low:
+            sc = subject_score(gw, settings, row["id"], run_id=run_id, top=1)
+            recs = [r for r in sc.get("records") or [] if r["effective"] > 0]
+            contrib = (sc.get("contributions") or [None])[0]
+            if recs and (contrib is None or recs[0]["effective"] >= contrib["amount"]):
+                reason = f"own {recs[0]['label']} {recs[0]['id']} ({recs[0]['domain']})"
+            elif contrib:
+                reason = (
+                    f"{contrib['domain']} risk from {contrib['source_subject']} "
+                    f"({', '.join(contrib['records'][:2])}), {contrib['hops']} hop(s)"
+                )
+            else:
+                reason = ""
+            table.add_row(row["id"], row["name"] or "", f"{row['trust_score']:.1f}", reason)
+        out.print(table)
+        ctable = Table(title="largest guarantee circles")
+        for col in ("circle", "size", "amount inside", "members"):
+            ctable.add_column(col)
+        for c in circles(gw, run_id, 5):
+            members = ", ".join(c["members"][:6]) + (" ..." if len(c["members"]) > 6 else "")
+            ctable.add_row(str(c["number"]), str(c["size"]), f"{c['amount_inside']:,.0f}", members)
+        out.print(ctable)
 
 
 # ---------------------------------------------------------------------- main

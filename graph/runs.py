@@ -1,0 +1,393 @@
+"""Propagation runs: export -> projection -> engine -> write-back -> atomic switch.
+
+A run is a ``(:Run)`` node. Its life:
+
+1. ``status: 'running'`` with its as-of date, policy hash and the policy itself;
+2. export (one streaming read per input table), projection, intrinsic and
+   network risk, centrality (PageRank, betweenness, k-core on the exposure
+   graph; guarantee circles), each phase timed;
+3. write-back in batches: one ``(:Score {run, subject, ...})`` per subject,
+   one ``(:GuaranteeCircle {run, number, ...})`` per circle with
+   ``(:Subject)-[:IN_CIRCLE]->`` members, all tagged with the run id;
+4. the switch, one transaction: the previous current run loses
+   ``current``, this one gets ``current: true, status: 'completed'``.
+
+Readers only ever read the run with ``current = true``, so they never see a
+run half-written. A run that fails is marked ``failed`` and its partial
+scores are removed; a run killed outright stays ``running`` until the next
+successful run marks it ``interrupted`` and removes its scores. The last
+``settings.runs_kept`` completed runs keep their scores (score history);
+older ones keep their ``(:Run)`` record only.
+
+The projection and scores of a run are also saved under
+``$CREDGRAPH_HOME/runs/<run id>.pkl`` so that explaining one subject is
+interactive (no re-export); see :func:`load_artefact`.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graph.engine import centrality
+from graph.engine.propagation import Scores, propagate
+from graph.errors import CredgraphError, NotFound
+from graph.export import export_tables, table_counts
+from graph.exposure import Exposures, exposures
+from graph.gateway import Gateway, batched
+from graph.projection import Projection, build_projection
+from graph.schema import require_schema
+from graph.scoring_policy import DOMAINS, Policy
+from graph.settings import Settings
+
+ARTEFACT_VERSION = 1
+
+
+@dataclass
+class Centrality:
+    pagerank: np.ndarray
+    betweenness: np.ndarray
+    betweenness_sample: int | None
+    kcore: np.ndarray
+    circle: np.ndarray  # circle number or -1
+    circles: list[centrality.Circle]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    as_of: date
+    policy_hash: str
+    counts: dict[str, int]
+    timings: dict[str, float] = field(default_factory=dict)
+    projection: Projection | None = None
+    scores: Scores | None = None
+    centrality: Centrality | None = None
+
+
+def new_run_id(now: datetime) -> str:
+    return f"run-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def betweenness_sample(n: int) -> int | None:
+    """Exact betweenness up to 5,000 subjects; sampled pivots beyond (Brandes & Pich 2007).
+
+    The cost is one single-source pass per pivot, about linear in the graph's
+    size, so the sample shrinks as the graph grows to keep a run's time bounded.
+    """
+    if n <= 5000:
+        return None
+    if n <= 200_000:
+        return 128
+    return 16
+
+
+def compute_centrality(n: int, exp: Exposures) -> Centrality:
+    """Centralities on the exposure graph (creditor -> debtor, weighted by amount)."""
+    sample = betweenness_sample(n)
+    bc, used = centrality.betweenness(n, exp.creditor, exp.debtor, sample=sample, seed=0)
+    g_src, g_dst, g_amount = exp.guarantees
+    circles = centrality.guarantee_circles(n, g_src, g_dst, g_amount)
+    return Centrality(
+        pagerank=centrality.pagerank(n, exp.creditor, exp.debtor, weight=exp.amount),
+        betweenness=bc,
+        betweenness_sample=used,
+        kcore=centrality.kcore(n, exp.creditor, exp.debtor),
+        circle=centrality.circle_membership(n, circles),
+        circles=circles,
+    )
+
+
+def compute(
+    tables: dict[str, Any], policy: Policy, as_of: date, timings: dict[str, float]
+) -> tuple[Projection, Scores, Centrality]:
+    """The engine on input tables, no database: projection, scores, centrality."""
+    t = time.perf_counter()
+    projection = build_projection(tables, policy, as_of)
+    timings["projection"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scores = propagate(projection, policy)
+    timings["propagation"] = time.perf_counter() - t
+    t = time.perf_counter()
+    exp = exposures(tables, projection.subjects, as_of)
+    cent = compute_centrality(projection.n_subjects, exp)
+    timings["centrality"] = time.perf_counter() - t
+    return projection, scores, cent
+
+
+def score_rows(
+    projection: Projection, scores: Scores, cent: Centrality
+) -> Iterator[dict[str, Any]]:
+    """One flat row per subject: what a Score node and `credgraph scores` hold."""
+    s = projection.subjects
+    cols: dict[str, Any] = {
+        "subject": s.ids,
+        "kind": s.kind,
+        "trust_score": scores.trust,
+        "intrinsic": scores.intrinsic_total,
+        "network": scores.network_total,
+        "total": scores.total,
+    }
+    for d in DOMAINS:
+        cols[f"{d}_intrinsic"] = scores.intrinsic[d]
+        cols[f"{d}_network"] = scores.network[d]
+        cols[f"{d}_total"] = scores.domain[d]
+    cols["pagerank"] = cent.pagerank
+    cols["betweenness"] = cent.betweenness
+    cols["kcore"] = cent.kcore
+    cols["circle"] = cent.circle
+    names = list(cols)
+    # `+ 0.0` turns the -0.0 that 1 - prod(1 - 0) can give into 0.0.
+    lists = [
+        (np.asarray(v) + 0.0).tolist()
+        if np.asarray(v).dtype.kind == "f"
+        else np.asarray(v).tolist()
+        for v in cols.values()
+    ]
+    for values in zip(*lists, strict=True):
+        yield dict(zip(names, values, strict=True))
+
+
+class RunAborted(CredgraphError):
+    code = "run_aborted"
+
+
+class Runs:
+    """Run records, write-back and the current-run switch, through the gateway."""
+
+    def __init__(self, gw: Gateway, settings: Settings) -> None:
+        self.gw = gw
+        self.settings = settings
+        self.dir = settings.home / "runs"
+
+    # ----------------------------------------------------------------- reading
+    def current(self) -> dict[str, Any] | None:
+        rows = self.gw.read("MATCH (r:Run {current: true}) RETURN properties(r) AS r")
+        return rows[0]["r"] if rows else None
+
+    def get(self, run_id: str | None = None) -> dict[str, Any]:
+        if run_id is None:
+            run = self.current()
+            if run is None:
+                raise NotFound("no completed run yet", hint="run `credgraph propagate`")
+            return run
+        rows = self.gw.read("MATCH (r:Run {id: $id}) RETURN properties(r) AS r", id=run_id)
+        if not rows:
+            raise NotFound(f"no run {run_id!r}", hint="`credgraph runs` lists them")
+        return rows[0]["r"]  # type: ignore[no-any-return]
+
+    def history(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [
+            r["r"]
+            for r in self.gw.read(
+                "MATCH (r:Run) RETURN properties(r) AS r ORDER BY r.started_at DESC LIMIT $n",
+                n=limit,
+            )
+        ]
+
+    def artefact_path(self, run_id: str) -> Path:
+        return self.dir / f"{run_id}.pkl"
+
+    # ----------------------------------------------------------------- running
+    def run(
+        self,
+        policy: Policy,
+        as_of: date,
+        *,
+        on_phase: Callable[[str], None] | None = None,
+    ) -> RunResult:
+        require_schema(self.gw)
+        started = datetime.now(UTC)
+        run_id = new_run_id(started)
+        timings: dict[str, float] = {}
+
+        def phase(name: str) -> None:
+            if on_phase:
+                on_phase(name)
+
+        self.gw.write(
+            "CREATE (r:Run {id: $id, status: 'running', current: false, as_of: $as_of, "
+            "policy_hash: $hash, policy: $policy, started_at: $started})",
+            id=run_id,
+            as_of=as_of,
+            hash=policy.hash,
+            policy=policy.canonical_json(),
+            started=started,
+        )
+        try:
+            phase("export")
+            t = time.perf_counter()
+            tables = export_tables(self.gw)
+            timings["export"] = time.perf_counter() - t
+            counts = table_counts(tables)
+            phase("compute")
+            projection, scores, cent = compute(tables, policy, as_of, timings)
+            del tables
+            phase("write-back")
+            t = time.perf_counter()
+            self._save_artefact(run_id, projection, scores, cent)
+            self._write_scores(run_id, projection, scores, cent)
+            timings["write_back"] = time.perf_counter() - t
+            self._switch(run_id, started, counts, timings, projection, cent)
+        except BaseException as exc:
+            self._fail(run_id, exc)
+            raise
+        self._prune(run_id)
+        return RunResult(
+            run_id=run_id,
+            as_of=as_of,
+            policy_hash=policy.hash,
+            counts=counts,
+            timings=timings,
+            projection=projection,
+            scores=scores,
+            centrality=cent,
+        )
+
+    def _save_artefact(
+        self, run_id: str, projection: Projection, scores: Scores, cent: Centrality
+    ) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.artefact_path(run_id).with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(
+                {
+                    "version": ARTEFACT_VERSION,
+                    "projection": projection,
+                    "scores": scores,
+                    "centrality": cent,
+                },
+                fh,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        tmp.rename(self.artefact_path(run_id))
+
+    def _write_scores(
+        self, run_id: str, projection: Projection, scores: Scores, cent: Centrality
+    ) -> None:
+        self.gw.write_batches(
+            "UNWIND $rows AS row "
+            "MATCH (s:Subject {id: row.subject}) "
+            "CREATE (s)-[:SCORED]->(sc:Score) SET sc = row, sc.run = $run",
+            score_rows(projection, scores, cent),
+            run=run_id,
+        )
+        ids = projection.subjects.ids
+        circle_rows = [
+            {
+                "number": c.id,
+                "size": c.size,
+                "amount_inside": c.amount_inside,
+                "members": [str(ids[m]) for m in c.members.tolist()],
+            }
+            for c in cent.circles
+        ]
+        for chunk in batched(circle_rows, 500):
+            self.gw.write(
+                "UNWIND $rows AS row "
+                "CREATE (c:GuaranteeCircle {run: $run, number: row.number, size: row.size, "
+                "amount_inside: row.amount_inside, members: row.members}) "
+                "WITH c, row UNWIND row.members AS m "
+                "MATCH (s:Subject {id: m}) CREATE (s)-[:IN_CIRCLE]->(c)",
+                rows=chunk,
+                run=run_id,
+            )
+
+    def _switch(
+        self,
+        run_id: str,
+        started: datetime,
+        counts: dict[str, int],
+        timings: dict[str, float],
+        projection: Projection,
+        cent: Centrality,
+    ) -> None:
+        def tx(t: Any) -> None:
+            me = t.run("MATCH (r:Run {id: $id}) RETURN r.status AS s", id=run_id).single()
+            if me is None or me["s"] != "running":
+                raise RunAborted(
+                    f"run {run_id} was marked {me['s'] if me else 'missing'} by another run",
+                )
+            t.run("MATCH (r:Run {current: true}) SET r.current = false").consume()
+            t.run(
+                "MATCH (r:Run {id: $id}) SET r.current = true, r.status = 'completed', "
+                "r.ended_at = $ended, r.counts = $counts, r.timings = $timings, "
+                "r.subjects = $subjects, r.circles = $circles, "
+                "r.betweenness_sample = $sample",
+                id=run_id,
+                ended=datetime.now(UTC),
+                counts=json.dumps(counts),
+                timings=json.dumps({k: round(v, 3) for k, v in timings.items()}),
+                subjects=projection.n_subjects,
+                circles=len(cent.circles),
+                sample=cent.betweenness_sample,
+            ).consume()
+
+        self.gw.write_tx(tx)
+
+    def _delete_outputs(self, run_id: str) -> None:
+        for label_query in (
+            "MATCH (sc:Score {run: $run}) CALL (sc) { DETACH DELETE sc } "
+            "IN TRANSACTIONS OF 10000 ROWS",
+            "MATCH (c:GuaranteeCircle {run: $run}) CALL (c) { DETACH DELETE c } "
+            "IN TRANSACTIONS OF 1000 ROWS",
+        ):
+            with self.gw.session() as s:
+                s.run(label_query, run=run_id).consume()
+        self.artefact_path(run_id).unlink(missing_ok=True)
+
+    def _fail(self, run_id: str, exc: BaseException) -> None:
+        try:
+            self.gw.write(
+                "MATCH (r:Run {id: $id}) WHERE r.status = 'running' "
+                "SET r.status = 'failed', r.error = $error, r.ended_at = $ended",
+                id=run_id,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                ended=datetime.now(UTC),
+            )
+            self._delete_outputs(run_id)
+        except Exception:  # noqa: BLE001 - the original error is what matters
+            pass
+
+    def _prune(self, run_id: str) -> None:
+        """Mark runs killed before this one interrupted; keep scores of the last N runs."""
+        stale = self.gw.write(
+            "MATCH (me:Run {id: $id}), (r:Run {status: 'running'}) "
+            "WHERE r.started_at < me.started_at "
+            "SET r.status = 'interrupted', r.ended_at = $now RETURN r.id AS id",
+            id=run_id,
+            now=datetime.now(UTC),
+        )
+        old = self.gw.read(
+            "MATCH (r:Run) WHERE r.status = 'completed' AND coalesce(r.pruned, false) = false "
+            "RETURN r.id AS id ORDER BY r.started_at DESC SKIP $keep",
+            keep=self.settings.runs_kept,
+        )
+        failed = self.gw.read(
+            "MATCH (r:Run) WHERE r.status IN ['failed', 'interrupted'] "
+            "AND coalesce(r.pruned, false) = false RETURN r.id AS id"
+        )
+        for row in [*stale, *old, *failed]:
+            self._delete_outputs(row["id"])
+            self.gw.write("MATCH (r:Run {id: $id}) SET r.pruned = true", id=row["id"])
+
+
+def load_artefact(settings: Settings, run_id: str) -> dict[str, Any] | None:
+    """The saved projection, scores and centrality of a run, or None if absent."""
+    path = settings.home / "runs" / f"{run_id}.pkl"
+    if not path.is_file():
+        return None
+    with open(path, "rb") as fh:
+        data = pickle.load(fh)  # noqa: S301 - our own artefact, written by _save_artefact
+    if data.get("version") != ARTEFACT_VERSION:
+        return None
+    return data  # type: ignore[no-any-return]
