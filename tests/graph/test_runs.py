@@ -1,0 +1,268 @@
+"""Propagation runs against the real Neo4j: write-back, switch, history, kill, disputes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cli.main import main
+from graph.export import export_tables
+from graph.gateway import Gateway
+from graph.managed import ManagedServer
+from graph.projection import build_projection, tables_from_folder
+from graph.runs import Runs
+from graph.scoring import dispute, stress, subject_score
+from graph.scoring_policy import DOMAINS, load_policy
+from graph.settings import Settings
+from loaders.generate import generate
+from loaders.load import load
+
+pytestmark = pytest.mark.integration
+
+AS_OF = date(2026, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sample")
+    generate(folder, 1500, 3, "csv")
+    return folder
+
+
+@pytest.fixture
+def loaded(gateway: Gateway, sample: Path, tmp_path: Path) -> Gateway:
+    load(gateway, sample, source="sample", rejects_path=tmp_path / "r.csv")
+    return gateway
+
+
+def env_for(server: ManagedServer, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(CREDGRAPH_HOME=str(server.home), CREDGRAPH_BOLT_PORT=str(server.port), **extra)
+    return env
+
+
+def cli(server: ManagedServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=env_for(server),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_export_gives_the_same_projection_as_the_files(loaded: Gateway, sample: Path) -> None:
+    policy = load_policy(None)
+    from_db = build_projection(export_tables(loaded), policy, AS_OF)
+    from_files = build_projection(tables_from_folder(sample), policy, AS_OF)
+    assert sorted(from_db.subjects.ids) == sorted(from_files.subjects.ids)
+    for d in DOMAINS:
+        a, b = from_db.graphs[d], from_files.graphs[d]
+        ka = sorted(
+            zip(
+                from_db.subjects.ids[a.src],
+                from_db.subjects.ids[a.dst],
+                a.weight.round(12),
+                strict=True,
+            )
+        )
+        kb = sorted(
+            zip(
+                from_files.subjects.ids[b.src],
+                from_files.subjects.ids[b.dst],
+                b.weight.round(12),
+                strict=True,
+            )
+        )
+        assert ka == kb
+    ra = dict(zip(from_db.records.id, from_db.records.effective, strict=True))
+    rb = dict(zip(from_files.records.id, from_files.records.effective, strict=True))
+    assert ra == rb
+
+
+def test_run_writes_scores_and_becomes_current(loaded: Gateway, settings: Settings) -> None:
+    runs = Runs(loaded, settings)
+    assert runs.current() is None
+    res = runs.run(load_policy(None), AS_OF)
+    cur = runs.current()
+    assert cur is not None and cur["id"] == res.run_id and cur["status"] == "completed"
+    n = loaded.read("MATCH (sc:Score {run: $r}) RETURN count(sc) AS n", r=res.run_id)[0]["n"]
+    assert n == 1500
+    linked = loaded.read(
+        "MATCH (s:Subject)-[:SCORED]->(sc:Score {run: $r}) RETURN count(*) AS n", r=res.run_id
+    )
+    assert linked[0]["n"] == 1500
+    stored = loaded.read(
+        "MATCH (sc:Score {run: $r}) RETURN sc.subject AS id, sc.trust_score AS t", r=res.run_id
+    )
+    assert res.projection is not None and res.scores is not None
+    trust = dict(zip(res.projection.subjects.ids, res.scores.trust, strict=True))
+    assert all(abs(row["t"] - trust[row["id"]]) < 1e-12 for row in stored)
+    assert all(0.0 <= row["t"] <= 100.0 for row in stored)
+    assert json.loads(cur["timings"]).keys() >= {"export", "projection", "write_back"}
+    assert cur["policy_hash"] == load_policy(None).hash
+
+
+def test_score_json_contract_and_explanation_adds_up(
+    loaded: Gateway, settings: Settings, neo4j_server: ManagedServer
+) -> None:
+    res = Runs(loaded, settings).run(load_policy(None), AS_OF)
+    assert res.scores is not None and res.projection is not None
+    net = res.scores.network["credit"]
+    i = int(np.argmax(net))
+    sid = str(res.projection.subjects.ids[i])
+    proc = cli(neo4j_server, "score", sid, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {"subject", "trust_score", "risk", "domains", "contributions", "run"} <= doc.keys()
+    assert doc["risk"].keys() == {"intrinsic", "network", "total"}
+    assert set(doc["domains"]) == set(DOMAINS)
+    assert doc["run"]["id"] == res.run_id
+    for c in doc["contributions"]:
+        assert {"domain", "records", "source_subject", "amount", "path"} <= c.keys()
+        assert c["path"][0] == c["source_subject"] and c["path"][-1] == sid
+    for d in DOMAINS:
+        total = sum(c["amount"] for c in doc["contributions"] if c["domain"] == d)
+        assert total == pytest.approx(doc["domains"][d]["network"], abs=1e-6)
+    amounts = [c["amount"] for c in doc["contributions"]]
+    assert amounts == sorted(amounts, reverse=True)
+    top = json.loads(cli(neo4j_server, "score", sid, "--json", "--top", "1").stdout)
+    assert len(top["contributions"]) == 1
+    assert cli(neo4j_server, "score", "NO-SUCH-ID").returncode == 1
+
+
+def test_scores_export_formats(
+    loaded: Gateway, settings: Settings, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    run_id = Runs(loaded, settings).run(load_policy(None), AS_OF).run_id
+    csv_out = cli(neo4j_server, "scores", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    assert len(rows) == 1500 and {r["run"] for r in rows} == {run_id}
+    assert {"id", "kind", "trust_score", "credit_total", "compliance_network"} <= rows[0].keys()
+    js = json.loads(cli(neo4j_server, "scores", "--format", "json").stdout)
+    assert len(js) == 1500
+    pq = tmp_path / "s.parquet"
+    assert cli(neo4j_server, "scores", "--format", "parquet", "--out", str(pq)).returncode == 0
+    df = pd.read_parquet(pq)
+    assert len(df) == 1500 and df["trust_score"].between(0, 100).all()
+    assert cli(neo4j_server, "scores", "--format", "xml").returncode == 2
+
+
+def test_history_and_pruning(loaded: Gateway, settings: Settings) -> None:
+    keep_one = settings.model_copy(update={"runs_kept": 2})
+    runs = Runs(loaded, keep_one)
+    ids = [runs.run(load_policy(None), AS_OF).run_id for _ in range(3)]
+    hist = runs.history()
+    assert [h["id"] for h in hist] == ids[::-1]
+    assert [h.get("current") for h in hist] == [True, False, False]
+    kept = loaded.read("MATCH (sc:Score) RETURN DISTINCT sc.run AS r ORDER BY r")
+    assert [r["r"] for r in kept] == sorted(ids[1:])
+    assert not runs.artefact_path(ids[0]).exists()
+    sid = loaded.read("MATCH (sc:Score) RETURN sc.subject AS s LIMIT 1")[0]["s"]
+    doc = subject_score(loaded, keep_one, sid)
+    assert [h["run"] for h in doc["history"]] == ids[:0:-1]
+
+
+def test_killed_write_back_keeps_previous_run_current(
+    loaded: Gateway, settings: Settings, neo4j_server: ManagedServer
+) -> None:
+    first = Runs(loaded, settings).run(load_policy(None), AS_OF).run_id
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "propagate", "--as-of", "2026-06-30"],
+        env=env_for(neo4j_server, CREDGRAPH_BATCH_SIZE="20"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    killed_run = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        rows = loaded.read(
+            "MATCH (sc:Score) WHERE sc.run <> $first RETURN sc.run AS r, count(*) AS n",
+            first=first,
+        )
+        if rows and rows[0]["n"] > 100:
+            killed_run = rows[0]["r"]
+            break
+        time.sleep(0.05)
+    assert killed_run is not None and proc.poll() is None, "write-back ended before the kill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    runs = Runs(loaded, settings)
+    cur = runs.current()
+    assert cur is not None and cur["id"] == first
+    assert runs.get(killed_run)["status"] == "running"
+    # readers still see exactly the first run
+    assert cli(neo4j_server, "scores").stdout.count(first) == 1500
+    nxt = runs.run(load_policy(None), AS_OF).run_id
+    assert runs.current()["id"] == nxt  # type: ignore[index]
+    assert runs.get(killed_run)["status"] == "interrupted"
+    left = loaded.read("MATCH (sc:Score {run: $r}) RETURN count(*) AS n", r=killed_run)
+    assert left == [{"n": 0}]
+
+
+def test_dispute_takes_record_out_of_scoring(loaded: Gateway, settings: Settings) -> None:
+    runs = Runs(loaded, settings)
+    row = loaded.read(
+        "MATCH (s:Subject)-[:LISTED]->(b:BlacklistEntry) "
+        "WHERE b.delisted_on IS NULL AND b.expires_on IS NULL "
+        "RETURN s.id AS s, b.id AS b ORDER BY b.id LIMIT 1"
+    )[0]
+    before = runs.run(load_policy(None), AS_OF)
+    ev = dispute(loaded, row["b"], reason="wrong person", resolve=False, actor="tester")
+    after = runs.run(load_policy(None), AS_OF)
+    assert before.scores is not None and after.scores is not None
+    assert np.all(after.scores.trust >= before.scores.trust - 1e-12)  # S2: never lowers any
+    doc = subject_score(loaded, settings, row["s"])
+    rec = next(r for r in doc["records"] if r["id"] == row["b"])
+    assert rec["status"] == "disputed" and rec["effective"] == 0.0  # S6: shown as such
+    audit = loaded.read(
+        "MATCH (d:Dispute)-[:ABOUT]->(b:BlacklistEntry {id: $b}) "
+        "RETURN d.action AS a, d.actor AS who, d.reason AS why",
+        b=row["b"],
+    )
+    assert audit == [{"a": "opened", "who": "tester", "why": "wrong person"}]
+    assert ev["action"] == "opened"
+    with pytest.raises(Exception, match="already disputed"):
+        dispute(loaded, row["b"], reason="again", resolve=False, actor="tester")
+    dispute(loaded, row["b"], reason=None, resolve=True, actor="tester")
+    again = runs.run(load_policy(None), AS_OF)
+    assert again.scores is not None
+    assert np.allclose(again.scores.trust, before.scores.trust)
+
+
+def test_stress_reads_only(loaded: Gateway) -> None:
+    bank = loaded.read(
+        "MATCH (b:Firm)-[:BORROWED]->(:Loan) WHERE b.equity > 0 "
+        "RETURN b.id AS id, count(*) AS n ORDER BY n DESC, id LIMIT 1"
+    )[0]["id"]
+    count = "MATCH (n) RETURN count(n) AS n UNION ALL MATCH ()-[r]->() RETURN count(r) AS n"
+    before = loaded.read(count)
+    res = stress(loaded, {bank: 1.0}, AS_OF)
+    assert loaded.read(count) == before
+    assert res["distress"][bank] == 1.0 and bank in res["defaults"]
+    assert res["debtrank"] >= 0.0
+    assert all(0.0 <= h <= 1.0 for h in res["distress"].values())
+
+
+def test_cli_stress_and_runs_json(loaded: Gateway, neo4j_server: ManagedServer) -> None:
+    sid = loaded.read("MATCH (f:Firm) WHERE f.equity > 0 RETURN f.id AS id LIMIT 1")[0]["id"]
+    proc = cli(neo4j_server, "stress", "--shock", f"{sid}=0.5", "--json", "--as-of", "2026-06-30")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {"debtrank", "defaults", "distress", "unassessed"} <= doc.keys()
+    assert doc["distress"][sid] == 0.5
+    assert cli(neo4j_server, "stress", "--shock", f"{sid}=1.5").returncode == 2
+    assert cli(neo4j_server, "stress", "--shock", "NOPE").returncode == 1
+    assert main(["runs", "--json"]) in (0, 1)  # no crash without a home of its own
