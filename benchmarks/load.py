@@ -1,0 +1,101 @@
+"""Benchmark `credgraph load`: rows per second and the loader's peak memory.
+
+For each scale: generate the sample (cached under --work), start a dedicated
+managed Neo4j, load online into the empty database (then reload it, which
+only compares fingerprints), then, with --bulk, the same data through the
+offline importer. Each load runs as a child process; its peak RSS comes from
+``wait4``. Prints a markdown table.
+
+    .venv/bin/python benchmarks/load.py --scales 10000 100000 [--bulk]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import bench_server, env_for, machine, run_measured, table
+
+from loaders.generate import generate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scales", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--bulk", action="store_true", help="also measure the bulk path")
+    ap.add_argument("--no-online", action="store_true", help="skip the online path")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "credgraph-bench")
+    args = ap.parse_args()
+    rows_out = []
+    for scale in args.scales:
+        data = args.work / f"data-{scale}"
+        if not (data / "blacklist.csv").exists():
+            generate(data, scale, 1, "csv")
+        total_rows = sum(sum(1 for _ in open(p, "rb")) - 1 for p in data.glob("*.csv"))
+        with tempfile.TemporaryDirectory(prefix="credgraph-bench-home-") as home:
+            with bench_server(Path(home)) as server:
+                env = env_for(server.settings)
+                cli = [sys.executable, "-m", "cli.main"]
+                paths = [] if args.no_online else ["online", "reload"]
+                for mode in paths:
+                    wall, rss, out = run_measured(
+                        [*cli, "load", str(data), "--json", "--rejects", f"{home}/r.csv"], env
+                    )
+                    report = json.loads(out)
+                    rows_out.append(
+                        {
+                            "scale": scale,
+                            "mode": mode,
+                            "rows": total_rows,
+                            "seconds": wall,
+                            "rate": total_rows / wall,
+                            "rss": rss,
+                            "rejected": report["rejected"],
+                        }
+                    )
+                    print(rows_out[-1], file=sys.stderr)
+        if args.bulk:
+            with tempfile.TemporaryDirectory(prefix="credgraph-bench-home-") as home:
+                with bench_server(Path(home)) as server:
+                    env = env_for(server.settings)
+                    cli = [sys.executable, "-m", "cli.main"]
+                    wall, rss, out = run_measured(
+                        [*cli, "load", str(data), "--bulk", "--json", "--rejects", f"{home}/r.csv"],
+                        env,
+                    )
+                    report = json.loads(out)
+                    rows_out.append(
+                        {
+                            "scale": scale,
+                            "mode": "bulk",
+                            "rows": total_rows,
+                            "seconds": wall,
+                            "rate": total_rows / wall,
+                            "rss": rss,
+                            "rejected": report["rejected"],
+                        }
+                    )
+                    print(rows_out[-1], file=sys.stderr)
+    print(f"\nmachine: {machine()}; date: {time.strftime('%Y-%m-%d')}\n")
+    print(
+        table(
+            rows_out,
+            [
+                ("scale", "subjects", ","),
+                ("mode", "path", ""),
+                ("rows", "rows", ","),
+                ("seconds", "seconds", ".1f"),
+                ("rate", "rows/s", ",.0f"),
+                ("rss", "loader peak RSS MiB", ".0f"),
+                ("rejected", "rejected", ","),
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
