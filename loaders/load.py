@@ -111,11 +111,15 @@ def _sources(path: Path, fmt: Format | None) -> tuple[list[tuple[FileSpec, Path]
 
 
 def _spec_streams(
-    path: Path, fmt: Format | None
+    path: Path, fmt: Format | None, reader: FtmReader | None = None
 ) -> Iterator[tuple[FileSpec, str, Iterable[RawRow], FtmReader | None]]:
-    """(spec, file name, rows) in load order, for a folder or an FtM file."""
+    """(spec, file name, rows) in load order, for a folder or an FtM file.
+
+    For FtM, pass the reader to see its ``problems`` (lines that are not entities)
+    even when the file yields no row at all.
+    """
     if detect_format(path, fmt) == "ftm":
-        reader = read_ftm(path)
+        reader = reader or read_ftm(path)
         for spec, group in itertools.groupby(reader, key=lambda pair: pair[0]):
             yield spec, reader.file, (row for _, row in group), reader
         return
@@ -188,11 +192,12 @@ def load(
     if strict:
         dry = Validator(graph_lookup(gw), batch_size=size)
         rejects: list[Reject] = []
-        for spec, _file, rows, reader in _spec_streams(path, fmt):
+        ftm_reader = read_ftm(path) if fmt == "ftm" else None
+        for spec, _file, rows, _ in _spec_streams(path, fmt, ftm_reader):
             for batch in dry.validate_file(spec, rows):
                 rejects.extend(batch.rejects)
-            if reader is not None:
-                rejects.extend(reader.problems)
+        if ftm_reader is not None:
+            rejects.extend(ftm_reader.problems)
         if rejects:
             with RejectWriter(rejects_path) as rw:
                 rw.write_many(rejects)
@@ -226,7 +231,8 @@ def load(
     outcome = "failed"
     try:
         with RejectWriter(rejects_path) as rw:
-            for spec, file, rows, reader in _spec_streams(path, fmt):
+            ftm_reader = read_ftm(path) if fmt == "ftm" else None
+            for spec, file, rows, reader in _spec_streams(path, fmt, ftm_reader):
                 key = file if reader is None else f"{file}:{spec.name}"
                 fr = by_file.get(key)
                 if fr is None:
@@ -249,6 +255,14 @@ def load(
                 if reader is not None and reader.problems:
                     rw.write_many(reader.problems)
                     reader.problems.clear()
+            if ftm_reader is not None and ftm_reader.problems:
+                rw.write_many(ftm_reader.problems)
+                by_file.setdefault(
+                    ftm_reader.file, FileReport(file=ftm_reader.file, path=str(path), sha256="")
+                )
+                if by_file[ftm_reader.file] not in report.files:
+                    report.files.append(by_file[ftm_reader.file])
+                by_file[ftm_reader.file].rejected += len({r.row for r in ftm_reader.problems})
             if rw.count:
                 report.rejects_path = str(rejects_path)
         outcome = "completed_with_rejects" if report.rejected else "completed"

@@ -1,0 +1,394 @@
+"""FollowTheMoney entity files (one JSON entity per line) as rows of the input layout.
+
+:func:`read_ftm` maps entities with the ``followthemoney`` model (schema inheritance,
+property lookup) and yields ``(spec, RawRow)`` pairs **grouped by spec in load order**
+(``layout.FILES``), whatever the order of the lines, so a caller can hand each group to
+:meth:`loaders.validate.Validator.validate_file`. Rows are spilled to temporary files
+while the input is read once, so memory stays bounded (one set of sanctioned entity ids).
+
+Mapping (values are raw strings, typed later by the validator):
+
+* Person -> persons: ``name`` = the entity's caption, else its first name; ``birth_date``
+  = the first full ``YYYY-MM-DD`` birthDate (partial dates such as ``1971`` give None);
+  ``country`` = nationality, citizenship, then country; ``national_id`` = idNumber, then
+  taxNumber (personal data, kept).
+* Company, Organization, PublicBody, LegalEntity -> firms: ``registration_no`` =
+  registrationNumber; ``country`` = country, jurisdiction, mainCountry; ``founded_on`` =
+  incorporationDate (full dates only); ``industry`` = sector; ``registered_capital`` =
+  capital when it is a plain number; ``status`` = ``bankrupt`` / ``dissolved`` / ``active``
+  when the status text (or a dissolutionDate) says so, else None.
+* Ownership -> ownership: owner -> ``owner_id``, asset -> ``firm_id``; ``share`` =
+  percentage / 100 when the percentage is a number (``50``, ``50.5 %``, ``50,5``); otherwise
+  ``share`` is None and ``share_unknown="true"`` (the edge is kept, its share unknown).
+* Directorship -> roles: director -> ``person_id``, organization -> ``firm_id``, ``role``
+  ``director``.
+* Debt -> loans: id = entity id, creditor -> ``lender_id``, debtor -> ``borrower_id``,
+  ``amount``, ``currency``, ``issued_on`` = date, startDate, else the entity's first_seen.
+  ``status`` is always ``performing``: FtM's Debt schema has no status property.
+* Sanction -> blacklist: id = entity id, entity -> ``subject_id``, ``list`` ``sanctions``,
+  ``authority`` (else the datasets), ``reason`` (else program), ``listed_on`` = startDate,
+  listingDate, date, else first_seen/createdAt; ``expires_on`` = endDate; ``source_url``.
+* A Person/firm entity whose ``topics`` include exactly ``sanction`` (not
+  ``sanction.linked`` etc.) and that no Sanction entity in the file points at -> blacklist
+  row ``ftm-sanction:<entity id>``, list ``sanctions``, ``listed_on`` from first_seen, else
+  createdAt, ``authority`` from the datasets.
+
+Every row also carries FtM extras in ``values``: ``ftm_schema``, ``source_entity`` (the
+entity id: provenance), ``topics`` (a list); subject rows add ``aliases`` (a list of all
+names, in every script, in file order, without repeats). ``RawRow.row`` is the line number.
+
+Other schemas (Address, Vessel, ...) are skipped and counted in ``skipped``. Lines that are
+not entities (bad JSON or UTF-8, no id, an unknown schema) are listed in ``problems`` as
+:class:`~loaders.validate.Reject` records. References to entities not in the file are left
+to the validator, which rejects and reports those rows.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Generator, Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any
+
+from followthemoney import model
+from followthemoney.proxy import EntityProxy
+
+from graph.errors import InputError
+from loaders.layout import BLACKLIST, FILES, FIRMS, LOANS, OWNERSHIP, PERSONS, ROLES_FILE, FileSpec
+from loaders.readers import RawRow, RawValue
+from loaders.validate import Reject
+
+SANCTION_TOPIC = "sanction"
+SANCTIONS_LIST = "sanctions"
+TOPIC_ID_PREFIX = "ftm-sanction:"
+
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_PERCENT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*%?\s*", re.ASCII)
+_PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_NAME_PROPS = ("name", "alias", "previousName", "weakAlias")
+
+_BANKRUPT = ("bankrupt", "insolven", "receivership")
+_DISSOLVED = ("dissol", "liquidat", "struck off", "closed", "inactive", "deregistered", "ceased")
+_ACTIVE = ("active", "live", "operating", "registered", "in business", "normal")
+
+
+class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
+    """Iterator over the rows of one FtM file; see the module docstring.
+
+    After (or during) iteration: ``entities`` lines read as entities, ``skipped`` a counter
+    of unmapped schemas, ``problems`` the lines that could not be read as entities.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"FtM file {self.path} does not exist")
+        self.file = self.path.name
+        self.entities = 0
+        self.skipped: Counter[str] = Counter()
+        self.problems: list[Reject] = []
+        self._it = self._generate()
+
+    def __iter__(self) -> FtmReader:
+        return self
+
+    def __next__(self) -> tuple[FileSpec, RawRow]:
+        return next(self._it)
+
+    def close(self) -> None:
+        self._it.close()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _generate(self) -> Generator[tuple[FileSpec, RawRow], None, None]:
+        spills: dict[str, IO[bytes]] = {}
+        sanctioned: set[str] = set()
+        try:
+            with open(self.path, "rb") as f:
+                for lineno, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    proxy, data = self._entity(lineno, line)
+                    if proxy is None:
+                        continue
+                    self.entities += 1
+                    if proxy.schema.is_a("Sanction"):
+                        sanctioned.update(_values(proxy, "entity"))
+                    for kind, row in self._map(proxy, data, lineno):
+                        out = spills.get(kind)
+                        if out is None:
+                            out = spills[kind] = tempfile.TemporaryFile()  # noqa: SIM115
+                        pickle.dump((row.row, row.values), out, pickle.HIGHEST_PROTOCOL)
+            for spec in FILES:
+                yield from self._replay(spec, spills.get(spec.name))
+                if spec is BLACKLIST:
+                    for row in self._rows(spills.get("topic")):
+                        if row.values["subject_id"] not in sanctioned:
+                            yield spec, row
+        finally:
+            for fh in spills.values():
+                fh.close()
+
+    def _replay(self, spec: FileSpec, fh: IO[bytes] | None) -> Iterator[tuple[FileSpec, RawRow]]:
+        for row in self._rows(fh):
+            yield spec, row
+
+    def _rows(self, fh: IO[bytes] | None) -> Iterator[RawRow]:
+        if fh is None:
+            return
+        fh.seek(0)
+        while True:
+            try:
+                lineno, values = pickle.load(fh)
+            except EOFError:
+                return
+            yield RawRow(self.file, lineno, values)
+
+    def _entity(self, lineno: int, line: bytes) -> tuple[EntityProxy | None, dict[str, Any]]:
+        def problem(reason: str, value: str | None = None) -> tuple[None, dict[str, Any]]:
+            self.problems.append(Reject(self.file, lineno, None, value, reason))
+            return None, {}
+
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return problem("invalid UTF-8")
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            return problem(f"invalid JSON: {e}")
+        if not isinstance(data, dict):
+            return problem("not a JSON object")
+        eid = data.get("id")
+        if not isinstance(eid, str) or not eid:
+            return problem("entity without id")
+        if model.get(data.get("schema") or "") is None:
+            return problem(f"unknown FtM schema {data.get('schema')!r}", eid)
+        props = data.get("properties") or {}
+        if not isinstance(props, dict):
+            return problem("invalid FtM entity: properties is not an object", eid)
+        clean: dict[str, list[str]] = {}
+        for prop, vals in props.items():
+            if isinstance(vals, str):
+                vals = [vals]  # tolerated; FtM would otherwise split it into characters
+            if not isinstance(vals, list) or not all(isinstance(v, str) for v in vals):
+                return problem(f"invalid FtM entity: {prop} is not a list of strings", eid)
+            clean[prop] = vals
+        data = {**data, "properties": clean}
+        try:
+            proxy = model.get_proxy(data)
+        except Exception as e:  # followthemoney raises several types on malformed data
+            return problem(f"invalid FtM entity: {e}", eid)
+        return proxy, data
+
+    # -- mapping ------------------------------------------------------------------------
+
+    def _map(
+        self, proxy: EntityProxy, data: dict[str, Any], lineno: int
+    ) -> Iterator[tuple[str, RawRow]]:
+        schema = proxy.schema
+        eid = str(proxy.id)
+        topics = _values(proxy, "topics")
+        extras: dict[str, RawValue] = {
+            "ftm_schema": schema.name,
+            "source_entity": eid,
+            "topics": topics,
+        }
+        seen = _date(data.get("first_seen"))
+        created = _first_date(proxy, "createdAt")
+
+        def row(values: dict[str, RawValue]) -> RawRow:
+            return RawRow(self.file, lineno, {**values, **extras})
+
+        if schema.is_a("Person") or schema.is_a("LegalEntity"):
+            extras["aliases"] = _names(proxy)
+            name = data.get("caption") if isinstance(data.get("caption"), str) else None
+            name = name or _first(proxy, "name")
+            if schema.is_a("Person"):
+                yield (
+                    PERSONS.name,
+                    row(
+                        {
+                            "id": eid,
+                            "name": name,
+                            "birth_date": _first_date(proxy, "birthDate"),
+                            "country": _first(proxy, "nationality", "citizenship", "country"),
+                            "national_id": _first(proxy, "idNumber", "taxNumber"),
+                        }
+                    ),
+                )
+            else:
+                capital = _first(proxy, "capital")
+                yield (
+                    FIRMS.name,
+                    row(
+                        {
+                            "id": eid,
+                            "name": name,
+                            "registration_no": _first(proxy, "registrationNumber"),
+                            "country": _first(proxy, "country", "jurisdiction", "mainCountry"),
+                            "industry": _first(proxy, "sector"),
+                            "founded_on": _first_date(proxy, "incorporationDate"),
+                            "status": _firm_status(proxy),
+                            "registered_capital": capital
+                            if capital and _PLAIN_NUMBER.fullmatch(capital)
+                            else None,
+                        }
+                    ),
+                )
+            if SANCTION_TOPIC in topics:
+                datasets = [d for d in data.get("datasets") or [] if isinstance(d, str)]
+                yield (
+                    "topic",
+                    row(
+                        {
+                            "id": TOPIC_ID_PREFIX + eid,
+                            "subject_id": eid,
+                            "list": SANCTIONS_LIST,
+                            "authority": ", ".join(datasets) or None,
+                            "listed_on": seen or created,
+                            "source_url": _first(proxy, "sourceUrl"),
+                        }
+                    ),
+                )
+        elif schema.is_a("Ownership"):
+            share = _share(_first(proxy, "percentage"))
+            values: dict[str, RawValue] = {
+                "owner_id": _first(proxy, "owner"),
+                "firm_id": _first(proxy, "asset"),
+                "share": share,
+                "since": _first_date(proxy, "startDate"),
+                "until": _first_date(proxy, "endDate"),
+            }
+            if share is None:
+                values["share_unknown"] = "true"
+            yield OWNERSHIP.name, row(values)
+        elif schema.is_a("Directorship"):
+            yield (
+                ROLES_FILE.name,
+                row(
+                    {
+                        "person_id": _first(proxy, "director"),
+                        "firm_id": _first(proxy, "organization"),
+                        "role": "director",
+                        "since": _first_date(proxy, "startDate"),
+                        "until": _first_date(proxy, "endDate"),
+                    }
+                ),
+            )
+        elif schema.is_a("Debt"):
+            yield (
+                LOANS.name,
+                row(
+                    {
+                        "id": eid,
+                        "lender_id": _first(proxy, "creditor"),
+                        "borrower_id": _first(proxy, "debtor"),
+                        "amount": _first(proxy, "amount"),
+                        "currency": _first(proxy, "currency"),
+                        "issued_on": _first_date(proxy, "date", "startDate") or seen,
+                        "status": "performing",
+                    }
+                ),
+            )
+        elif schema.is_a("Sanction"):
+            datasets = [d for d in data.get("datasets") or [] if isinstance(d, str)]
+            yield (
+                BLACKLIST.name,
+                row(
+                    {
+                        "id": eid,
+                        "subject_id": _first(proxy, "entity"),
+                        "list": SANCTIONS_LIST,
+                        "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
+                        "reason": _first(proxy, "reason", "program"),
+                        "listed_on": _first_date(proxy, "startDate", "listingDate", "date")
+                        or seen
+                        or created,
+                        "expires_on": _first_date(proxy, "endDate"),
+                        "source_url": _first(proxy, "sourceUrl"),
+                    }
+                ),
+            )
+        else:
+            self.skipped[schema.name] += 1
+
+
+def read_ftm(path: Path) -> FtmReader:
+    """Read an FtM entity file: an iterator of ``(spec, RawRow)`` grouped in load order.
+
+    The returned :class:`FtmReader` also reports ``skipped`` schemas and ``problems``.
+    """
+    return FtmReader(path)
+
+
+def _values(proxy: EntityProxy, prop: str) -> list[str]:
+    if prop not in proxy.schema.properties:
+        return []
+    return [v for v in proxy.get(prop, quiet=True) if isinstance(v, str) and v]
+
+
+def _first(proxy: EntityProxy, *props: str) -> str | None:
+    for prop in props:
+        for v in _values(proxy, prop):
+            return v
+    return None
+
+
+def _date(value: Any) -> str | None:
+    """``YYYY-MM-DD`` from a full date or timestamp; None for partial dates."""
+    if not isinstance(value, str) or len(value) < 10 or not _FULL_DATE.fullmatch(value[:10]):
+        return None
+    if len(value) > 10 and value[10] not in "T ":
+        return None
+    return value[:10]
+
+
+def _first_date(proxy: EntityProxy, *props: str) -> str | None:
+    for prop in props:
+        for v in _values(proxy, prop):
+            d = _date(v)
+            if d is not None:
+                return d
+    return None
+
+
+def _names(proxy: EntityProxy) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    for prop in _NAME_PROPS:
+        for v in _values(proxy, prop):
+            if v not in seen:
+                seen.add(v)
+                names.append(v)
+    return names
+
+
+def _share(percentage: str | None) -> str | None:
+    """``percentage / 100`` as an exact decimal string, None when it is not a number."""
+    if percentage is None:
+        return None
+    m = _PERCENT.fullmatch(percentage)
+    if not m:
+        return None
+    try:
+        pct = Decimal(m.group(1).replace(",", "."))
+    except InvalidOperation:
+        return None
+    return format(pct / 100, "f")
+
+
+def _firm_status(proxy: EntityProxy) -> str | None:
+    texts = [t.lower() for t in _values(proxy, "status")]
+    if any(w in t for t in texts for w in _BANKRUPT):
+        return "bankrupt"
+    if _values(proxy, "dissolutionDate") or any(w in t for t in texts for w in _DISSOLVED):
+        return "dissolved"
+    if any(w in t for t in texts for w in _ACTIVE):
+        return "active"
+    return None

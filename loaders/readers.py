@@ -1,0 +1,309 @@
+"""Streaming readers for the input layout: discover the files in a folder, read their rows.
+
+Nothing here knows about types or references (that is :mod:`loaders.validate`); a reader only
+turns bytes into :class:`RawRow` objects of strings, one at a time, in constant memory whatever
+the file size.
+
+Row numbers (``RawRow.row``)
+    CSV: the line number of the row's first physical line in the file, counting the header as
+    line 1. For an ordinary file the first data row is row 2, exactly what a spreadsheet shows;
+    a row after a quoted field with embedded newlines gets the number of the line it starts on.
+    Parquet: the 1-based position of the record among the data records (first record = 1).
+
+CSV rules
+    UTF-8 (a leading BOM is dropped), LF or CRLF, RFC 4180 quoting (quoted commas and
+    newlines), fields of any size. Bytes that are not valid UTF-8 make *that row* an error row
+    (``error="invalid UTF-8"``); the rest of the file still loads. A row with the wrong number
+    of fields, or malformed quoting (``"Doe" Jr``, a quote never closed), is an error row:
+    nothing is silently altered. Blank lines are skipped. Empty strings become ``None``; other
+    values are kept verbatim (no stripping). Columns not in the layout are ignored.
+
+Header rules (both formats)
+    A missing required column, or a column named twice, refuses the whole file with
+    :class:`~graph.errors.InputError` naming file and column. :func:`read_rows` checks the
+    header when it is called, before any row is read. An empty (0-byte) CSV file, or a
+    header-only one, gives zero rows and no error.
+
+Parquet values are turned into the strings the validator parses: dates (and midnight
+timestamps) as ``YYYY-MM-DD``, integers and decimals exactly, floats with ``repr`` (shortest
+round-trip form), booleans as ``true``/``false``; nulls become ``None``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from graph.errors import InputError
+from loaders.layout import FILES, FileSpec
+
+Format = Literal["csv", "parquet"]
+FORMATS: tuple[Format, ...] = ("csv", "parquet")
+
+#: A raw value: a string, ``None`` for missing, or (FtM ``aliases``/``topics`` only) a list.
+RawValue = str | list[str] | None
+
+INVALID_UTF8 = "invalid UTF-8"
+
+# Fields of several MB are legitimate (notes, reasons); the default limit is 128 KiB.
+_FIELD_SIZE_LIMIT = 1 << 30
+# Lone surrogates come only from undecodable bytes under errors="surrogateescape".
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_PARQUET_BATCH_ROWS = 1024
+
+
+@dataclass(slots=True)
+class RawRow:
+    """One input row before validation.
+
+    ``file`` is the input file's name (``persons.csv``), ``row`` its row number (see the
+    module docstring), ``values`` maps every layout column of the file to its string or
+    ``None`` (FtM rows add a few extra keys, see :mod:`loaders.ftm`). ``error`` is set when the
+    row could not be read at all (bad encoding, wrong field count); ``error_column`` names the
+    column concerned when there is one.
+    """
+
+    file: str
+    row: int
+    values: dict[str, RawValue]
+    error: str | None = None
+    error_column: str | None = None
+
+
+class Discovered(list[tuple[FileSpec, Path]]):
+    """The result of :func:`discover`: a list of ``(spec, path)`` plus ``ignored`` paths."""
+
+    def __init__(self, items: list[tuple[FileSpec, Path]], ignored: list[Path]) -> None:
+        super().__init__(items)
+        #: Files in the folder that are not input files (or not of the chosen format).
+        self.ignored = ignored
+
+
+def discover(path: Path, fmt: Format | None = None) -> Discovered:
+    """The input files in folder ``path``, in load order (``layout.FILES``).
+
+    ``fmt`` picks ``csv`` or ``parquet``; ``None`` detects it per file. Both ``persons.csv``
+    and ``persons.parquet`` present with ``fmt=None`` is an :class:`InputError` naming both.
+    Other files are ignored and listed in the result's ``ignored`` attribute (hidden files
+    such as ``.DS_Store`` are not listed). A missing folder, or one without any input file,
+    is an :class:`InputError`.
+    """
+    path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"unknown input format {fmt!r}", hint="use csv or parquet")
+    if not path.exists():
+        raise InputError(f"input folder {path} does not exist")
+    if not path.is_dir():
+        raise InputError(f"input path {path} is not a folder")
+    formats = FORMATS if fmt is None else (fmt,)
+    found: list[tuple[FileSpec, Path]] = []
+    used: set[str] = set()
+    for spec in FILES:
+        candidates = [path / f"{spec.name}.{ext}" for ext in formats]
+        present = [p for p in candidates if p.is_file()]
+        if len(present) > 1:
+            names = " and ".join(p.name for p in present)
+            raise InputError(
+                f"{path}: both {names} are present",
+                hint="keep one of them, or choose one with --format",
+            )
+        if present:
+            found.append((spec, present[0]))
+            used.add(present[0].name)
+    ignored = sorted(p for p in path.iterdir() if p.name not in used and not p.name.startswith("."))
+    if not found:
+        expected = ", ".join(f"{s.name}.{'|'.join(formats)}" for s in FILES)
+        raise InputError(f"{path} holds no input file", hint=f"expected any of {expected}")
+    return Discovered(found, ignored)
+
+
+def read_rows(spec: FileSpec, path: Path) -> Iterator[RawRow]:
+    """Stream the rows of one input file (``.parquet`` by suffix, CSV otherwise).
+
+    The header is checked now (``InputError`` for a missing required or a repeated column);
+    rows are read lazily. The file is closed when the iterator is exhausted or closed.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        return _read_parquet(spec, path)
+    return _read_csv(spec, path)
+
+
+def check_header(spec: FileSpec, file: str, header: list[str]) -> dict[str, int]:
+    """Map each layout column present in ``header`` to its position; refuse bad headers."""
+    positions: dict[str, int] = {}
+    known = set(spec.column_names)
+    for i, name in enumerate(header):
+        if name in known:
+            if name in positions:
+                raise InputError(f"{file}: column {name!r} appears twice in the header")
+            positions[name] = i
+    for name in spec.required:
+        if name not in positions:
+            raise InputError(
+                f"{file}: required column {name!r} is missing from the header",
+                hint=f"required columns of {spec.name}: {', '.join(spec.required)}",
+            )
+    return positions
+
+
+# -- CSV ----------------------------------------------------------------------------------
+
+
+def _read_csv(spec: FileSpec, path: Path) -> Iterator[RawRow]:
+    csv.field_size_limit(_FIELD_SIZE_LIMIT)
+    try:
+        # Decoding with surrogateescape never fails: each undecodable byte becomes one lone
+        # surrogate that we spot per row, so one bad row does not stop the file.
+        f = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from e
+    try:
+        reader = csv.reader(f, strict=True)
+        header: list[str] | None = None
+        try:
+            for record in reader:
+                if record:
+                    header = record
+                    break
+        except csv.Error as e:
+            raise InputError(f"{path.name}: unreadable header: {e}") from e
+        if header is None:  # 0 bytes or only blank lines
+            f.close()
+            return iter(())
+        header = [h.strip() for h in header]
+        if any(_SURROGATE.search(h) for h in header):
+            raise InputError(f"{path.name}: the header is not valid UTF-8")
+        positions = check_header(spec, path.name, header)
+    except BaseException:
+        f.close()
+        raise
+    return _csv_rows(spec, path.name, f, reader, len(header), positions)
+
+
+def _csv_rows(
+    spec: FileSpec,
+    file: str,
+    f: IO[str],
+    reader: Any,
+    width: int,
+    positions: dict[str, int],
+) -> Iterator[RawRow]:
+    columns = spec.column_names
+    slots = [(name, positions.get(name)) for name in columns]
+    with f:
+        last_line = reader.line_num
+        while True:
+            start = last_line + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                last_line = reader.line_num
+                yield RawRow(file, start, _empty(columns), error=f"malformed CSV: {e}")
+                continue
+            last_line = reader.line_num
+            if not record:  # blank line
+                continue
+            error = error_column = None
+            n = len(record)
+            values: dict[str, RawValue] = {
+                name: (record[i] or None) if i is not None and i < n else None for name, i in slots
+            }
+            if _SURROGATE.search("".join(record)):  # one C-level scan for the common case
+                error = INVALID_UTF8
+                for name, v in values.items():
+                    if isinstance(v, str) and _SURROGATE.search(v):
+                        error_column = error_column or name
+                        values[name] = _show_bytes(v)
+            elif n != width:
+                error = f"expected {width} fields, found {n}"
+            yield RawRow(file, start, values, error=error, error_column=error_column)
+
+
+def _show_bytes(value: str) -> str:
+    """Printable form of a value holding undecodable bytes: ``Bad\\xffname``."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _empty(columns: list[str]) -> dict[str, RawValue]:
+    return dict.fromkeys(columns)
+
+
+# -- Parquet --------------------------------------------------------------------------------
+
+
+def _read_parquet(spec: FileSpec, path: Path) -> Iterator[RawRow]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as e:
+        raise InputError(f"cannot read {path.name} as Parquet: {e}") from e
+    try:
+        positions = check_header(spec, path.name, list(pf.schema_arrow.names))
+    except BaseException:
+        pf.close()
+        raise
+    return _parquet_rows(spec, path.name, pf, list(positions))
+
+
+def _parquet_rows(spec: FileSpec, file: str, pf: Any, present: list[str]) -> Iterator[RawRow]:
+    columns = spec.column_names
+    n = 0
+    try:
+        if not present:
+            return
+        for batch in pf.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=present):
+            data = {name: batch.column(name).to_pylist() for name in present}
+            for i in range(batch.num_rows):
+                n += 1
+                values: dict[str, RawValue] = {}
+                error = error_column = None
+                for name in columns:
+                    col = data.get(name)
+                    try:
+                        values[name] = None if col is None else to_text(col[i])
+                    except UnicodeDecodeError:
+                        values[name] = _show_bytes(col[i].decode("utf-8", "surrogateescape"))  # type: ignore[index]
+                        if error is None:
+                            error, error_column = INVALID_UTF8, name
+                yield RawRow(file, n, values, error=error, error_column=error_column)
+    finally:
+        pf.close()
+
+
+def to_text(value: Any) -> str | None:
+    """A Parquet/Python value as the string the validator parses (``None`` stays ``None``).
+
+    Empty strings become ``None``, like in CSV.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bytes):
+        return value.decode("utf-8") or None
+    return str(value)

@@ -1,0 +1,276 @@
+"""FollowTheMoney input: the OpenSanctions sample and synthetic edge and relationship entities."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph.errors import InputError
+from loaders.ftm import read_ftm
+from loaders.layout import FILES
+from loaders.readers import RawRow
+from loaders.validate import Reject, Validator, ValidRow
+
+SAMPLE = Path(__file__).parent / "data" / "opensanctions-eu-fsf-sample.ftm.json"
+
+
+def validate(path: Path) -> tuple[dict[str, list[ValidRow]], list[Reject], Any, Validator]:
+    reader = read_ftm(path)
+    v = Validator()
+    valid: dict[str, list[ValidRow]] = {}
+    rejects: list[Reject] = []
+    for spec, group in itertools.groupby(reader, key=lambda pair: pair[0]):
+        for batch in v.validate_file(spec, (row for _, row in group)):
+            valid.setdefault(spec.name, []).extend(batch.rows)
+            rejects.extend(batch.rejects)
+    return valid, rejects, reader, v
+
+
+def entity(eid: str, schema: str, **props: Any) -> dict[str, Any]:
+    extra = props.pop("_extra", {})
+    return {
+        "id": eid,
+        "schema": schema,
+        "properties": {k: v if isinstance(v, list) else [v] for k, v in props.items()},
+        **extra,
+    }
+
+
+def write_lines(path: Path, lines: list[dict[str, Any] | str]) -> Path:
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(
+                (line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n"
+            )
+    return path
+
+
+def test_sample_gives_six_sanctioned_subjects() -> None:
+    valid, rejects, reader, v = validate(SAMPLE)
+    assert rejects == [] and reader.problems == []
+    assert reader.entities == 7 and dict(reader.skipped) == {"Address": 1}
+    persons = {r.key: r for r in valid["persons"]}
+    firms = {r.key: r for r in valid["firms"]}
+    assert len(persons) == 4 and len(firms) == 2
+    blacklist = valid["blacklist"]
+    assert sorted(r.values["subject_id"] for r in blacklist) == sorted([*persons, *firms])
+    assert all(r.values["list"] == "sanctions" for r in blacklist)
+    assert all(r.key == "ftm-sanction:" + r.values["subject_id"] for r in blacklist)
+    assert set(v.summary()) == {
+        f"{SAMPLE.name}:persons",
+        f"{SAMPLE.name}:firms",
+        f"{SAMPLE.name}:blacklist",
+    }
+
+    kuz = persons["NK-2Ka3UvopqbpZmVDFjWd4LA"]
+    assert kuz.row == 2 and kuz.file == SAMPLE.name
+    assert kuz.values["name"] == "Vitaly Yurievich KUZMENKO"
+    assert kuz.values["birth_date"] == dt.date(1971, 1, 22)
+    assert kuz.values["country"] == "ru"
+    assert kuz.values["national_id"] == "366510784303"
+    assert kuz.values["aliases"] == [
+        "Vitalij Kuzmenko",
+        "Виталий Юрьевич КУЗЬМЕНКО",
+        "Vitaly Yurievich KUZMENKO",
+    ]
+    assert kuz.values["ftm_schema"] == "Person"
+    assert kuz.values["topics"] == ["sanction"]
+    assert kuz.values["source_entity"] == "NK-2Ka3UvopqbpZmVDFjWd4LA"
+
+    tobacco = firms["NK-2GdmHtZTeNXjNVrBGEXZNj"]
+    assert tobacco.values["name"] == "RAB „Inter Tobacco“"
+    assert tobacco.values["registration_no"] == "808000714"
+    assert tobacco.values["country"] == "by"
+    assert "Εταιρία περιορισμένης ευθύνης “Inter Tobacco”" in tobacco.values["aliases"]
+    assert "Общество с ограниченной ответственностью “Интер Тобако”" in tobacco.values["aliases"]
+    assert len(tobacco.values["aliases"]) == 12
+
+    entry = next(r for r in blacklist if r.values["subject_id"] == tobacco.key)
+    assert entry.values["listed_on"] == dt.date(2023, 4, 20)  # first_seen
+    assert entry.values["authority"] == "eu_fsf"
+    assert entry.row == 1
+
+    # a person with no full birth date and no nationality property
+    pach = persons["NK-2Mht2rqBeravCTdyQAWc4o"]
+    assert pach.values["birth_date"] is None and pach.values["country"] == "by"
+
+
+def test_rows_are_grouped_in_load_order_whatever_the_line_order(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "x.ftm.json",
+        [
+            entity("s1", "Sanction", entity="p1", authority="EU", program="RUS"),
+            entity("own1", "Ownership", owner="p1", asset="c1", percentage="50"),
+            entity("c1", "Company", name="Acme"),
+            entity("p1", "Person", name="Ann"),
+        ],
+    )
+    names = [spec.name for spec, _ in read_ftm(path)]
+    assert names == ["persons", "firms", "ownership", "blacklist"]
+    order = [s.name for s in FILES]
+    assert names == sorted(names, key=order.index)
+
+
+def test_relationships_and_sanctions(tmp_path: Path) -> None:
+    lines: list[dict[str, Any] | str] = [
+        entity(
+            "p1",
+            "Person",
+            name=["Ivan", "Иван"],
+            alias="Vanya",
+            birthDate="1970",
+            idNumber="ID-1",
+            topics="sanction",
+            _extra={"caption": "Ivan", "first_seen": "2020-01-02T00:00:00"},
+        ),
+        entity("p2", "Person", name="Pia", topics=["sanction.linked"]),
+        entity(
+            "c1",
+            "Company",
+            name="Acme",
+            status="Liquidation",
+            incorporationDate="2001-02-03",
+            capital="1000",
+        ),
+        entity("c2", "Organization", name="Beta", status="Active"),
+        entity("c3", "LegalEntity", name="Gamma", status="Bankrupt"),
+        entity("own1", "Ownership", owner="p1", asset="c1", percentage="50,5 %"),
+        entity("own2", "Ownership", owner="c1", asset="c2", percentage="25-50%"),
+        entity("own3", "Ownership", owner="p2", asset="c2", percentage="150"),
+        entity("own4", "Ownership", owner="p2", asset="ghost-co", percentage="10"),
+        entity("d1", "Directorship", director="p1", organization="c1", startDate="2015-05-01"),
+        entity("d2", "Directorship", director="c2", organization="c1"),
+        entity(
+            "debt1",
+            "Debt",
+            creditor="c2",
+            debtor="c1",
+            amount="1000000",
+            currency="EUR",
+            _extra={"first_seen": "2022-03-04T10:00:00"},
+        ),
+        entity("debt2", "Debt", creditor="c2", debtor="c1", _extra={"first_seen": "2022-03-04"}),
+        entity(
+            "s1",
+            "Sanction",
+            entity="p1",
+            authority="Council of the EU",
+            program="RUS",
+            startDate="2022-02-28",
+            endDate="2030-01-01",
+            sourceUrl="https://example.org/s1",
+        ),
+        entity("s2", "Sanction", entity="nobody", program="X", startDate="2022-02-28"),
+        entity("v1", "Vessel", name="Boat"),
+    ]
+    valid, rejects, reader, _ = validate(write_lines(tmp_path / "x.ftm.json", lines))
+    assert dict(reader.skipped) == {"Vessel": 1}
+
+    p1 = valid["persons"][0]
+    assert p1.values["birth_date"] is None  # "1970" is not a full date
+    assert p1.values["national_id"] == "ID-1"
+    assert p1.values["aliases"] == ["Ivan", "Иван", "Vanya"]
+
+    firms = {r.key: r.values for r in valid["firms"]}
+    assert firms["c1"]["status"] == "dissolved"
+    assert firms["c1"]["founded_on"] == dt.date(2001, 2, 3)
+    assert firms["c1"]["registered_capital"] == 1000.0
+    assert firms["c2"]["status"] == "active" and firms["c3"]["status"] == "bankrupt"
+
+    own = {r.values["source_entity"]: r for r in valid["ownership"]}
+    assert own["own1"].key == "p1|c1" and own["own1"].values["share"] == pytest.approx(0.505)
+    assert "share_unknown" not in own["own1"].values
+    assert own["own2"].values["share"] is None and own["own2"].values["share_unknown"] is True
+    by_row = {(r.file, r.row): r for r in rejects}
+    assert by_row[("x.ftm.json", 8)] == Reject(
+        "x.ftm.json", 8, "share", "1.5", "share must be in (0, 1]: '1.5'"
+    )
+    assert by_row[("x.ftm.json", 9)] == Reject(
+        "x.ftm.json", 9, "firm_id", "ghost-co", "unknown firm ghost-co"
+    )
+
+    (d1,) = valid["roles"]
+    assert d1.key == "p1|c1|director" and d1.values["since"] == dt.date(2015, 5, 1)
+    assert by_row[("x.ftm.json", 11)].reason == "person_id c2 is a firm, not a person"
+
+    (debt1,) = valid["loans"]
+    assert debt1.values == debt1.values | {
+        "id": "debt1",
+        "lender_id": "c2",
+        "borrower_id": "c1",
+        "amount": 1_000_000.0,
+        "currency": "EUR",
+        "issued_on": dt.date(2022, 3, 4),  # from first_seen
+        "status": "performing",
+    }
+    assert by_row[("x.ftm.json", 13)] == Reject(
+        "x.ftm.json", 13, "amount", None, "missing required value"
+    )
+
+    bl = {r.key: r.values for r in valid["blacklist"]}
+    # p1 has a Sanction entity, so no extra topic entry; p2's topic is sanction.linked only
+    assert set(bl) == {"s1"}
+    assert bl["s1"] == bl["s1"] | {
+        "subject_id": "p1",
+        "list": "sanctions",
+        "authority": "Council of the EU",
+        "reason": "RUS",
+        "listed_on": dt.date(2022, 2, 28),
+        "expires_on": dt.date(2030, 1, 1),
+        "source_url": "https://example.org/s1",
+        "ftm_schema": "Sanction",
+    }
+    assert by_row[("x.ftm.json", 15)].reason == "unknown subject nobody"
+    assert sorted(row for _, row in by_row) == [8, 9, 11, 13, 15]
+
+
+def test_bad_lines_are_problems_not_crashes(tmp_path: Path) -> None:
+    path = tmp_path / "bad.ftm.json"
+    good = json.dumps(entity("p1", "Person", name="Ann"))
+    path.write_bytes(
+        b"\n".join(
+            [
+                b"{not json",
+                b"[1, 2]",
+                json.dumps({"schema": "Person", "properties": {}}).encode(),
+                json.dumps(entity("x1", "NoSuchSchema")).encode(),
+                b'{"id": "p9", "schema": "Person", "properties": {"name": ["\xff"]}}',
+                b"",
+                good.encode(),
+                json.dumps(entity("p2", "Person", name=[1, 2])).encode(),
+                b'{"id": "p3", "schema": "Person", "properties": {"name": "Bo"}}',
+            ]
+        )
+        + b"\n"
+    )
+    reader = read_ftm(path)
+    rows = list(reader)
+    assert [(spec.name, row.row, row.values["id"], row.values["name"]) for spec, row in rows] == [
+        ("persons", 7, "p1", "Ann"),
+        ("persons", 9, "p3", "Bo"),  # a bare string is taken as a one-value list
+    ]
+    assert [(p.row, p.reason.split(":")[0], p.value) for p in reader.problems] == [
+        (1, "invalid JSON", None),
+        (2, "not a JSON object", None),
+        (3, "entity without id", None),
+        (4, "unknown FtM schema 'NoSuchSchema'", "x1"),
+        (5, "invalid UTF-8", None),
+        (8, "invalid FtM entity", "p2"),
+    ]
+    assert reader.problems[-1].reason == "invalid FtM entity: name is not a list of strings"
+
+
+def test_missing_file() -> None:
+    with pytest.raises(InputError):
+        read_ftm(Path("/nonexistent/file.ftm.json"))
+
+
+def test_rows_are_raw_rows_with_list_extras() -> None:
+    for _, row in read_ftm(SAMPLE):
+        assert isinstance(row, RawRow) and row.error is None
+        assert isinstance(row.values["topics"], list)
