@@ -1,0 +1,1 @@
+"""Pure graph algorithms (no database, no I/O): centrality and DebtRank."""
