@@ -1,1 +1,5 @@
-"""Pure graph algorithms (no database, no I/O): centrality and DebtRank."""
+"""The risk engine: pure functions over arrays and igraph graphs, no database.
+
+intrinsic (own records), propagation (network risk), explain (contributions),
+centrality (PageRank, betweenness, k-core, guarantee circles), debtrank (stress).
+"""

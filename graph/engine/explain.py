@@ -1,0 +1,385 @@
+"""Explanations: which adverse records, through which relationships, made a score.
+
+For subject ``i`` and domain ``d`` the network risk is (see :mod:`.propagation`)::
+
+    n_i = sum_{s != i} b_s * c_s,   c_s = sum_{h=1..H} a^(h-1) (W^h)[s, i]
+
+:func:`explain` computes the column ``c`` by ``H`` backward steps from ``i`` over
+the in-edges of the current frontier (work proportional to the ``H``-hop
+in-neighbourhood of ``i``, not to the graph), and returns one
+:class:`Contribution` per (domain, source) with amount ``b_s * c_s``: they add up
+to ``n_i`` before the cap (S5). Each names the source's active records in that
+domain and the strongest real path from the source to ``i``: the simple path of at
+most ``H`` links maximising ``a^(h-1) * prod(link weights)``, found by the
+max-product version of the same backward search (a walk with a cycle is never
+stronger than the path without it, since weights and damping are <= 1; ties go
+to the fewer hops, then the lower subject index).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from graph.engine.propagation import Scores
+from graph.errors import ConfigError
+from graph.projection import Projection, TransmissionGraph
+from graph.scoring_policy import CHANNELS, DOMAINS, Policy
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+PathItem = str | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """Network risk that one source subject passes to the explained subject in one domain.
+
+    ``path`` alternates subject ids and links, from the source to the subject; a link is
+    ``{"weight": w, "relationships": [{"id", "kind", "weight"}, ...]}`` (parallel
+    relationships of the pair, strongest first; ``kind`` is the policy channel).
+    ``strength`` is ``damping^(hops-1) * prod(link weights)`` of that path.
+    """
+
+    domain: str
+    records: list[str]
+    source_subject: str
+    amount: float
+    path: list[PathItem]
+    hops: int
+    strength: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "records": list(self.records),
+            "source_subject": self.source_subject,
+            "amount": self.amount,
+            "path": list(self.path),
+            "hops": self.hops,
+            "strength": self.strength,
+        }
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """One adverse record of a subject, whatever its status (S6: shown as such)."""
+
+    id: str
+    kind: str  # loan | blacklist
+    label: str  # list name or loan status
+    domain: str
+    date: date | None
+    severity: float
+    decay: float
+    effective: float  # severity * decay if active, else 0
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "label": self.label,
+            "domain": self.domain,
+            "date": None if self.date is None else self.date.isoformat(),
+            "severity": self.severity,
+            "decay": self.decay,
+            "effective": self.effective,
+            "status": self.status,
+        }
+
+
+def subject_records(projection: Projection, subject_index: int) -> list[RecordView]:
+    """All adverse records of a subject, active ones first (largest effect first)."""
+    rec = projection.records
+    sl = rec.of_subject(subject_index)
+    out = []
+    for k in range(sl.start, sl.stop):
+        d = rec.date[k]
+        out.append(
+            RecordView(
+                id=str(rec.id[k]),
+                kind=str(rec.kind[k]),
+                label=str(rec.label[k]),
+                domain=DOMAINS[int(rec.domain[k])],
+                date=None if np.isnat(d) else d.astype(object),
+                severity=float(rec.severity[k]),
+                decay=float(rec.decay[k]),
+                effective=float(rec.effective[k]),
+                status=str(rec.status[k]),
+            )
+        )
+    out.sort(key=lambda r: (-r.effective, r.status, r.id))
+    return out
+
+
+# ----------------------------------------------------------------------------- search
+
+
+@dataclass
+class _Layer:
+    nodes: IntArray  # sorted: subjects with a walk of exactly h links to i
+    best: FloatArray  # max product of link weights over those walks
+    pred_node: IntArray  # next subject (one step closer to i) on the best walk
+    pred_edge: IntArray  # pair edge to it
+
+
+def _gather(indptr: IntArray, nodes: IntArray) -> tuple[IntArray, IntArray]:
+    """For CSR ``indptr``: (position in ``nodes``, CSR position) of every entry of ``nodes``."""
+    starts = indptr[nodes]
+    counts = indptr[nodes + 1] - starts
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(nodes), dtype=np.int64), counts)
+    offs = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, np.repeat(starts, counts) + offs
+
+
+def _step_sparse(
+    g: TransmissionGraph, nodes: IntArray, sums: FloatArray, best: FloatArray
+) -> tuple[FloatArray, _Layer]:
+    """One backward step over the in-edges of ``nodes`` only (small frontiers)."""
+    owner, pos = _gather(g.in_indptr, nodes)
+    if len(pos) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(0), _Layer(empty, np.zeros(0), empty, empty)
+    src = g.in_src[pos]
+    edge = g.in_edge[pos]
+    w = g.weight[edge]
+    uniq, inv = np.unique(src, return_inverse=True)
+    new_sums = np.asarray(
+        np.bincount(inv, weights=w * sums[owner], minlength=len(uniq)), dtype=np.float64
+    )
+    cand = w * best[owner]
+    order = np.lexsort((nodes[owner], -cand, inv))  # ties: the lower next subject
+    first = order[np.r_[True, inv[order][1:] != inv[order][:-1]]]
+    return new_sums, _Layer(uniq, cand[first], nodes[owner[first]], edge[first])
+
+
+def _step_dense(
+    g: TransmissionGraph, nodes: IntArray, sums: FloatArray, best: FloatArray
+) -> tuple[FloatArray, _Layer]:
+    """The same step over every edge (large frontiers): O(edges), no sort."""
+    ys = np.zeros(g.n)
+    ys[nodes] = sums
+    yb = np.zeros(g.n)
+    yb[nodes] = best
+    cand = g.weight * yb[g.dst]
+    row_sum = np.bincount(g.src, weights=g.weight * ys[g.dst], minlength=g.n)
+    nonempty = np.flatnonzero(np.diff(g.indptr) > 0)
+    row_max = np.zeros(g.n)
+    if len(nonempty):
+        row_max[nonempty] = np.maximum.reduceat(cand, g.indptr[nonempty])
+    hit = np.flatnonzero((cand > 0) & (cand == row_max[g.src]))
+    # edges are sorted by (src, dst): the first hit of a row has the lower next subject
+    first = hit[np.r_[True, g.src[hit][1:] != g.src[hit][:-1]]] if len(hit) else hit
+    new_nodes = g.src[first]
+    layer = _Layer(new_nodes, cand[first], g.dst[first], first.astype(np.int64))
+    return np.asarray(row_sum[new_nodes], dtype=np.float64), layer
+
+
+def _backward(
+    g: TransmissionGraph, i: int, hop_limit: int, damping: float
+) -> tuple[IntArray, FloatArray, list[_Layer]]:
+    """Column ``c`` (as sparse nodes/values) and the max-product layers, from ``i`` back.
+
+    Each step walks the in-edges of the frontier; once the frontier touches more than
+    1/8 of all edges, a dense pass over all edges is cheaper than gathering and sorting.
+    """
+    nodes = np.array([i], dtype=np.int64)
+    sums = np.ones(1)
+    best = np.ones(1)
+    layers: list[_Layer] = []
+    acc_nodes: list[IntArray] = []
+    acc_vals: list[FloatArray] = []
+    for h in range(1, hop_limit + 1):
+        touched = int((g.in_indptr[nodes + 1] - g.in_indptr[nodes]).sum())
+        if touched == 0:
+            break
+        step = _step_dense if touched * 8 > g.n_edges else _step_sparse
+        sums, layer = step(g, nodes, sums, best)
+        if len(layer.nodes) == 0:
+            break
+        layers.append(layer)
+        acc_nodes.append(layer.nodes)
+        acc_vals.append(damping ** (h - 1) * sums)
+        nodes, best = layer.nodes, layer.best
+    if not acc_nodes:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), layers
+    all_nodes = np.concatenate(acc_nodes)
+    cu, cinv = np.unique(all_nodes, return_inverse=True)
+    c = np.asarray(
+        np.bincount(cinv, weights=np.concatenate(acc_vals), minlength=len(cu)), dtype=np.float64
+    )
+    return cu, c, layers
+
+
+def _best_paths(
+    sources: IntArray, layers: list[_Layer], damping: float
+) -> list[tuple[list[int], list[int]]]:
+    """Subjects and pair edges of the strongest walk from each source to the subject
+    (fewest hops on ties), any cycle cut out (never weaker, see module docstring)."""
+    m = len(sources)
+    best_h = np.zeros(m, dtype=np.int64)
+    best_v = np.full(m, -1.0)
+    for h, lay in enumerate(layers, start=1):
+        pos = np.minimum(np.searchsorted(lay.nodes, sources), len(lay.nodes) - 1)
+        v = np.where(lay.nodes[pos] == sources, damping ** (h - 1) * lay.best[pos], -1.0)
+        better = v > best_v
+        best_h[better] = h
+        best_v[better] = v[better]
+    depth = int(best_h.max()) if m else 0
+    nodes = np.full((m, depth + 1), -1, dtype=np.int64)
+    edges = np.full((m, depth), -1, dtype=np.int64)
+    nodes[:, 0] = sources
+    cur = sources.copy()
+    left = best_h.copy()
+    for step in range(depth):
+        for h in np.unique(left[left > 0]).tolist():
+            rows = np.flatnonzero(left == h)
+            lay = layers[h - 1]
+            k = np.searchsorted(lay.nodes, cur[rows])
+            edges[rows, step] = lay.pred_edge[k]
+            cur[rows] = lay.pred_node[k]
+            nodes[rows, step + 1] = cur[rows]
+        left[left > 0] -= 1
+    out = []
+    for j in range(m):
+        subj = nodes[j, : best_h[j] + 1].tolist()
+        eds = edges[j, : best_h[j]].tolist()
+        if len(set(subj)) < len(subj):
+            subj, eds = _cut_cycles(subj, eds)
+        out.append((subj, eds))
+    return out
+
+
+def _cut_cycles(subj: list[int], edges: list[int]) -> tuple[list[int], list[int]]:
+    """Back to the first visit of a repeated subject (floating-point ties only)."""
+    out_s: list[int] = [subj[0]]
+    out_e: list[int] = []
+    pos = {subj[0]: 0}
+    for v, e in zip(subj[1:], edges, strict=True):
+        if v in pos:
+            cut = pos[v]
+            for u in out_s[cut + 1 :]:
+                del pos[u]
+            out_s, out_e = out_s[: cut + 1], out_e[:cut]
+        else:
+            pos[v] = len(out_s)
+            out_s.append(v)
+            out_e.append(e)
+    return out_s, out_e
+
+
+def _links(projection: Projection, g: TransmissionGraph, edges: IntArray) -> dict[int, Any]:
+    """Link dicts of the given pair edges (relationship ids looked up in one batch)."""
+    edges = np.unique(edges)
+    counts = g.rel_ptr[edges + 1] - g.rel_ptr[edges]
+    ks = np.repeat(g.rel_ptr[edges], counts) + (
+        np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    )
+    ids = projection.relationship_ids(g.rel_table[ks], g.rel_row[ks])
+    kinds = [CHANNELS[c] for c in g.rel_channel[ks].tolist()]
+    weights = g.rel_weight[ks].tolist()
+    out: dict[int, Any] = {}
+    at = 0
+    for e, cnt in zip(edges.tolist(), counts.tolist(), strict=True):
+        rels = sorted((-weights[k], kinds[k], ids[k]) for k in range(at, at + cnt))
+        at += cnt
+        out[e] = {
+            "weight": float(g.weight[e]),
+            "relationships": [{"id": i, "kind": c, "weight": -w} for w, c, i in rels],
+        }
+    return out
+
+
+def _source_records(projection: Projection, s: int, d_code: int) -> list[str]:
+    rec = projection.records
+    sl = rec.of_subject(s)
+    ks = [k for k in range(sl.start, sl.stop) if rec.domain[k] == d_code and rec.effective[k] > 0]
+    ks.sort(key=lambda k: (-float(rec.effective[k]), str(rec.id[k])))
+    return [str(rec.id[k]) for k in ks]
+
+
+def explain(
+    projection: Projection,
+    policy: Policy,
+    scores: Scores,
+    subject_index: int,
+    top: int | None = None,
+) -> list[Contribution]:
+    """Contributions to ``scores.network[d][subject_index]`` for every domain ``d``.
+
+    One per (domain, source subject), largest amount first; per domain they add up
+    to the uncapped network risk. ``top=K`` keeps the K largest (totals unaffected).
+    """
+    if projection.policy_hash != policy.hash or scores.policy_hash != policy.hash:
+        raise ConfigError("explain: projection, scores and policy come from different policies")
+    i = int(subject_index)
+    if not 0 <= i < projection.n_subjects:
+        raise IndexError(f"subject index {i} out of range")
+    hop, damping = policy.propagation.hop_limit, policy.propagation.damping
+    ids = projection.subjects.ids
+    layers_of: dict[int, list[_Layer]] = {}
+    amounts: list[FloatArray] = []
+    dcodes: list[IntArray] = []
+    sources: list[IntArray] = []
+    for d_code, d in enumerate(DOMAINS):
+        b = scores.intrinsic[d]
+        if not b.any():
+            continue
+        nodes, c, layers_of[d_code] = _backward(projection.graphs[d], i, hop, damping)
+        amount = b[nodes] * c
+        keep = (amount > 0) & (nodes != i)
+        amounts.append(amount[keep])
+        sources.append(nodes[keep])
+        dcodes.append(np.full(int(keep.sum()), d_code, dtype=np.int64))
+    if not amounts:
+        return []
+    amt, dc, src = np.concatenate(amounts), np.concatenate(dcodes), np.concatenate(sources)
+    order = np.lexsort((src, dc, -amt))  # largest first; ties by domain, then subject
+    if top is not None:
+        order = order[: max(0, top)]
+    found = [
+        (a, d_code, str(ids[s]), s)
+        for a, d_code, s in zip(
+            amt[order].tolist(), dc[order].tolist(), src[order].tolist(), strict=True
+        )
+    ]
+    paths: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+    links: dict[int, dict[int, Any]] = {}
+    for d_code, layers in layers_of.items():
+        srcs = np.array([s for _, dc, _, s in found if dc == d_code], dtype=np.int64)
+        if not len(srcs):
+            continue
+        for s, walk in zip(srcs.tolist(), _best_paths(srcs, layers, damping), strict=True):
+            paths[(d_code, s)] = walk
+        used = np.array([e for s in srcs.tolist() for e in paths[(d_code, s)][1]], dtype=np.int64)
+        links[d_code] = _links(projection, projection.graphs[DOMAINS[d_code]], used)
+    out = []
+    for a, d_code, sid, s in found:
+        g = projection.graphs[DOMAINS[d_code]]
+        subj, edges = paths[(d_code, s)]
+        path: list[PathItem] = [sid]
+        strength = 1.0
+        for e, t in zip(edges, subj[1:], strict=True):
+            path.append(links[d_code][e])
+            path.append(str(ids[t]))
+            strength *= float(g.weight[e])
+        hops = len(edges)
+        out.append(
+            Contribution(
+                domain=DOMAINS[d_code],
+                records=_source_records(projection, s, d_code),
+                source_subject=sid,
+                amount=a,
+                path=path,
+                hops=hops,
+                strength=strength * damping ** max(hops - 1, 0),
+            )
+        )
+    return out

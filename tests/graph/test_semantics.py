@@ -1,0 +1,324 @@
+"""The score semantics S1-S7 of the product contract, as hypothesis properties."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from graph.engine.explain import explain, subject_records
+from graph.engine.propagation import Scores
+from graph.projection import Projection
+from graph.scoring_policy import DOMAINS, Policy, load_policy, policy_from_mapping
+from tests.graph.test_propagation import (
+    AS_OF,
+    DENSE_POLICY,
+    LISTS,
+    PAST,
+    World,
+    blacklist_row,
+    engine,
+    worlds,
+)
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+POLICIES = st.sampled_from([None, DENSE_POLICY])
+TOL = 1e-9
+
+
+def _policy(spec: dict[str, Any] | None) -> Policy:
+    return load_policy() if spec is None else policy_from_mapping(spec)
+
+
+def _trust(world: World, pol: Policy) -> dict[str, float]:
+    _, proj, scores = engine(world, pol)
+    return {str(s): float(t) for s, t in zip(proj.subjects.ids, scores.trust, strict=True)}
+
+
+# ----------------------------------------------------------------------------- S1
+
+
+@SETTINGS
+@given(worlds(), POLICIES)
+def test_s1_bounded(world: World, spec: dict[str, Any] | None) -> None:
+    _, _, s = engine(world, _policy(spec))
+    assert np.all((s.trust >= 0) & (s.trust <= 100))
+    for arr in (s.total, s.intrinsic_total, s.network_total):
+        assert np.all((arr >= 0) & (arr <= 1))
+    for d in DOMAINS:
+        for arr in (s.intrinsic[d], s.domain[d], np.minimum(1.0, s.network[d])):
+            assert np.all((arr >= 0) & (arr <= 1))
+        assert np.all(s.network[d] >= 0)
+
+
+# ----------------------------------------------------------------------------- S2
+
+
+@SETTINGS
+@given(worlds(), POLICIES, st.data())
+def test_s2_adding_a_blacklist_entry_never_raises_trust(
+    world: World, spec: dict[str, Any] | None, data: st.DataObject
+) -> None:
+    pol = _policy(spec)
+    before = _trust(world, pol)
+    row = blacklist_row(data.draw, "new", st.sampled_from(world.subject_ids))
+    after = _trust(world.with_rows("blacklist", [*world.table("blacklist"), row]), pol)
+    assert all(after[s] <= before[s] + TOL for s in before)
+
+
+@SETTINGS
+@given(worlds(), POLICIES, st.data())
+def test_s2_adding_an_adverse_loan_never_raises_trust(
+    world: World, spec: dict[str, Any] | None, data: st.DataObject
+) -> None:
+    pol = _policy(spec)
+    before = _trust(world, pol)
+    subj = st.sampled_from(world.subject_ids)
+    row = {
+        "id": "L-new",
+        "lender_id": data.draw(subj),
+        "borrower_id": data.draw(subj),
+        "amount": data.draw(st.sampled_from([None, 10.0, 1e4])),
+        "issued_on": PAST[0],
+        "status": data.draw(st.sampled_from(["overdue", "defaulted", "written_off"])),
+        "status_on": data.draw(st.sampled_from([None, *PAST])),
+        "days_overdue": data.draw(st.sampled_from([None, 10, 500])),
+        "disputed": False,
+    }
+    after = _trust(world.with_rows("loans", [*world.table("loans"), row]), pol)
+    assert all(after[s] <= before[s] + TOL for s in before)
+
+
+@SETTINGS
+@given(worlds(), POLICIES, st.data())
+def test_s2_expiring_delisting_disputing_never_lowers_trust(
+    world: World, spec: dict[str, Any] | None, data: st.DataObject
+) -> None:
+    pol = _policy(spec)
+    before = _trust(world, pol)
+    change = data.draw(st.sampled_from(["expire", "delist", "dispute", "dispute_loan"]))
+    table = "loans" if change == "dispute_loan" else "blacklist"
+    rows = [dict(r) for r in world.table(table)]
+    if not rows:
+        return
+    k = data.draw(st.integers(0, len(rows) - 1))
+    key, value = {
+        "expire": ("expires_on", PAST[0]),
+        "delist": ("delisted_on", PAST[0]),
+        "dispute": ("disputed", True),
+        "dispute_loan": ("disputed", True),
+    }[change]
+    rows[k][key] = value
+    after = _trust(world.with_rows(table, rows), pol)
+    assert all(after[s] >= before[s] - TOL for s in before)
+
+
+# ----------------------------------------------------------------------------- S3
+
+
+def _digraph(proj: Projection, d: str) -> nx.DiGraph:
+    g = proj.graphs[d]
+    dg = nx.DiGraph()
+    dg.add_nodes_from(range(proj.n_subjects))
+    dg.add_edges_from(zip(g.src.tolist(), g.dst.tolist(), strict=True))
+    return dg
+
+
+@SETTINGS
+@given(worlds(), POLICIES)
+def test_s3_local_no_path_no_network_risk(world: World, spec: dict[str, Any] | None) -> None:
+    _, proj, s = engine(world, _policy(spec))
+    for d in DOMAINS:
+        dg = _digraph(proj, d)
+        sources = np.flatnonzero(s.intrinsic[d] > 0)
+        for i in range(proj.n_subjects):
+            reached = any(src != i and nx.has_path(dg, src, i) for src in sources)
+            if not reached:
+                assert s.network[d][i] == 0.0
+
+
+# ----------------------------------------------------------------------------- S4
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    length=st.integers(2, 9),
+    share=st.floats(0.05, 1.0),
+    damping=st.floats(0.05, 1.0),
+    hop_limit=st.integers(1, 10),
+)
+def test_s4_attenuating_along_a_chain(
+    length: int, share: float, damping: float, hop_limit: int
+) -> None:
+    """F0 (sanctioned) owns F1 owns F2 ... with equal shares: compliance flows down."""
+    firms = [
+        {"id": f"F{k}", "name": "f", "equity": 1.0, "total_assets": 1.0} for k in range(length)
+    ]
+    own = [{"owner_id": f"F{k}", "firm_id": f"F{k + 1}", "share": share} for k in range(length - 1)]
+    bl = [{"id": "S", "subject_id": "F0", "list": "sanctions", "listed_on": PAST[0]}]
+    pol = policy_from_mapping({"propagation": {"damping": damping, "hop_limit": hop_limit}})
+    _, proj, s = engine(World({"firms": firms, "ownership": own, "blacklist": bl}), pol)
+    passed = []
+    for k in range(1, length):
+        i = proj.subjects.index_of(f"F{k}")
+        contrib = [c.amount for c in explain(proj, pol, s, i) if c.source_subject == "F0"]
+        passed.append(sum(contrib))
+        assert s.network["compliance"][i] == pytest.approx(sum(contrib), abs=1e-12)
+    assert all(b <= a + 1e-15 for a, b in zip(passed, passed[1:], strict=False))
+    assert all(p == 0.0 for p in passed[hop_limit:])
+
+
+# ----------------------------------------------------------------------------- S5
+
+
+def check_explanations(proj: Projection, pol: Policy, s: Scores) -> None:
+    """S5 for every subject: sums, real paths, real records."""
+    ids = [str(x) for x in proj.subjects.ids]
+    rec = proj.records
+    for i in range(proj.n_subjects):
+        contribs = explain(proj, pol, s, i)
+        amounts = [c.amount for c in contribs]
+        assert amounts == sorted(amounts, reverse=True)
+        for d_code, d in enumerate(DOMAINS):
+            total = sum(c.amount for c in contribs if c.domain == d)
+            assert total == pytest.approx(s.network[d][i], abs=TOL, rel=1e-9)
+            g = proj.graphs[d]
+            for c in (c for c in contribs if c.domain == d):
+                assert c.amount > 0
+                assert c.source_subject != ids[i]
+                assert c.path[0] == c.source_subject and c.path[-1] == ids[i]
+                subjects = [x for x in c.path[0::2] if isinstance(x, str)]
+                links = [x for x in c.path[1::2] if isinstance(x, dict)]
+                assert len(subjects) + len(links) == len(c.path)
+                assert len(set(subjects)) == len(subjects)  # simple path
+                assert 1 <= c.hops == len(links) <= pol.propagation.hop_limit
+                for a, b, link in zip(subjects, subjects[1:], links, strict=False):
+                    e = g.edge(proj.subjects.index_of(a), proj.subjects.index_of(b))
+                    assert e >= 0, (a, b)
+                    assert link["weight"] == g.weight[e]
+                    real = {
+                        proj.relationship_id(int(g.rel_table[k]), int(g.rel_row[k]))
+                        for k in range(g.rel_ptr[e], g.rel_ptr[e + 1])
+                    }
+                    assert {r["id"] for r in link["relationships"]} == real
+                src = proj.subjects.index_of(c.source_subject)
+                active = {
+                    str(rec.id[k])
+                    for k in range(rec.subject_ptr[src], rec.subject_ptr[src + 1])
+                    if rec.domain[k] == d_code and rec.effective[k] > 0
+                }
+                assert c.records and set(c.records) == active
+
+
+@SETTINGS
+@given(worlds(), POLICIES)
+def test_s5_explained(world: World, spec: dict[str, Any] | None) -> None:
+    pol, proj, s = engine(world, _policy(spec))
+    check_explanations(proj, pol, s)
+
+
+# ----------------------------------------------------------------------------- S6
+
+
+def _without_inactive(world: World, proj: Projection) -> World:
+    """Blacklist rows that are not active dropped; non-active adverse loans made
+    performing (the loan itself, an exposure, stays)."""
+    status = {(str(k), str(i)): str(st_) for k, i, st_ in zip(
+        proj.records.kind, proj.records.id, proj.records.status, strict=True)}  # fmt: skip
+    bl = [r for r in world.table("blacklist") if status.get(("blacklist", r["id"])) == "active"]
+    loans = []
+    for r in world.table("loans"):
+        st_ = status.get(("loan", r["id"]))
+        loans.append(r if st_ in (None, "active") else {**r, "status": "performing"})
+    return world.with_rows("blacklist", bl).with_rows("loans", loans)
+
+
+@SETTINGS
+@given(worlds(), POLICIES)
+def test_s6_inactive_records_contribute_nothing_and_are_shown(
+    world: World, spec: dict[str, Any] | None
+) -> None:
+    pol, proj, s = engine(world, _policy(spec))
+    rec = proj.records
+    inactive = rec.status != "active"
+    assert np.all(rec.effective[inactive] == 0.0)
+    inactive_ids = set()
+    for k in np.flatnonzero(inactive):
+        views = subject_records(proj, int(rec.subject[k]))
+        shown = {(v.kind, v.id): v for v in views}
+        v = shown[(str(rec.kind[k]), str(rec.id[k]))]
+        assert v.status == rec.status[k] and v.effective == 0.0
+        inactive_ids.add(str(rec.id[k]))
+    for i in range(proj.n_subjects):
+        for c in explain(proj, pol, s, i):
+            assert not set(c.records) & inactive_ids
+    _, _, s2 = engine(_without_inactive(world, proj), pol)
+    np.testing.assert_allclose(s.trust, s2.trust, rtol=0, atol=1e-12)
+
+
+def test_s6_statuses_by_hand() -> None:
+    sub = [{"id": "P", "name": "p", "net_worth": 1.0}]
+    bl = [
+        {"id": "active", "subject_id": "P", "list": "tax_violation", "listed_on": PAST[0],
+         "expires_on": AS_OF},
+        {"id": "expired", "subject_id": "P", "list": "tax_violation", "listed_on": PAST[0],
+         "expires_on": date(2023, 12, 31)},
+        {"id": "delisted", "subject_id": "P", "list": "sanctions", "listed_on": PAST[0],
+         "delisted_on": AS_OF},
+        {"id": "disputed", "subject_id": "P", "list": "sanctions", "listed_on": PAST[0],
+         "disputed": True},
+        {"id": "future", "subject_id": "P", "list": "sanctions", "listed_on": date(2024, 1, 2)},
+    ]  # fmt: skip
+    _, proj, s = engine(World({"persons": sub, "blacklist": bl}))
+    views = {v.id: v for v in subject_records(proj, 0)}
+    assert {k: v.status for k, v in views.items()} == {
+        "active": "active",
+        "expired": "expired",
+        "delisted": "delisted",
+        "disputed": "disputed",
+        "future": "not_yet_listed",
+    }
+    assert s.intrinsic["compliance"][0] == pytest.approx(0.5)
+    assert s.intrinsic["credit"][0] == 0.0
+
+
+# ----------------------------------------------------------------------------- S7
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), POLICIES)
+def test_s7_deterministic(world: World, spec: dict[str, Any] | None) -> None:
+    pol = _policy(spec)
+    _, p1, s1 = engine(world, pol)
+    _, p2, s2 = engine(world, pol)
+    assert s1.as_of == s2.as_of == AS_OF
+    for name in ("total", "trust", "intrinsic_total", "network_total"):
+        assert np.array_equal(getattr(s1, name), getattr(s2, name))
+    for d in DOMAINS:
+        for name in ("intrinsic", "network", "domain"):
+            assert np.array_equal(getattr(s1, name)[d], getattr(s2, name)[d])
+        assert np.array_equal(p1.graphs[d].weight, p2.graphs[d].weight)
+    for i in range(p1.n_subjects):
+        assert [c.to_dict() for c in explain(p1, pol, s1, i)] == [
+            c.to_dict() for c in explain(p2, pol, s2, i)
+        ]
+
+
+def test_s7_as_of_is_what_decay_depends_on() -> None:
+    sub = [{"id": "P", "name": "p", "net_worth": 1.0}]
+    loans = [{"id": "L", "lender_id": "P", "borrower_id": "P", "amount": 1.0,
+              "issued_on": date(2020, 1, 1), "status": "defaulted", "status_on": date(2022, 1, 1)}]  # fmt: skip
+    w = World({"persons": sub, "loans": loans})
+    a = engine(w, as_of=date(2024, 1, 1))[2].trust
+    b = engine(w, as_of=date(2024, 1, 1))[2].trust
+    c = engine(w, as_of=date(2026, 1, 1))[2].trust
+    assert np.array_equal(a, b) and c[0] > a[0]
+
+
+def test_lists_strategy_covers_unknown_list() -> None:
+    assert "other" in LISTS and load_policy().list_policy("other").severity == 0.5
