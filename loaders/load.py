@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -146,6 +148,49 @@ def _write_batch(
     return totals
 
 
+class _Writer:
+    """Writes batches on a thread of its own while the caller validates the next ones.
+
+    One writer, first in first out, so a batch only ever references rows written
+    before it. At most ``depth`` batches wait; an error in the writer stops the load
+    at the next ``put`` or at ``close``.
+    """
+
+    def __init__(self, gw: Gateway, params: dict[str, Any], depth: int = 2) -> None:
+        self.gw = gw
+        self.params = params
+        self.queue: queue.Queue[tuple[FileSpec, list[dict[str, Any]], FileReport] | None] = (
+            queue.Queue(maxsize=depth)
+        )
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="credgraph-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # drain after a failure
+            spec, rows, fr = item
+            try:
+                for k, v in _write_batch(self.gw, spec, rows, self.params).items():
+                    setattr(fr, k, getattr(fr, k) + v)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                self.error = exc
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, spec: FileSpec, rows: list[dict[str, Any]], fr: FileReport) -> None:
+        self._check()
+        self.queue.put((spec, rows, fr))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self._check()
+
+
 def load(
     gw: Gateway,
     path: Path,
@@ -229,6 +274,7 @@ def load(
     params = {"source": source, "loaded_at": started, "load_id": report.load_id}
     by_file: dict[str, FileReport] = {}
     outcome = "failed"
+    writer = _Writer(gw, params)
     try:
         with RejectWriter(rejects_path) as rw:
             ftm_reader = read_ftm(path) if fmt == "ftm" else None
@@ -245,11 +291,7 @@ def load(
                     fr.rejected += n_rejected
                     rw.write_many(batch.rejects)
                     if batch.rows:
-                        counts = _write_batch(
-                            gw, spec, [to_params(spec, r) for r in batch.rows], params
-                        )
-                        for k, v in counts.items():
-                            setattr(fr, k, getattr(fr, k) + v)
+                        writer.put(spec, [to_params(spec, r) for r in batch.rows], fr)
                     if on_rows:
                         on_rows(key, len(batch.rows) + n_rejected)
                 if reader is not None and reader.problems:
@@ -263,10 +305,15 @@ def load(
                 if by_file[ftm_reader.file] not in report.files:
                     report.files.append(by_file[ftm_reader.file])
                 by_file[ftm_reader.file].rejected += len({r.row for r in ftm_reader.problems})
+            writer.close()
             if rw.count:
                 report.rejects_path = str(rejects_path)
         outcome = "completed_with_rejects" if report.rejected else "completed"
     finally:
+        if writer.thread.is_alive():  # stopped by an error: let the writer finish and end
+            writer.error = writer.error or RuntimeError("load stopped")
+            writer.queue.put(None)
+            writer.thread.join()
         report.outcome = outcome
         report.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
         _record(gw, report)

@@ -52,42 +52,51 @@ def orphans(gw: Gateway) -> int:
     return sum(r["n"] for r in rows)
 
 
-def test_killed_load_then_rerun_equals_clean_load(
-    gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Path
-) -> None:
-    data = tmp_path / "data"
-    generate(data, 4000, 11, "csv")
-    load(gateway, data, source="s", rejects_path=tmp_path / "r0.csv")
-    clean = content(gateway)
-    assert clean["nodes"] and orphans(gateway) == 0
-    wipe(gateway)
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("faults")
+    generate(folder, 4000, 11, "csv")
+    return folder
 
+
+@pytest.fixture(scope="module")
+def clean(data: Path, session_gateway: Gateway, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The graph after one clean load of ``data``."""
+    wipe(session_gateway)
+    load(session_gateway, data, source="s", rejects_path=tmp_path_factory.mktemp("r") / "r.csv")
+    snap = content(session_gateway)
+    assert snap["nodes"] and orphans(session_gateway) == 0
+    return snap
+
+
+def start_load(server: ManagedServer, data: Path, rejects: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
-        CREDGRAPH_HOME=str(neo4j_server.home),
-        CREDGRAPH_BOLT_PORT=str(neo4j_server.port),
+        CREDGRAPH_HOME=str(server.home),
+        CREDGRAPH_BOLT_PORT=str(server.port),
         CREDGRAPH_BATCH_SIZE="200",
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "cli.main",
-        "load",
-        str(data),
-        "--source",
-        "s",
-        "--rejects",
-        str(tmp_path / "r1.csv"),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # Kill it once it is well into the relationship files.
+    cmd = [sys.executable, "-m", "cli.main", "load", str(data), "--source", "s"]
+    cmd += ["--rejects", str(rejects)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_until_into_relationships(gw: Gateway, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        n = gateway.read("MATCH ()-[r:DIRECTOR_OF|OWNS|LENT]->() RETURN count(r) AS n")[0]["n"]
+        n = gw.read("MATCH ()-[r:DIRECTOR_OF|OWNS|LENT]->() RETURN count(r) AS n")[0]["n"]
         if n > 2000:
-            break
+            return
         time.sleep(0.05)
-    assert proc.poll() is None, "the load finished before it could be killed"
+    raise AssertionError("the load finished before the fault could be injected")
+
+
+def test_killed_load_then_rerun_equals_clean_load(
+    gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Path, data: Path, clean: Any
+) -> None:
+    wipe(gateway)
+    proc = start_load(neo4j_server, data, tmp_path / "r1.csv")
+    wait_until_into_relationships(gateway, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = content(gateway)
@@ -100,3 +109,23 @@ def test_killed_load_then_rerun_equals_clean_load(
     assert report.outcome == "completed"
     assert content(gateway) == clean
     assert orphans(gateway) == 0
+
+
+def test_neo4j_restarted_under_the_load_then_rerun_equals_clean_load(
+    gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Path, data: Path, clean: Any
+) -> None:
+    wipe(gateway)
+    proc = start_load(neo4j_server, data, tmp_path / "r1.csv")
+    wait_until_into_relationships(gateway, proc)
+    neo4j_server.stop()
+    neo4j_server.start()
+    code = proc.wait(timeout=300)
+    # The driver retries transient failures for a while: the load may have survived
+    # the restart (0) or stopped with a database error (1). Either way, no orphans.
+    assert code in (0, 1), proc.stderr.read() if proc.stderr else ""
+    if code == 1:
+        assert b"error:" in (proc.stderr.read() if proc.stderr else b"")
+    assert orphans(gateway) == 0
+    report = load(gateway, data, source="s", rejects_path=tmp_path / "r2.csv")
+    assert report.outcome == "completed"
+    assert content(gateway) == clean
