@@ -15,8 +15,6 @@ from loaders.load import load
 pytestmark = pytest.mark.integration
 
 FTM_SAMPLE = Path(__file__).parent / "data" / "opensanctions-eu-fsf-sample.ftm.json"
-    Path(__file__).resolve().parents[3] / "shared/data/ftm/opensanctions-eu-fsf-sample.ftm.json"
-)
 
 BASE: dict[str, list[list[str]]] = {
     "persons": [
