@@ -31,7 +31,7 @@ from loaders.layout import FileSpec
 from loaders.readers import RawRow, discover, read_rows
 from loaders.rejects import RejectWriter
 from loaders.validate import Reject, Validator
-from loaders.writer import STATEMENTS, role_statement, to_params
+from loaders.writer import to_params, write_rows
 
 Format = Literal["csv", "parquet", "ftm"]
 
@@ -130,24 +130,6 @@ def _spec_streams(
         yield spec, p.name, read_rows(spec, p), None
 
 
-def _write_batch(
-    gw: Gateway, spec: FileSpec, rows: list[dict[str, Any]], params: dict[str, Any]
-) -> dict[str, int]:
-    totals = {"created": 0, "updated": 0, "unchanged": 0}
-    if spec.name == "roles":
-        by_role: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            by_role.setdefault(r["props"]["role"], []).append(r)
-        groups = [(role_statement(role), rs) for role, rs in sorted(by_role.items())]
-    else:
-        groups = [(STATEMENTS[spec.name], rows)]
-    for statement, rs in groups:
-        for res in gw.write(statement, rows=rs, **params):
-            for k in totals:
-                totals[k] += int(res[k])
-    return totals
-
-
 class _Writer:
     """Writes batches on a thread of its own while the caller validates the next ones.
 
@@ -172,7 +154,7 @@ class _Writer:
                 continue  # drain after a failure
             spec, rows, fr = item
             try:
-                for k, v in _write_batch(self.gw, spec, rows, self.params).items():
+                for k, v in write_rows(self.gw, spec, rows, self.params).items():
                     setattr(fr, k, getattr(fr, k) + v)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 self.error = exc
