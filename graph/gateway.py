@@ -166,6 +166,38 @@ class Gateway:
                 on_batch(len(chunk), chunk)
         return out
 
+    def write_batches_parallel(
+        self,
+        cypher: LiteralString,
+        rows: Iterable[dict[str, Any]],
+        *,
+        workers: int = 2,
+        batch_size: int | None = None,
+        **params: Any,
+    ) -> int:
+        """Like :meth:`write_batches`, with ``workers`` transactions in flight at once.
+
+        Only for batches that touch disjoint parts of the graph (one score node per
+        subject, say): batches commit in any order. Returns the number of rows.
+        """
+        from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+        if not cypher.lstrip().startswith("UNWIND $rows AS row"):
+            raise DatabaseError("batched writes must start with `UNWIND $rows AS row`")
+        done_rows = 0
+        pending: set[Future[list[dict[str, Any]]]] = set()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="credgraph-write") as ex:
+            for chunk in batched(rows, batch_size or self.settings.batch_size):
+                if len(pending) >= workers * 2:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        f.result()
+                pending.add(ex.submit(self.write, cypher, rows=chunk, **params))
+                done_rows += len(chunk)
+            for f in pending:
+                f.result()
+        return done_rows
+
     def run_schema(self, statement: LiteralString) -> None:
         """Schema statements run in auto-commit transactions (Neo4j requires it)."""
         with translate_errors(), self.session() as s:

@@ -274,7 +274,7 @@ class Runs:
     def _write_scores(
         self, run_id: str, projection: Projection, scores: Scores, cent: Centrality
     ) -> None:
-        self.gw.write_batches(
+        self.gw.write_batches_parallel(
             "UNWIND $rows AS row "
             "MATCH (s:Subject {id: row.subject}) "
             "CREATE (s)-[:SCORED]->(sc:Score) SET sc = row, sc.run = $run",

@@ -104,7 +104,11 @@ def closed_walk_weights(
         if keep_e.all():
             break
         row, col, data = row[keep_e], col[keep_e], data[keep_e]
+    # Whatever the passes left: drop edges to nodes with no in- or no out-edge (a
+    # node peeled here lies on no cycle, so no closed walk loses a step).
     on_cycle = (np.bincount(row, minlength=n) > 0) & (np.bincount(col, minlength=n) > 0)
+    keep_e = on_cycle[row] & on_cycle[col]
+    row, col, data = row[keep_e], col[keep_e], data[keep_e]
     sel = np.flatnonzero(on_cycle[nodes])
     if len(sel) == 0:
         return out

@@ -527,3 +527,20 @@ def test_domain_and_total_combination() -> None:
     assert scores.total[0] == pytest.approx(1 - 0.5 * 0.6)
     assert scores.trust[0] == pytest.approx(30.0)
     assert math.isclose(scores.intrinsic_total[0], 0.7)
+
+
+def test_closed_walks_on_a_long_chain_into_a_cycle() -> None:
+    """Peeling stops after a few passes on a long chain; the rest must still be exact."""
+    import scipy.sparse as sp
+
+    from graph.engine.propagation import closed_walk_weights
+
+    # 0 -> 1 -> ... -> 19 -> 20 <-> 21 (a 2-cycle at the end of a 20-link chain)
+    src = list(range(20)) + [20, 21]
+    dst = list(range(1, 21)) + [21, 20]
+    w = sp.csr_matrix((np.full(len(src), 0.5), (src, dst)), shape=(22, 22))
+    got = closed_walk_weights(w, np.array([0, 20, 21]), hop_limit=4, damping=0.5)
+    # 20 -> 21 -> 20 is 2 hops (0.5 * 0.5, damping^1); 4 hops twice round (0.5^4, damping^3)
+    expected = 0.5 * 0.25 + 0.5**3 * 0.5**4
+    assert got[0] == 0.0
+    assert got[1] == pytest.approx(expected) and got[2] == pytest.approx(expected)
