@@ -1,76 +1,119 @@
 """Read exactly what the risk engine needs from Neo4j into :data:`graph.projection.Tables`.
 
-One streaming read per input file; each returns the layout columns the
-projection uses (dates as ISO strings, so pandas parses them exactly), plus
-``disputed`` on loans and blacklist entries and ``share_unknown`` on
-ownership. Columns are gathered into lists while the records stream, then
-turned into one DataFrame per table: no per-node round trips.
+Each table is read in a few large pieces: ``collect([...])`` of one partition
+(``id(x) % $parts = $part``), so the driver decodes one list per piece instead
+of one record per row (about six times faster here), and no piece holds more
+than ~250,000 rows in the server's heap. Dates come as ISO strings, which
+pandas parses exactly; ``disputed`` (loans, blacklist entries) and
+``share_unknown`` (ownership) come along. No per-node round trips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, LiteralString
+import math
+from dataclasses import dataclass
+from typing import LiteralString
 
 import pandas as pd
 
 from graph.gateway import Gateway
 from graph.projection import Tables
 
-EXPORTS: dict[str, LiteralString] = {
-    "persons": "MATCH (p:Person) RETURN p.id AS id, p.net_worth AS net_worth",
-    "firms": (
-        "MATCH (f:Firm) RETURN f.id AS id, f.equity AS equity, "
-        "f.total_assets AS total_assets, f.status AS status"
+PIECE_ROWS = 250_000
+
+
+@dataclass(frozen=True)
+class Export:
+    count: LiteralString  # how many rows (from the count store where possible)
+    piece: LiteralString  # one partition: RETURN collect([...]) AS rows
+    columns: tuple[str, ...]
+
+
+_ROLE_TYPES: LiteralString = "LEGAL_REPRESENTATIVE_OF|DIRECTOR_OF|EXECUTIVE_OF|SUPERVISOR_OF"
+
+EXPORTS: dict[str, Export] = {
+    "persons": Export(
+        "MATCH (p:Person) RETURN count(p) AS n",
+        "MATCH (p:Person) WHERE id(p) % $parts = $part RETURN collect([p.id, p.net_worth]) AS rows",
+        ("id", "net_worth"),
     ),
-    "roles": (
-        "MATCH (p:Person)-[r:LEGAL_REPRESENTATIVE_OF|DIRECTOR_OF|EXECUTIVE_OF|SUPERVISOR_OF]"
-        "->(f:Firm) RETURN p.id AS person_id, f.id AS firm_id, r.role AS role, "
-        "toString(r.since) AS since, toString(r.until) AS until"
+    "firms": Export(
+        "MATCH (f:Firm) RETURN count(f) AS n",
+        "MATCH (f:Firm) WHERE id(f) % $parts = $part "
+        "RETURN collect([f.id, f.equity, f.total_assets, f.status]) AS rows",
+        ("id", "equity", "total_assets", "status"),
     ),
-    "ownership": (
-        "MATCH (o:Subject)-[r:OWNS]->(f:Firm) RETURN o.id AS owner_id, f.id AS firm_id, "
-        "r.share AS share, coalesce(r.share_unknown, false) AS share_unknown, "
-        "toString(r.since) AS since, toString(r.until) AS until"
+    "roles": Export(
+        "MATCH ()-[r:" + _ROLE_TYPES + "]->() RETURN count(r) AS n",
+        "MATCH (p:Person)-[r:" + _ROLE_TYPES + "]->(f:Firm) WHERE id(r) % $parts = $part "
+        "RETURN collect([p.id, f.id, r.role, toString(r.since), toString(r.until)]) AS rows",
+        ("person_id", "firm_id", "role", "since", "until"),
     ),
-    "loans": (
+    "ownership": Export(
+        "MATCH ()-[r:OWNS]->() RETURN count(r) AS n",
+        "MATCH (o:Subject)-[r:OWNS]->(f:Firm) WHERE id(r) % $parts = $part "
+        "RETURN collect([o.id, f.id, r.share, coalesce(r.share_unknown, false), "
+        "toString(r.since), toString(r.until)]) AS rows",
+        ("owner_id", "firm_id", "share", "share_unknown", "since", "until"),
+    ),
+    "loans": Export(
+        "MATCH (l:Loan) RETURN count(l) AS n",
         "MATCH (lender:Subject)-[:LENT]->(l:Loan)<-[:BORROWED]-(borrower:Subject) "
-        "RETURN l.id AS id, lender.id AS lender_id, borrower.id AS borrower_id, "
-        "l.amount AS amount, toString(l.issued_on) AS issued_on, l.status AS status, "
-        "toString(l.status_on) AS status_on, l.days_overdue AS days_overdue, "
-        "coalesce(l.disputed, false) AS disputed"
+        "WHERE id(l) % $parts = $part "
+        "RETURN collect([l.id, lender.id, borrower.id, l.amount, toString(l.issued_on), "
+        "l.status, toString(l.status_on), l.days_overdue, coalesce(l.disputed, false)]) AS rows",
+        (
+            "id",
+            "lender_id",
+            "borrower_id",
+            "amount",
+            "issued_on",
+            "status",
+            "status_on",
+            "days_overdue",
+            "disputed",
+        ),
     ),
-    "guarantees": (
-        "MATCH (g:Subject)-[r:GUARANTEES]->(l:Loan) RETURN r.id AS id, g.id AS guarantor_id, "
-        "l.id AS loan_id, r.amount AS amount, toString(r.since) AS since, "
-        "toString(r.until) AS until"
+    "guarantees": Export(
+        "MATCH ()-[r:GUARANTEES]->() RETURN count(r) AS n",
+        "MATCH (g:Subject)-[r:GUARANTEES]->(l:Loan) WHERE id(r) % $parts = $part "
+        "RETURN collect([r.id, g.id, l.id, r.amount, toString(r.since), "
+        "toString(r.until)]) AS rows",
+        ("id", "guarantor_id", "loan_id", "amount", "since", "until"),
     ),
-    "blacklist": (
-        "MATCH (s:Subject)-[:LISTED]->(b:BlacklistEntry) RETURN b.id AS id, "
-        "s.id AS subject_id, b.list AS list, toString(b.listed_on) AS listed_on, "
-        "toString(b.expires_on) AS expires_on, toString(b.delisted_on) AS delisted_on, "
-        "b.severity AS severity, coalesce(b.disputed, false) AS disputed"
+    "blacklist": Export(
+        "MATCH (b:BlacklistEntry) RETURN count(b) AS n",
+        "MATCH (s:Subject)-[:LISTED]->(b:BlacklistEntry) WHERE id(b) % $parts = $part "
+        "RETURN collect([b.id, s.id, b.list, toString(b.listed_on), toString(b.expires_on), "
+        "toString(b.delisted_on), b.severity, coalesce(b.disputed, false)]) AS rows",
+        (
+            "id",
+            "subject_id",
+            "list",
+            "listed_on",
+            "expires_on",
+            "delisted_on",
+            "severity",
+            "disputed",
+        ),
     ),
 }
 
 
-def _columns(records: Iterator[Any]) -> pd.DataFrame:
-    keys: list[str] | None = None
-    cols: list[list[Any]] = []
-    for rec in records:
-        if keys is None:
-            keys = list(rec.keys())
-            cols = [[] for _ in keys]
-        for col, value in zip(cols, rec.values(), strict=True):
-            col.append(value)
-    if keys is None:
-        return pd.DataFrame()
-    return pd.DataFrame(dict(zip(keys, cols, strict=True)))
+def export_table(gw: Gateway, spec: Export, piece_rows: int = PIECE_ROWS) -> pd.DataFrame:
+    """One table, read in ``ceil(count / piece_rows)`` partitions."""
+    n = int(gw.read(spec.count)[0]["n"])
+    parts = max(1, math.ceil(n / piece_rows))
+    rows: list[list[object]] = []
+    for part in range(parts):
+        got = gw.read(spec.piece, parts=parts, part=part)
+        rows.extend(got[0]["rows"] if got else [])
+    return pd.DataFrame(rows, columns=list(spec.columns))
 
 
-def export_tables(gw: Gateway) -> Tables:
-    """The whole graph as the engine's input tables (one streaming read per table)."""
-    return {name: gw.read_stream(query, _columns) for name, query in EXPORTS.items()}
+def export_tables(gw: Gateway, piece_rows: int = PIECE_ROWS) -> Tables:
+    """The whole graph as the engine's input tables."""
+    return {name: export_table(gw, spec, piece_rows) for name, spec in EXPORTS.items()}
 
 
 def table_counts(tables: Tables) -> dict[str, int]:
