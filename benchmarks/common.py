@@ -34,6 +34,9 @@ def bench_server(home: Path, heap: str = "2g", pagecache: str = "2g") -> Iterato
     server = ManagedServer(
         load_settings(home=home, bolt_port=free_port(), heap=heap, pagecache=pagecache)
     )
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the server
     server.start()
     try:
         yield server

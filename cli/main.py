@@ -9,6 +9,7 @@ ends as one line on standard error and the exit code of the contract:
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -179,6 +180,7 @@ def run_load(
     strict: bool,
     rejects: Path | None,
     show: bool = True,
+    bulk: bool = False,
 ) -> Any:
     """Load with a progress bar (rows per second) on a terminal; returns the LoadReport."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -206,16 +208,34 @@ def run_load(
         if t.elapsed:
             progress.update(tasks[file], rate=f"{t.completed / t.elapsed:,.0f} rows/s")
 
-    with open_gateway(settings) as gw, progress:
-        report = load(
-            gw,
-            path,
-            source=source,
-            fmt=fmt,  # type: ignore[arg-type]
-            strict=strict,
-            rejects_path=rejects,
-            on_rows=on_rows,
-        )
+    if bulk:
+        from graph.managed import ManagedServer
+        from loaders.bulk import bulk_load
+
+        if not settings.managed:
+            raise UsageError("--bulk needs the managed server (unset NEO4J_URI)")
+        if strict:
+            raise UsageError("--bulk and --strict do not go together; validate with --strict first")
+        with progress:
+            report = bulk_load(
+                ManagedServer(settings),
+                path,
+                source=source,
+                fmt=fmt,  # type: ignore[arg-type]
+                rejects_path=rejects,
+                on_rows=on_rows,
+            )
+    else:
+        with open_gateway(settings) as gw, progress:
+            report = load(
+                gw,
+                path,
+                source=source,
+                fmt=fmt,  # type: ignore[arg-type]
+                strict=strict,
+                rejects_path=rejects,
+                on_rows=on_rows,
+            )
     if show:
         table = Table(title=f"load {report.load_id} ({report.source})")
         for col in ("file", "read", "created", "updated", "unchanged", "rejected"):
@@ -258,6 +278,13 @@ def load_cmd(
         Path | None, typer.Option(help="rejects CSV (default: <load id>.rejects.csv)")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the load report as JSON")] = False,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            help="first load into an EMPTY managed database with neo4j-admin import "
+            "(stops and restarts the server)"
+        ),
+    ] = False,
 ) -> None:
     """Load input files into the graph: validated, idempotent, with provenance.
 
@@ -277,6 +304,7 @@ def load_cmd(
         strict=strict,
         rejects=rejects,
         show=not json_out,
+        bulk=bulk,
     )
     if json_out:
         print_json(report.as_dict())
@@ -648,6 +676,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("CREDGRAPH_DEBUG"):
+            raise
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print("  hint: set CREDGRAPH_DEBUG=1 to see the traceback, and report it")
+        return 1
     return 0
 
 
