@@ -561,6 +561,8 @@ def dispute_cmd(
     from graph.gateway import open_gateway
     from graph.scoring import dispute
 
+    if not resolve and not (reason and reason.strip()):
+        raise UsageError("a dispute needs --reason TEXT (or --resolve to close one)")
     with open_gateway(settings_of(ctx)) as gw:
         ev = dispute(gw, record, reason=reason, resolve=resolve, actor=actor or getpass.getuser())
     out.print(f"{ev['id']}: record {record} {ev['action']} by {ev['actor']} at {ev['at']}")

@@ -1,0 +1,101 @@
+"""The command line without a database: help texts, usage errors, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cli.main import app, main
+
+COMMANDS = [
+    ["neo4j", "start"],
+    ["neo4j", "stop"],
+    ["neo4j", "status"],
+    ["neo4j", "install"],
+    ["schema"],
+    ["generate"],
+    ["load"],
+    ["propagate"],
+    ["runs"],
+    ["score"],
+    ["scores"],
+    ["stress"],
+    ["dispute"],
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c))
+def test_every_command_has_help(cmd: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*cmd, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Usage" in text and len(text) > 200
+
+
+def test_all_commands_are_listed() -> None:
+    import typer
+
+    names = {c.name for c in typer.main.get_command(app).commands.values()}  # type: ignore[attr-defined]
+    assert {c[0] for c in COMMANDS} <= names
+
+
+def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["frobnicate"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_missing_argument_is_usage_error() -> None:
+    assert main(["score"]) == 2
+    assert main(["generate", "out"]) == 2  # --scale is required
+
+
+def test_bad_setting_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CREDGRAPH_BOLT_PORT", "not-a-port")
+    assert main(["neo4j", "status"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: bad setting bolt_port")
+    assert "Traceback" not in err
+
+
+def test_no_server_is_explained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("CREDGRAPH_HOME", str(tmp_path))
+    assert main(["runs"]) == 1
+    err = capsys.readouterr().err
+    assert "never started" in err and "credgraph neo4j start" in err
+
+
+def test_unreachable_server_is_explained(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("NEO4J_PASSWORD", "x")
+    assert main(["runs"]) == 1
+    err = capsys.readouterr().err
+    assert "Neo4j is not reachable" in err and "Traceback" not in err
+
+
+def test_generate_and_usage_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", str(tmp_path / "g"), "--scale", "50", "--seed", "3"]) == 0
+    assert (tmp_path / "g" / "persons.csv").is_file()
+    assert main(["generate", str(tmp_path / "g0"), "--scale", "0"]) == 2
+    assert main(["stress", "--shock", "X=2"]) == 2
+    assert main(["scores", "--format", "xml"]) == 2
+    assert main(["load", str(tmp_path), "--format", "xls"]) == 2
+    assert main(["propagate", "--as-of", "31/12/2025"]) == 2
+    assert main(["dispute", "B1"]) == 2  # needs --reason or --resolve
+
+
+def test_bad_policy_file_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "p.toml"
+    bad.write_text("[propagation]\ndamping = 7\n")
+    assert main(["propagate", "--policy", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "damping" in err and "p.toml" in err
