@@ -36,50 +36,31 @@ def main() -> None:
         if not (data / "blacklist.csv").exists():
             generate(data, scale, 1, "csv")
         total_rows = sum(sum(1 for _ in open(p, "rb")) - 1 for p in data.glob("*.csv"))
-        with tempfile.TemporaryDirectory(prefix="credgraph-bench-home-") as home:
-            with bench_server(Path(home)) as server:
-                env = env_for(server.settings)
-                cli = [sys.executable, "-m", "cli.main"]
-                paths = [] if args.no_online else ["online", "reload"]
-                for mode in paths:
-                    wall, rss, out = run_measured(
-                        [*cli, "load", str(data), "--json", "--rejects", f"{home}/r.csv"], env
-                    )
-                    report = json.loads(out)
-                    rows_out.append(
-                        {
-                            "scale": scale,
-                            "mode": mode,
-                            "rows": total_rows,
-                            "seconds": wall,
-                            "rate": total_rows / wall,
-                            "rss": rss,
-                            "rejected": report["rejected"],
-                        }
-                    )
-                    print(rows_out[-1], file=sys.stderr)
+        runs = [] if args.no_online else [["online", "reload"]]
         if args.bulk:
+            runs.append(["bulk"])  # a server of its own: bulk needs an empty database
+        for modes in runs:
             with tempfile.TemporaryDirectory(prefix="credgraph-bench-home-") as home:
                 with bench_server(Path(home)) as server:
                     env = env_for(server.settings)
-                    cli = [sys.executable, "-m", "cli.main"]
-                    wall, rss, out = run_measured(
-                        [*cli, "load", str(data), "--bulk", "--json", "--rejects", f"{home}/r.csv"],
-                        env,
-                    )
-                    report = json.loads(out)
-                    rows_out.append(
-                        {
-                            "scale": scale,
-                            "mode": "bulk",
-                            "rows": total_rows,
-                            "seconds": wall,
-                            "rate": total_rows / wall,
-                            "rss": rss,
-                            "rejected": report["rejected"],
-                        }
-                    )
-                    print(rows_out[-1], file=sys.stderr)
+                    for mode in modes:
+                        cmd = [sys.executable, "-m", "cli.main", "load", str(data), "--json"]
+                        cmd += ["--rejects", f"{home}/r.csv"] + (
+                            ["--bulk"] if mode == "bulk" else []
+                        )
+                        wall, rss, out = run_measured(cmd, env)
+                        rows_out.append(
+                            {
+                                "scale": scale,
+                                "mode": mode,
+                                "rows": total_rows,
+                                "seconds": wall,
+                                "rate": total_rows / wall,
+                                "rss": rss,
+                                "rejected": json.loads(out)["rejected"],
+                            }
+                        )
+                        print(rows_out[-1], file=sys.stderr)
     print(f"\nmachine: {machine()}; date: {time.strftime('%Y-%m-%d')}\n")
     print(
         table(

@@ -43,7 +43,6 @@ import re
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -60,12 +59,9 @@ from loaders.load import (
     Format,
     LoadReport,
     _record,
-    _sources,
     _spec_streams,
-    detect_format,
-    sha256,
+    prepare,
 )
-from loaders.readers import read_rows
 from loaders.rejects import RejectWriter
 from loaders.validate import Validator
 from loaders.writer import to_params
@@ -558,35 +554,11 @@ def bulk_load(
             "--bulk needs the managed local server, but NEO4J_URI is set",
             hint="unset NEO4J_URI, or load without --bulk",
         )
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"input {path} does not exist")
-    fmt = detect_format(path, fmt)
-    if fmt == "ftm" and not path.is_file():
-        raise UsageError(f"--format ftm needs a FollowTheMoney JSON-lines file, {path} is not")
-    source = source or path.stem if path.is_file() else (source or path.name)
-    database = settings.neo4j_database
-    started = datetime.now(UTC)
-    report = LoadReport(
-        load_id=f"load-{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
-        source=source,
-        path=str(path.resolve()),
-        format=fmt or "auto",
-        strict=False,
-        started_at=started.isoformat(timespec="seconds"),
+    path, fmt, report, rejects_path, checksums = prepare(
+        path, source=source, fmt=fmt, strict=False, rejects_path=rejects_path
     )
-    if rejects_path is None:
-        rejects_path = Path(f"{report.load_id}.rejects.csv")
+    database = settings.neo4j_database
     size = batch_size or settings.batch_size
-
-    if fmt != "ftm":
-        files, notes = _sources(path, fmt)
-        report.notes.extend(notes)
-        checksums = {p.name: (str(p), sha256(p)) for _, p in files}
-        for spec, p in files:  # reading the first row checks the header
-            next(iter(read_rows(spec, p)), None)
-    else:
-        checksums = {path.name: (str(path), sha256(path))}
 
     server.start()
     folder = server.home / STAGING / report.load_id
@@ -599,7 +571,11 @@ def bulk_load(
         outcome = "failed"
         try:
             folder.mkdir(parents=True)
-            prov = {"source": source, "loaded_at": started, "load_id": report.load_id}
+            prov = {
+                "source": report.source,
+                "loaded_at": datetime.fromisoformat(report.started_at),
+                "load_id": report.load_id,
+            }
             stage = _Stage(folder, prov)
             validator = Validator(None, batch_size=size)
             by_file: dict[str, FileReport] = {}

@@ -130,6 +130,49 @@ def _spec_streams(
         yield spec, p.name, read_rows(spec, p), None
 
 
+def prepare(
+    path: Path,
+    *,
+    source: str | None,
+    fmt: Format | None,
+    strict: bool,
+    rejects_path: Path | None,
+) -> tuple[Path, Format | None, LoadReport, Path, dict[str, tuple[str, str]]]:
+    """Checks and bookkeeping shared by the online and bulk paths, before any write.
+
+    The input exists and has the right form, every file's header is complete
+    (reading the first row checks it), every file has its checksum; returns the
+    path, format, a new report, the rejects path and ``{file: (path, sha256)}``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input {path} does not exist")
+    fmt = detect_format(path, fmt)
+    if fmt == "ftm" and not path.is_file():
+        raise UsageError(f"--format ftm needs a FollowTheMoney JSON-lines file, {path} is not")
+    source = source or path.stem if path.is_file() else (source or path.name)
+    started = datetime.now(UTC)
+    report = LoadReport(
+        load_id=f"load-{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
+        source=source,
+        path=str(path.resolve()),
+        format=fmt or "auto",
+        strict=strict,
+        started_at=started.isoformat(timespec="seconds"),
+    )
+    if rejects_path is None:
+        rejects_path = Path(f"{report.load_id}.rejects.csv")
+    if fmt != "ftm":
+        files, notes = _sources(path, fmt)
+        report.notes.extend(notes)
+        checksums = {p.name: (str(p), sha256(p)) for _, p in files}
+        for spec, p in files:  # reading the first row checks the header
+            next(iter(read_rows(spec, p)), None)
+    else:
+        checksums = {path.name: (str(path), sha256(path))}
+    return path, fmt, report, rejects_path, checksums
+
+
 class _Writer:
     """Writes batches on a thread of its own while the caller validates the next ones.
 
@@ -185,35 +228,10 @@ def load(
     on_rows: Callable[[str, int], None] | None = None,
 ) -> LoadReport:
     """Load a folder in the input layout, or an FtM entity file, into the graph."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"input {path} does not exist")
-    fmt = detect_format(path, fmt)
-    if fmt == "ftm" and not path.is_file():
-        raise UsageError(f"--format ftm needs a FollowTheMoney JSON-lines file, {path} is not")
-    source = source or path.stem if path.is_file() else (source or path.name)
-    started = datetime.now(UTC)
-    report = LoadReport(
-        load_id=f"load-{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
-        source=source,
-        path=str(path.resolve()),
-        format=fmt or "auto",
-        strict=strict,
-        started_at=started.isoformat(timespec="seconds"),
+    path, fmt, report, rejects_path, checksums = prepare(
+        path, source=source, fmt=fmt, strict=strict, rejects_path=rejects_path
     )
-    if rejects_path is None:
-        rejects_path = Path(f"{report.load_id}.rejects.csv")
     size = batch_size or gw.settings.batch_size
-
-    # Validation before anything is written, so a bad header or folder fails early.
-    if fmt != "ftm":
-        files, notes = _sources(path, fmt)
-        report.notes.extend(notes)
-        checksums = {p.name: (str(p), sha256(p)) for _, p in files}
-        for spec, p in files:  # reading the first row checks the header
-            next(iter(read_rows(spec, p)), None)
-    else:
-        checksums = {path.name: (str(path), sha256(path))}
 
     ensure_schema(gw)
     if strict:
@@ -253,7 +271,11 @@ def load(
 
     _record(gw, report)
     validator = Validator(graph_lookup(gw), batch_size=size)
-    params = {"source": source, "loaded_at": started, "load_id": report.load_id}
+    params = {
+        "source": report.source,
+        "loaded_at": datetime.fromisoformat(report.started_at),
+        "load_id": report.load_id,
+    }
     by_file: dict[str, FileReport] = {}
     outcome = "failed"
     writer = _Writer(gw, params)
