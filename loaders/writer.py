@@ -179,8 +179,8 @@ LOOKUPS: dict[str, LiteralString] = {
         "RETURN row.key AS key, x.fp AS fp"
     ),
     "ownership": (
-        "UNWIND $rows AS row MATCH (:Subject {id: row.props.owner_id})-[x:OWNS]->"
-        "(:Firm {id: row.props.firm_id}) RETURN row.key AS key, x.fp AS fp"
+        "UNWIND $rows AS row MATCH (:Subject {id: row.a})-[x:OWNS]->"
+        "(:Firm {id: row.b}) RETURN row.key AS key, x.fp AS fp"
     ),
 }
 
@@ -189,8 +189,8 @@ def role_lookup(role: str) -> LiteralString:
     rtype = rel_type(ROLE_TYPES[role])
     return cast(
         LiteralString,
-        "UNWIND $rows AS row MATCH (:Person {id: row.props.person_id})-"
-        f"[x:{rtype}]->(:Firm {{id: row.props.firm_id}}) RETURN row.key AS key, x.fp AS fp",
+        "UNWIND $rows AS row MATCH (:Person {id: row.a})-"
+        f"[x:{rtype}]->(:Firm {{id: row.b}}) RETURN row.key AS key, x.fp AS fp",
     )
 
 
@@ -238,6 +238,10 @@ def role_create(role: str) -> LiteralString:
     )
 
 
+# Relationship files without an id: the two ends that identify a row.
+_ENDS = {"ownership": ("owner_id", "firm_id"), "roles": ("person_id", "firm_id")}
+
+
 def _statements(spec: FileSpec, role: str | None) -> tuple[LiteralString, ...]:
     if role is not None:
         return role_lookup(role), role_create(role), role_statement(role)
@@ -257,7 +261,13 @@ def write_rows(
         groups = {None: rows}
     for role, group in sorted(groups.items(), key=lambda kv: kv[0] or ""):
         lookup, create, update = _statements(spec, role)
-        existing = {r["key"]: r["fp"] for r in gw.read(lookup, rows=group)}
+        ends = _ENDS.get(spec.name)
+        probe = (
+            [{"key": r["key"], "a": r["props"][ends[0]], "b": r["props"][ends[1]]} for r in group]
+            if ends
+            else [{"key": r["key"]} for r in group]
+        )  # the lookup needs only the keys: do not send the whole rows twice
+        existing = {r["key"]: r["fp"] for r in gw.read(lookup, rows=probe)}
         new = [r for r in group if r["key"] not in existing]
         changed = [r for r in group if r["key"] in existing and existing[r["key"]] != r["fp"]]
         if new:
