@@ -55,12 +55,11 @@ from graph.managed.server import ADMIN_TOOL, JVM_FLAGS, ManagedServer
 from graph.model import ROLE_TYPES, label, rel_type
 from graph.schema import ensure_schema
 from loaders.load import (
-    FileReport,
     Format,
     LoadReport,
     _record,
-    _spec_streams,
     prepare,
+    validated,
 )
 from loaders.rejects import RejectWriter
 from loaders.validate import Validator
@@ -578,30 +577,15 @@ def bulk_load(
             }
             stage = _Stage(folder, prov)
             validator = Validator(None, batch_size=size)
-            by_file: dict[str, FileReport] = {}
             t_stage = time.monotonic()
             try:
                 with RejectWriter(rejects_path) as rw:
-                    for spec, file, rows, reader in _spec_streams(path, fmt):
-                        key = file if reader is None else f"{file}:{spec.name}"
-                        fr = by_file.get(key)
-                        if fr is None:
-                            where, digest = checksums.get(file, (str(path), ""))
-                            fr = by_file[key] = FileReport(file=key, path=where, sha256=digest)
-                            report.files.append(fr)
-                        for batch in validator.validate_file(spec, rows):
-                            n_rejected = len({r.row for r in batch.rejects})
-                            fr.read += len(batch.rows) + n_rejected
-                            fr.rejected += n_rejected
-                            rw.write_many(batch.rejects)
-                            for r in batch.rows:
-                                stage.add(spec.name, to_params(spec, r))
-                            fr.created += len(batch.rows)
-                            if on_rows:
-                                on_rows(key, len(batch.rows) + n_rejected)
-                        if reader is not None and reader.problems:
-                            rw.write_many(reader.problems)
-                            reader.problems.clear()
+                    for spec, fr, rows in validated(
+                        path, fmt, validator, report, checksums, rw, on_rows
+                    ):
+                        for r in rows:
+                            stage.add(spec.name, to_params(spec, r))
+                        fr.created += len(rows)
                     if rw.count:
                         report.rejects_path = str(rejects_path)
             finally:

@@ -30,7 +30,7 @@ from loaders.ftm import FtmReader, read_ftm
 from loaders.layout import FileSpec
 from loaders.readers import RawRow, discover, read_rows
 from loaders.rejects import RejectWriter
-from loaders.validate import Reject, Validator
+from loaders.validate import Reject, Validator, ValidRow
 from loaders.writer import to_params, write_rows
 
 Format = Literal["csv", "parquet", "ftm"]
@@ -173,6 +173,51 @@ def prepare(
     return path, fmt, report, rejects_path, checksums
 
 
+def validated(
+    path: Path,
+    fmt: Format | None,
+    validator: Validator,
+    report: LoadReport,
+    checksums: dict[str, tuple[str, str]],
+    rw: RejectWriter,
+    on_rows: Callable[[str, int], None] | None = None,
+) -> Iterator[tuple[FileSpec, FileReport, list[ValidRow]]]:
+    """Validate the input in load order, batch by batch; the online and bulk paths' reader.
+
+    Counts read and rejected rows per file in ``report.files``, writes every reject
+    (FtM lines that are no entity included) to ``rw``, and yields the valid rows of
+    each batch with the file report the writer adds its counts to.
+    """
+    by_file: dict[str, FileReport] = {}
+
+    def file_report(key: str, file: str) -> FileReport:
+        fr = by_file.get(key)
+        if fr is None:
+            where, digest = checksums.get(file, (str(path), ""))
+            fr = by_file[key] = FileReport(file=key, path=where, sha256=digest)
+            report.files.append(fr)
+        return fr
+
+    ftm_reader = read_ftm(path) if fmt == "ftm" else None
+    for spec, file, rows, reader in _spec_streams(path, fmt, ftm_reader):
+        key = file if reader is None else f"{file}:{spec.name}"
+        fr = file_report(key, file)
+        for batch in validator.validate_file(spec, rows):
+            n_rejected = len({r.row for r in batch.rejects})
+            fr.read += len(batch.rows) + n_rejected
+            fr.rejected += n_rejected
+            rw.write_many(batch.rejects)
+            if batch.rows:
+                yield spec, fr, batch.rows
+            if on_rows:
+                on_rows(key, len(batch.rows) + n_rejected)
+    if ftm_reader is not None and ftm_reader.problems:
+        rw.write_many(ftm_reader.problems)
+        file_report(ftm_reader.file, ftm_reader.file).rejected += len(
+            {r.row for r in ftm_reader.problems}
+        )
+
+
 class _Writer:
     """Writes batches on a thread of its own while the caller validates the next ones.
 
@@ -276,39 +321,12 @@ def load(
         "loaded_at": datetime.fromisoformat(report.started_at),
         "load_id": report.load_id,
     }
-    by_file: dict[str, FileReport] = {}
     outcome = "failed"
     writer = _Writer(gw, params)
     try:
         with RejectWriter(rejects_path) as rw:
-            ftm_reader = read_ftm(path) if fmt == "ftm" else None
-            for spec, file, rows, reader in _spec_streams(path, fmt, ftm_reader):
-                key = file if reader is None else f"{file}:{spec.name}"
-                fr = by_file.get(key)
-                if fr is None:
-                    where, digest = checksums.get(file, (str(path), ""))
-                    fr = by_file[key] = FileReport(file=key, path=where, sha256=digest)
-                    report.files.append(fr)
-                for batch in validator.validate_file(spec, rows):
-                    n_rejected = len({r.row for r in batch.rejects})
-                    fr.read += len(batch.rows) + n_rejected
-                    fr.rejected += n_rejected
-                    rw.write_many(batch.rejects)
-                    if batch.rows:
-                        writer.put(spec, [to_params(spec, r) for r in batch.rows], fr)
-                    if on_rows:
-                        on_rows(key, len(batch.rows) + n_rejected)
-                if reader is not None and reader.problems:
-                    rw.write_many(reader.problems)
-                    reader.problems.clear()
-            if ftm_reader is not None and ftm_reader.problems:
-                rw.write_many(ftm_reader.problems)
-                by_file.setdefault(
-                    ftm_reader.file, FileReport(file=ftm_reader.file, path=str(path), sha256="")
-                )
-                if by_file[ftm_reader.file] not in report.files:
-                    report.files.append(by_file[ftm_reader.file])
-                by_file[ftm_reader.file].rejected += len({r.row for r in ftm_reader.problems})
+            for spec, fr, valid in validated(path, fmt, validator, report, checksums, rw, on_rows):
+                writer.put(spec, [to_params(spec, r) for r in valid], fr)
             writer.close()
             if rw.count:
                 report.rejects_path = str(rejects_path)
