@@ -42,7 +42,8 @@ neo4j_app = typer.Typer(
 )
 app.add_typer(neo4j_app, name="neo4j")
 
-out = Console()
+# Piped output is not cut to 80 columns: tables keep their ids whole.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -396,7 +397,10 @@ def runs_cmd(
         return
     table = Table(title="runs")
     for col in ("", "run", "status", "as of", "started", "subjects", "circles"):
-        table.add_column(col)
+        # run ids are copied into other commands: never cut them
+        table.add_column(
+            col, no_wrap=col == "run", min_width=26 if col == "run" else None, overflow="fold"
+        )
     for r in history:
         table.add_row(
             "*" if r.get("current") else "",
