@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from graph.projection import Subjects, Tables
+# The projection's column readers: one way to read a table's ids, amounts and dates.
+from graph.projection import Subjects, Tables, _active, _dates, _floats, _ids
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -38,20 +39,8 @@ class Exposures:
         return self.creditor[m], self.debtor[m], self.amount[m]
 
 
-def _col(df: pd.DataFrame, name: str) -> pd.Series:
-    if name in df.columns:
-        return df[name]
-    return pd.Series([None] * len(df), dtype=object)
-
-
-def _day(df: pd.DataFrame, name: str) -> npt.NDArray[np.datetime64]:
-    s = pd.to_datetime(_col(df, name), errors="coerce")
-    return np.asarray(s.to_numpy(), dtype="datetime64[D]")
-
-
-def _active(df: pd.DataFrame, as_of: np.datetime64) -> npt.NDArray[np.bool_]:
-    since, until = _day(df, "since"), _day(df, "until")
-    return (np.isnat(since) | (since <= as_of)) & (np.isnat(until) | (until >= as_of))
+def _live(df: pd.DataFrame, as_of: np.datetime64) -> npt.NDArray[np.bool_]:
+    return _active(as_of, _dates(df, "since"), _dates(df, "until"))
 
 
 def exposures(tables: Tables, subjects: Subjects, as_of: date) -> Exposures:
@@ -61,16 +50,16 @@ def exposures(tables: Tables, subjects: Subjects, as_of: date) -> Exposures:
     guar = tables.get("guarantees", empty)
     idx = subjects.index
     if len(loans):
-        issued = _day(loans, "issued_on")
-        status = _col(loans, "status").astype(object).to_numpy()
-        status_on = _day(loans, "status_on")
+        issued = _dates(loans, "issued_on")
+        status = _ids(loans, "status").astype(object).to_numpy()
+        status_on = _dates(loans, "status_on")
         repaid = (status == "repaid") & (np.isnat(status_on) | (status_on <= day))
         live = (np.isnat(issued) | (issued <= day)) & ~repaid
-        lender = idx.get_indexer(_col(loans, "lender_id").astype(object))
-        borrower = idx.get_indexer(_col(loans, "borrower_id").astype(object))
-        amount = pd.to_numeric(_col(loans, "amount"), errors="coerce").to_numpy(dtype=float)
+        lender = idx.get_indexer(_ids(loans, "lender_id").astype(object))
+        borrower = idx.get_indexer(_ids(loans, "borrower_id").astype(object))
+        amount = _floats(loans, "amount")
         ok = live & (lender >= 0) & (borrower >= 0) & (lender != borrower) & (amount > 0)
-        loan_pos = pd.Index(_col(loans, "id").astype(object))
+        loan_pos = pd.Index(_ids(loans, "id").astype(object))
     else:
         lender = borrower = np.zeros(0, dtype=np.int64)
         amount = np.zeros(0)
@@ -84,16 +73,16 @@ def exposures(tables: Tables, subjects: Subjects, as_of: date) -> Exposures:
         [np.zeros(int(ok.sum()), dtype=bool)],
     )
     if len(guar) and len(loans):
-        at = loan_pos.get_indexer(_col(guar, "loan_id").astype(object))
+        at = loan_pos.get_indexer(_ids(guar, "loan_id").astype(object))
         has_loan = at >= 0
-        guarantor = idx.get_indexer(_col(guar, "guarantor_id").astype(object))
-        g_amount = pd.to_numeric(_col(guar, "amount"), errors="coerce").to_numpy(dtype=float)
+        guarantor = idx.get_indexer(_ids(guar, "guarantor_id").astype(object))
+        g_amount = _floats(guar, "amount")
         debtor = np.where(has_loan, borrower[np.where(has_loan, at, 0)], -1)
         loan_live = np.where(has_loan, live[np.where(has_loan, at, 0)], False)
         g_ok = (
             has_loan
             & loan_live
-            & _active(guar, day)
+            & _live(guar, day)
             & (guarantor >= 0)
             & (debtor >= 0)
             & (guarantor != debtor)
