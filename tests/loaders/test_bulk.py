@@ -19,37 +19,11 @@ from loaders.bulk import bulk_load
 from loaders.generate import generate
 from loaders.load import LoadReport, load
 from tests.conftest import wipe
+from tests.loaders.test_load_faults import content
 
 pytestmark = pytest.mark.integration
 
 FTM_SAMPLE = Path(__file__).parent / "data" / "opensanctions-eu-fsf-sample.ftm.json"
-VOLATILE = {"loaded_at", "load_id"}
-
-
-def content(gw: Gateway) -> dict[str, Any]:
-    """The graph's data and provenance, less the fields that name a particular load.
-
-    As in test_load_faults, but fully sorted: two GUARANTEES may join the same pair.
-    """
-
-    def clean(props: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in props.items() if k not in VOLATILE}
-
-    nodes = gw.read(
-        "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema "
-        "RETURN labels(n) AS labels, properties(n) AS props"
-    )
-    rels = gw.read(
-        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, b.id AS b, properties(r) AS props"
-    )
-
-    def order(item: Any) -> str:
-        return json.dumps(item, sort_keys=True, default=repr)
-
-    return {
-        "nodes": sorted(((sorted(n["labels"]), clean(n["props"])) for n in nodes), key=order),
-        "rels": sorted(((r["a"], r["t"], r["b"], clean(r["props"])) for r in rels), key=order),
-    }
 
 
 def heal(gw: Gateway) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -24,22 +25,28 @@ VOLATILE = {"loaded_at", "load_id"}
 
 
 def content(gw: Gateway) -> dict[str, Any]:
-    """The graph's data and provenance, less the fields that name a particular load."""
+    """The graph's data and provenance, less the fields that name a particular load.
+
+    Fully sorted (not just by ids): two GUARANTEES may join the same guarantor and loan.
+    """
 
     def clean(props: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in props.items() if k not in VOLATILE}
 
     nodes = gw.read(
         "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema "
-        "RETURN labels(n) AS labels, properties(n) AS props ORDER BY n.id"
+        "RETURN labels(n) AS labels, properties(n) AS props"
     )
     rels = gw.read(
-        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, b.id AS b, properties(r) AS props "
-        "ORDER BY a, t, b"
+        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, b.id AS b, properties(r) AS props"
     )
+
+    def order(item: Any) -> str:
+        return json.dumps(item, sort_keys=True, default=repr)
+
     return {
-        "nodes": [(sorted(n["labels"]), clean(n["props"])) for n in nodes],
-        "rels": [(r["a"], r["t"], r["b"], clean(r["props"])) for r in rels],
+        "nodes": sorted(((sorted(n["labels"]), clean(n["props"])) for n in nodes), key=order),
+        "rels": sorted(((r["a"], r["t"], r["b"], clean(r["props"])) for r in rels), key=order),
     }
 
 
