@@ -3,7 +3,8 @@
 :func:`write_rows` takes one batch of one input file. It first asks which of
 the batch's keys exist and with which fingerprint (one read), then writes the
 new rows with a ``CREATE`` statement, the changed rows with a ``MERGE``
-statement, and leaves the unchanged rows alone; every statement is of the
+statement, and leaves the unchanged rows alone, all in one managed transaction
+(so a retry after a lost commit answer re-reads what exists); every statement is of the
 shape ``UNWIND $rows AS row ...`` and runs in a managed transaction. Loads run
 one at a time (a concurrent load of the same new keys could collide on the
 lookup-then-create; node keys are protected by constraints, relationships are
@@ -267,14 +268,29 @@ def write_rows(
             if ends
             else [{"key": r["key"]} for r in group]
         )  # the lookup needs only the keys: do not send the whole rows twice
-        existing = {r["key"]: r["fp"] for r in gw.read(lookup, rows=probe)}
-        new = [r for r in group if r["key"] not in existing]
-        changed = [r for r in group if r["key"] in existing and existing[r["key"]] != r["fp"]]
-        if new:
-            gw.write(create, rows=new, **params)
-        if changed:
-            gw.write(update, rows=changed, **params)
-        totals["created"] += len(new)
-        totals["updated"] += len(changed)
-        totals["unchanged"] += len(group) - len(new) - len(changed)
+
+        def work(
+            tx: Any,
+            group: list[dict[str, Any]] = group,
+            probe: list[Any] = probe,
+            lookup: LiteralString = lookup,
+            create: LiteralString = create,
+            update: LiteralString = update,
+        ) -> tuple[int, int]:
+            # Lookup and writes in one transaction: if the driver retries it after a
+            # commit whose answer was lost (a server restart), the lookup sees the rows
+            # and nothing is created twice.
+            existing = {r["key"]: r["fp"] for r in tx.run(lookup, rows=probe)}
+            new = [r for r in group if r["key"] not in existing]
+            changed = [r for r in group if r["key"] in existing and existing[r["key"]] != r["fp"]]
+            if new:
+                tx.run(create, rows=new, **params).consume()
+            if changed:
+                tx.run(update, rows=changed, **params).consume()
+            return len(new), len(changed)
+
+        n_new, n_changed = gw.write_tx(work)
+        totals["created"] += n_new
+        totals["updated"] += n_changed
+        totals["unchanged"] += len(group) - n_new - n_changed
     return totals
