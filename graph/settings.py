@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     neo4j_database: str = Field("neo4j", validation_alias=AliasChoices("NEO4J_DATABASE"))
 
     batch_size: int = Field(5000, ge=1)
+    # Transactions an online load keeps in flight (batches of one file at a time).
+    load_writers: int = Field(2, ge=1, le=16)
     runs_kept: int = Field(5, ge=1)
 
     @field_validator("home", "jars_dir", mode="after")

@@ -316,16 +316,16 @@ class _Stage:
             node = {k: v for k, v in full.items() if k != "id"}  # the ID column is `id`
             self._put(kind, [key], node, None)
             if spec_name == "loans":
-                self._put(_LENT, [props["lender_id"], key], rel_prov, None)
-                self._put(_BORROWED, [props["borrower_id"], key], rel_prov, None)
+                self._put(_LENT, [p["a"], key], rel_prov, None)
+                self._put(_BORROWED, [p["b"], key], rel_prov, None)
             elif spec_name == "blacklist":
-                self._put(_LISTED, [props["subject_id"], key], rel_prov, None)
+                self._put(_LISTED, [p["a"], key], rel_prov, None)
         elif spec_name == "roles":
-            self._put(_ROLE[props["role"]], [props["person_id"], props["firm_id"]], full, None)
+            self._put(_ROLE[props["role"]], [p["a"], p["b"]], full, None)
         elif spec_name == "ownership":
-            self._put(_OWNS, [props["owner_id"], props["firm_id"]], full, None)
+            self._put(_OWNS, [p["a"], p["b"]], full, None)
         elif spec_name == "guarantees":
-            self._put(_GUARANTEES, [props["guarantor_id"], props["loan_id"]], full, key)
+            self._put(_GUARANTEES, [p["a"], p["b"]], full, key)
         else:  # pragma: no cover - the layout has no other file
             raise InputError(f"no bulk mapping for input file {spec_name}")
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from loaders.layout import FileSpec
 from loaders.readers import RawRow, discover, read_rows
 from loaders.rejects import RejectWriter
 from loaders.validate import Reject, Validator, ValidRow
-from loaders.writer import to_params, write_rows
+from loaders.writer import is_fresh, to_params, write_rows
 
 Format = Literal["csv", "parquet", "ftm"]
 
@@ -218,47 +218,77 @@ def validated(
         )
 
 
-class _Writer:
-    """Writes batches on a thread of its own while the caller validates the next ones.
+class _Writers:
+    """Writes batches on threads of their own while the caller validates the next ones.
 
-    One writer, first in first out, so a batch only ever references rows written
-    before it. At most ``depth`` batches wait; an error in the writer stops the load
-    at the next ``put`` or at ``close``.
+    ``writers`` transactions are in flight at a time, all of one input file: before
+    the first batch of the next file goes out, every batch of the previous one has
+    committed, so a batch only ever references rows written before it (files come
+    in layout order). Batches of one file are independent (keys are unique within
+    a file); two that touch the same node take turns on its lock, and a deadlock
+    between them is retried by the driver. At most ``2 * writers`` batches wait; an
+    error in a writer stops the load at the next ``put`` or at ``close``.
     """
 
-    def __init__(self, gw: Gateway, params: dict[str, Any], depth: int = 2) -> None:
+    def __init__(self, gw: Gateway, params: dict[str, Any], writers: int = 2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.gw = gw
         self.params = params
-        self.queue: queue.Queue[tuple[FileSpec, list[dict[str, Any]], FileReport] | None] = (
-            queue.Queue(maxsize=depth)
-        )
+        self.pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="credgraph-writer")
+        self.slots = threading.BoundedSemaphore(2 * writers)
+        self.lock = threading.Lock()
+        self.pending: list[Future[None]] = []
+        self.current: FileReport | None = None
+        self.fresh = False
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="credgraph-writer", daemon=True)
-        self.thread.start()
 
-    def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            if self.error is not None:
-                continue  # drain after a failure
-            spec, rows, fr = item
-            try:
-                for k, v in write_rows(self.gw, spec, rows, self.params).items():
-                    setattr(fr, k, getattr(fr, k) + v)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                self.error = exc
+    def _write(self, spec: FileSpec, rows: list[dict[str, Any]], fr: FileReport) -> None:
+        try:
+            if self.error is None:
+                counts = write_rows(self.gw, spec, rows, self.params, fresh=self.fresh)
+                with self.lock:
+                    for k, v in counts.items():
+                        setattr(fr, k, getattr(fr, k) + v)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            with self.lock:
+                self.error = self.error or exc
+        finally:
+            self.slots.release()
 
     def _check(self) -> None:
         if self.error is not None:
             raise self.error
 
+    def _drain(self) -> None:
+        for f in self.pending:
+            f.result()
+        self.pending = []
+
     def put(self, spec: FileSpec, rows: list[dict[str, Any]], fr: FileReport) -> None:
         self._check()
-        self.queue.put((spec, rows, fr))
+        if fr is not self.current:  # a new file: the previous one must be in first
+            self._drain()
+            self._check()
+            self.current = fr
+            self.fresh = is_fresh(self.gw, spec)
+        self.slots.acquire()
+        self.pending = [f for f in self.pending if not f.done()]
+        self.pending.append(self.pool.submit(self._write, spec, rows, fr))
 
     def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
+        """Wait for every batch; raise the first writer error, if any."""
+        try:
+            self._drain()
+        finally:
+            self.pool.shutdown(wait=True)
         self._check()
+
+    def abort(self) -> None:
+        """Stop after an error elsewhere: let the batches in flight end, write nothing more."""
+        with self.lock:
+            self.error = self.error or RuntimeError("load stopped")
+        self.pool.shutdown(wait=True)
 
 
 def load(
@@ -322,7 +352,7 @@ def load(
         "load_id": report.load_id,
     }
     outcome = "failed"
-    writer = _Writer(gw, params)
+    writer = _Writers(gw, params, gw.settings.load_writers)
     try:
         with RejectWriter(rejects_path) as rw:
             for spec, fr, valid in validated(path, fmt, validator, report, checksums, rw, on_rows):
@@ -332,10 +362,8 @@ def load(
                 report.rejects_path = str(rejects_path)
         outcome = "completed_with_rejects" if report.rejected else "completed"
     finally:
-        if writer.thread.is_alive():  # stopped by an error: let the writer finish and end
-            writer.error = writer.error or RuntimeError("load stopped")
-            writer.queue.put(None)
-            writer.thread.join()
+        if outcome == "failed":  # stopped by an error: let the writers finish and end
+            writer.abort()
         report.outcome = outcome
         report.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
         _record(gw, report)

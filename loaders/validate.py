@@ -45,6 +45,8 @@ from loaders.readers import RawRow, RawValue
 Known = Callable[[str, list[str]], set[str]]
 
 MISSING = "missing required value"
+_UNSEEN = object()
+_CACHE_SIZE = 65536  # distinct texts remembered per column
 BATCH_SIZE = 5000
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -161,6 +163,7 @@ class Validator:
         self._claims: dict[str, dict[Any, _Claim]] = {}
         self._summary: dict[str, dict[str, int]] = {}
         self._column_sets: dict[str, frozenset[str]] = {}
+        self._plans: dict[str, list[tuple[Column, str, bool, bool, dict[str, Any]]]] = {}
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Per file: rows ``read``, ``valid`` and ``rejected`` so far.
@@ -248,31 +251,50 @@ class Validator:
             shown = _shown(raw.values.get(col)) if col else None
             rejects.append(Reject(raw.file, raw.row, col, shown, raw.error))
             return values
-        get = raw.values.get
+        raw_values = raw.values
+        get = raw_values.get
         share_unknown = get("share_unknown") == "true"
-        for column in spec.columns:
-            name = column.name
+        plan = self._plan(spec)
+        for column, name, required, parses, cache in plan:
             v = get(name)
-            if v is None or (column.required and type(v) is str and not v.strip()):
-                if column.required and not (name == "share" and share_unknown):
+            if v is None or (required and type(v) is str and not v.strip()):
+                if required and not (name == "share" and share_unknown):
                     rejects.append(Reject(raw.file, raw.row, name, v, MISSING))
                 values[name] = None
             elif type(v) is not str:
                 rejects.append(
                     Reject(raw.file, raw.row, name, _shown(v), "expected a single value")
                 )
-            elif column.type == "str":
+            elif not parses:
                 values[name] = v
             else:
-                try:
-                    values[name] = parse_value(column, v)
-                except _BadValue as e:
-                    rejects.append(Reject(raw.file, raw.row, name, v, str(e)))
-        names = self._names(spec)
-        for k, v in raw.values.items():  # FtM extras, passed through in order
-            if k not in names:
-                values[k] = (v == "true") if k == "share_unknown" else v
+                # Dates, enums and amounts repeat a lot: parse each distinct text once.
+                parsed = cache.get(v, _UNSEEN)
+                if parsed is _UNSEEN:
+                    try:
+                        parsed = parse_value(column, v)
+                    except _BadValue as e:
+                        rejects.append(Reject(raw.file, raw.row, name, v, str(e)))
+                        continue
+                    if len(cache) >= _CACHE_SIZE:
+                        cache.clear()
+                    cache[v] = parsed
+                values[name] = parsed
+        if len(raw_values) != len(plan) or share_unknown:
+            names = self._names(spec)
+            for k, v in raw_values.items():  # FtM extras, passed through in order
+                if k not in names:
+                    values[k] = (v == "true") if k == "share_unknown" else v
         return values
+
+    def _plan(self, spec: FileSpec) -> list[tuple[Column, str, bool, bool, dict[str, Any]]]:
+        """Per column: the column, its name, required, needs parsing, its parse cache."""
+        plan = self._plans.get(spec.name)
+        if plan is None:
+            plan = self._plans[spec.name] = [
+                (c, c.name, c.required, c.type != "str", {}) for c in spec.columns
+            ]
+        return plan
 
     def _names(self, spec: FileSpec) -> frozenset[str]:
         names = self._column_sets.get(spec.name)

@@ -1,12 +1,15 @@
 """Batched, idempotent upserts of validated rows into Neo4j, with provenance.
 
-:func:`write_rows` takes one batch of one input file. It first asks which of
-the batch's keys exist and with which fingerprint (one read), then writes the
-new rows with a ``CREATE`` statement, the changed rows with a ``MERGE``
-statement, and leaves the unchanged rows alone, all in one managed transaction
-(so a retry after a lost commit answer re-reads what exists); every statement is of the
-shape ``UNWIND $rows AS row ...`` and runs in a managed transaction. Loads run
-one at a time (a concurrent load of the same new keys could collide on the
+:func:`write_rows` takes one batch of one input file and, in one managed
+transaction (so a retry after a lost commit answer re-reads what exists):
+
+1. asks which of the batch's keys exist and with which fingerprint (one read);
+2. writes the new rows with a ``CREATE`` statement;
+3. writes the changed rows with a ``MERGE`` statement;
+4. leaves the unchanged rows alone.
+
+Every statement has the shape ``UNWIND $rows AS row ...``. Loads run one at a
+time (a concurrent load of the same new keys could collide on the
 lookup-then-create; node keys are protected by constraints, relationships are
 not). Every row carries a ``fp`` fingerprint of its values:
 
@@ -19,274 +22,364 @@ not). Every row carries a ``fp`` fingerprint of its values:
   updated. Properties that became empty are removed; properties the input does
   not own (``disputed``, set by ``credgraph dispute``) are kept.
 
+Reference columns (``lender_id``, ``person_id``, ...) become the ends of
+relationships and are not stored again as properties (docs/data-model.md);
+they are part of the fingerprint, so a record that moves to another subject
+is "updated" and its old relationship is removed.
+
 A loan and its LENT / BORROWED relationships, a blacklist entry and its
 LISTED relationship, are written in the same transaction, so a load killed
 half-way leaves no record without its subject; re-running it completes it.
-When a row moves a record to another subject (a loan's lender changes, say),
-the old relationship is removed.
+
+Speed (docs/benchmarks.md): new rows travel as lists, not maps (no property
+names repeated 5,000 times a batch), and the lookup is skipped for a *fresh*
+file: one whose kind of record (``Person``, ``OWNS``, ...) did not exist in the
+graph when its first batch was written. Every record of that kind then comes
+from an earlier, committed batch of this load, and batches are atomic, so
+probing the batch's first key tells whether the batch is already in (a retry
+after a lost commit answer): if it is, the full lookup runs as usual.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, LiteralString, cast
 
 from graph.gateway import Gateway
 from graph.model import ROLE_TYPES, rel_type
-from loaders.layout import FileSpec
+from loaders.layout import BY_NAME, FileSpec
 from loaders.validate import ValidRow
 
-_COUNTS: LiteralString = (
-    "RETURN count(CASE WHEN old IS NULL THEN 1 END) AS created, "
-    "count(CASE WHEN old IS NOT NULL AND old <> row.fp THEN 1 END) AS updated, "
-    "count(CASE WHEN old = row.fp THEN 1 END) AS unchanged"
-)
+# The input columns that name the ends of a file's relationships: (start, end) for a
+# relationship file, (lender, borrower) for loans, (subject, None) for the blacklist.
+ENDS: dict[str, tuple[str, str | None]] = {
+    "roles": ("person_id", "firm_id"),
+    "ownership": ("owner_id", "firm_id"),
+    "loans": ("lender_id", "borrower_id"),
+    "guarantees": ("guarantor_id", "loan_id"),
+    "blacklist": ("subject_id", None),
+}
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
 _REL_PROV: LiteralString = (
-    "source: $source, source_file: row.file, source_row: row.line, "
+    "source: $source, source_file: $file, source_row: row.line, "
     "loaded_at: $loaded_at, load_id: $load_id"
 )
 _PROV: LiteralString = (
-    "x.fp = row.fp, x.source = $source, x.source_file = row.file, "
+    "x.fp = row.fp, x.source = $source, x.source_file = $file, "
     "x.source_row = row.line, x.loaded_at = $loaded_at, x.load_id = $load_id"
 )
 
 
-def _changed(var: LiteralString) -> LiteralString:
-    return cast(
-        LiteralString,
-        f"FOREACH (_ IN CASE WHEN old IS NULL OR old <> row.fp THEN [1] ELSE [] END | "
-        f"SET {var} += row.props, {_PROV.replace('x.', var + '.')})",
-    )
+def _lit(text: str) -> LiteralString:
+    """Cypher assembled from the layout's own column names (checked), never from input."""
+    return cast(LiteralString, text)
 
 
-STATEMENTS: dict[str, LiteralString] = {
-    "persons": (
-        "UNWIND $rows AS row "
-        "MERGE (x:Subject {id: row.key}) "
-        "WITH x, row, x.fp AS old "
-        "SET x:Person " + _changed("x") + " " + _COUNTS
-    ),
-    "firms": (
-        "UNWIND $rows AS row "
-        "MERGE (x:Subject {id: row.key}) "
-        "WITH x, row, x.fp AS old "
-        "SET x:Firm " + _changed("x") + " " + _COUNTS
-    ),
-    "ownership": (
-        "UNWIND $rows AS row "
-        "MATCH (o:Subject {id: row.props.owner_id}) "
-        "MATCH (f:Firm {id: row.props.firm_id}) "
-        "MERGE (o)-[x:OWNS]->(f) "
-        "WITH x, row, x.fp AS old " + _changed("x") + " " + _COUNTS
-    ),
-    "loans": (
-        "UNWIND $rows AS row "
-        "MATCH (lender:Subject {id: row.props.lender_id}) "
-        "MATCH (borrower:Subject {id: row.props.borrower_id}) "
-        "MERGE (x:Loan {id: row.key}) "
-        "WITH x, row, lender, borrower, x.fp AS old "
-        + _changed("x")
-        + " MERGE (lender)-[r1:LENT]->(x) ON CREATE SET r1 = {"
-        + _REL_PROV
-        + "} MERGE (borrower)-[r2:BORROWED]->(x) ON CREATE SET r2 = {"
-        + _REL_PROV
-        + "} "
-        "WITH x, row, lender, borrower, old "
-        "CALL (x, lender, borrower) { "
-        "  OPTIONAL MATCH (s)-[r:LENT|BORROWED]->(x) "
-        "  WHERE (type(r) = 'LENT' AND s <> lender) OR (type(r) = 'BORROWED' AND s <> borrower) "
-        "  DELETE r } " + _COUNTS
-    ),
-    "guarantees": (
-        "UNWIND $rows AS row "
-        "MATCH (g:Subject {id: row.props.guarantor_id}) "
-        "MATCH (l:Loan {id: row.props.loan_id}) "
-        "CALL (row, g, l) { "
-        "  OPTIONAL MATCH (a)-[moved:GUARANTEES {id: row.key}]->(b) "
-        "  WHERE a <> g OR b <> l DELETE moved } "
-        "MERGE (g)-[x:GUARANTEES {id: row.key}]->(l) "
-        "WITH x, row, x.fp AS old " + _changed("x") + " " + _COUNTS
-    ),
-    "blacklist": (
-        "UNWIND $rows AS row "
-        "MATCH (s:Subject {id: row.props.subject_id}) "
-        "MERGE (x:BlacklistEntry {id: row.key}) "
-        "WITH x, row, s, x.fp AS old "
-        + _changed("x")
-        + " MERGE (s)-[r1:LISTED]->(x) ON CREATE SET r1 = {"
-        + _REL_PROV
-        + "} "
-        "WITH x, row, s, old "
-        "CALL (x, s) { OPTIONAL MATCH (o)-[r:LISTED]->(x) WHERE o <> s DELETE r } " + _COUNTS
-    ),
-}
+def stored_columns(spec: FileSpec) -> tuple[str, ...]:
+    """The layout columns a file's rows store as properties, in layout order."""
+    ends = ENDS.get(spec.name, ())
+    names = [c for c in spec.column_names if c not in ends]
+    if spec.name == "ownership":
+        names.append("share_unknown")
+    for n in names:
+        if not _NAME.fullmatch(n):  # pragma: no cover - the layout is code
+            raise ValueError(f"column name {n!r} cannot be a property name")
+    return tuple(names)
 
 
-def role_statement(role: str) -> LiteralString:
-    """The upsert for one role type (the type comes from the allow-list)."""
-    rtype = rel_type(ROLE_TYPES[role])
-    return cast(
-        LiteralString,
-        "UNWIND $rows AS row "
-        "MATCH (p:Person {id: row.props.person_id}) "
-        "MATCH (f:Firm {id: row.props.firm_id}) "
-        f"MERGE (p)-[x:{rtype}]->(f) "
-        "WITH x, row, x.fp AS old " + _changed("x") + " " + _COUNTS,
-    )
+# -- rows -----------------------------------------------------------------------------
 
 
-def fingerprint(values: dict[str, Any]) -> str:
-    """A stable digest of a row's values (independent of key order), 16 hex digits.
+def fingerprint(values: dict[str, Any], ordered: bool = False) -> str:
+    """A stable digest of a row's values, 16 hex digits.
 
-    ``repr`` of the sorted items: values are None, str, int, float, bool, date or
-    lists of str, whose reprs are deterministic across runs and machines.
+    ``repr`` of the values: None, str, int, float, bool, date or lists of str, whose
+    reprs are deterministic across runs and machines. ``ordered=True`` says the keys
+    come in a fixed order (a layout row without extras): the values alone then
+    identify the row. Otherwise the sorted items are digested, so the order of
+    extra keys (FtM properties) does not matter.
     """
-    return hashlib.blake2b(repr(sorted(values.items())).encode(), digest_size=8).hexdigest()
+    text = repr(tuple(values.values())) if ordered else repr(sorted(values.items()))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def to_params(spec: FileSpec, row: ValidRow) -> dict[str, Any]:
-    """One ``$rows`` element: key, properties, fingerprint and provenance of a valid row."""
-    # Empty values stay in as None: `SET x += row.props` then removes a property that
-    # became empty, and leaves properties the input does not own (dispute flags) alone.
-    props = {k: v for k, v in row.values.items() if k != "share_unknown"}
-    if row.values.get("share_unknown"):
-        props["share_unknown"] = True
-    elif spec.name == "ownership":
-        props["share_unknown"] = None
+    """One row for the statements: key, ends, stored properties, fingerprint, provenance.
+
+    ``props`` keeps empty values as None: ``SET x += row.props`` then removes a
+    property that became empty and leaves properties the input does not own
+    (dispute flags) alone. The fingerprint covers every value, the ends included.
+    """
+    props = dict(row.values)
+    if spec.name == "ownership" or "share_unknown" in props:
+        props["share_unknown"] = True if props.pop("share_unknown", None) else None
     if spec.key:
         props[spec.key] = row.key
-    # Keep the reference ids as properties too: `row.props.lender_id` routes the MERGE
-    # and an investigator sees the ids on the record itself.
+    fp = fingerprint(props, ordered=len(props) == _width(spec.name))
+    ends = ENDS.get(spec.name)
+    a = b = None
+    if ends is not None:
+        a = props.pop(ends[0])
+        if ends[1] is not None:
+            b = props.pop(ends[1])
     return {
         "key": row.key,
         "props": props,
-        "fp": fingerprint(props),
+        "fp": fp,
         "file": row.file,
         "line": row.row,
+        "a": a,
+        "b": b,
     }
 
 
-# -- lookups: which keys exist, with which fingerprint --------------------------------
-LOOKUPS: dict[str, LiteralString] = {
-    "persons": "UNWIND $rows AS row MATCH (x:Subject {id: row.key}) RETURN row.key AS key, x.fp AS fp",
-    "firms": "UNWIND $rows AS row MATCH (x:Subject {id: row.key}) RETURN row.key AS key, x.fp AS fp",
-    "loans": "UNWIND $rows AS row MATCH (x:Loan {id: row.key}) RETURN row.key AS key, x.fp AS fp",
-    "blacklist": (
-        "UNWIND $rows AS row MATCH (x:BlacklistEntry {id: row.key}) "
-        "RETURN row.key AS key, x.fp AS fp"
-    ),
-    "guarantees": (
-        "UNWIND $rows AS row MATCH ()-[x:GUARANTEES {id: row.key}]->() "
-        "RETURN row.key AS key, x.fp AS fp"
-    ),
-    "ownership": (
-        "UNWIND $rows AS row MATCH (:Subject {id: row.a})-[x:OWNS]->"
-        "(:Firm {id: row.b}) RETURN row.key AS key, x.fp AS fp"
-    ),
-}
+@cache
+def _width(spec_name: str) -> int:
+    """How many values a layout row without extras has (its columns, share_unknown)."""
+    spec = BY_NAME[spec_name]
+    return len(spec.columns) + (spec_name == "ownership")
 
 
-def role_lookup(role: str) -> LiteralString:
-    rtype = rel_type(ROLE_TYPES[role])
-    return cast(
-        LiteralString,
-        "UNWIND $rows AS row MATCH (:Person {id: row.a})-"
-        f"[x:{rtype}]->(:Firm {{id: row.b}}) RETURN row.key AS key, x.fp AS fp",
+@dataclass(frozen=True)
+class _Shape:
+    """How the CREATE statement of one file reads a row sent as a list."""
+
+    columns: tuple[str, ...]  # stored layout columns, at list positions 6, 7, ...
+
+    def row(self, p: dict[str, Any]) -> list[Any]:
+        props = p["props"]
+        extras = None
+        if len(props) != len(self.columns):  # only FtM rows have values beyond the layout
+            extras = {k: v for k, v in props.items() if k not in self._set} or None
+        return [p["key"], p["fp"], p["line"], p["a"], p["b"], extras] + [
+            props.get(c) for c in self.columns
+        ]
+
+    @property
+    def _set(self) -> frozenset[str]:
+        return _column_set(self.columns)
+
+    def properties(self) -> str:
+        """``name: row[6], ...`` (a null value sets no property), with the provenance."""
+        cols = ", ".join(f"{c}: row[{i}]" for i, c in enumerate(self.columns, start=6))
+        return (
+            cols + ", fp: row[1], source: $source, source_file: $file, source_row: row[2], "
+            "loaded_at: $loaded_at, load_id: $load_id"
+        )
+
+
+@cache
+def _column_set(columns: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(columns)
+
+
+@cache
+def _shape(spec_name: str) -> _Shape:
+    return _Shape(stored_columns(BY_NAME[spec_name]))
+
+
+# -- statements -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Statements:
+    count: LiteralString  # how many records of this kind exist (count store)
+    lookup: LiteralString  # key, fp of the existing ones among $rows (maps with key, a, b)
+    create: LiteralString  # new rows, as lists
+    update: LiteralString  # changed rows, as maps
+
+
+# Values that are not layout columns (FtM extras such as `aliases`), when a row has any.
+_EXTRAS = " FOREACH (_ IN CASE WHEN row[5] IS NULL THEN [] ELSE [1] END | SET x += row[5]) "
+_LINK_PROV = (
+    "{source: $source, source_file: $file, source_row: row[2], "
+    "loaded_at: $loaded_at, load_id: $load_id}"
+)
+
+
+def _create(spec_name: str, pattern: str) -> LiteralString:
+    """``pattern`` with its ``PROPS``, ``EXTRAS`` and ``LINK`` placeholders filled in."""
+    text = (
+        pattern.replace("PROPS", "{" + _shape(spec_name).properties() + "}")
+        .replace("EXTRAS", _EXTRAS)
+        .replace("LINK", _LINK_PROV)
     )
+    return _lit("UNWIND $rows AS row " + text)
 
 
-# -- creates: rows whose key does not exist yet ---------------------------------------
-_SET_NEW: LiteralString = "SET x = row.props, " + _PROV
+def _changed(var: str) -> str:
+    return f"SET {var} += row.props, " + _PROV.replace("x.", var + ".")
 
 
-CREATES: dict[str, LiteralString] = {
-    "persons": "UNWIND $rows AS row CREATE (x:Subject:Person) " + _SET_NEW,
-    "firms": "UNWIND $rows AS row CREATE (x:Subject:Firm) " + _SET_NEW,
-    "ownership": (
-        "UNWIND $rows AS row "
-        "MATCH (o:Subject {id: row.props.owner_id}) MATCH (f:Firm {id: row.props.firm_id}) "
-        "CREATE (o)-[x:OWNS]->(f) " + _SET_NEW
-    ),
-    "loans": (
-        "UNWIND $rows AS row "
-        "MATCH (lender:Subject {id: row.props.lender_id}) "
-        "MATCH (borrower:Subject {id: row.props.borrower_id}) "
-        "CREATE (x:Loan) " + _SET_NEW + " "
-        "CREATE (lender)-[r1:LENT]->(x) SET r1 = {" + _REL_PROV + "} "
-        "CREATE (borrower)-[r2:BORROWED]->(x) SET r2 = {" + _REL_PROV + "}"
-    ),
-    "guarantees": (
-        "UNWIND $rows AS row "
-        "MATCH (g:Subject {id: row.props.guarantor_id}) MATCH (l:Loan {id: row.props.loan_id}) "
-        "CREATE (g)-[x:GUARANTEES]->(l) " + _SET_NEW
-    ),
-    "blacklist": (
-        "UNWIND $rows AS row "
-        "MATCH (s:Subject {id: row.props.subject_id}) "
-        "CREATE (x:BlacklistEntry) " + _SET_NEW + " "
-        "CREATE (s)-[r1:LISTED]->(x) SET r1 = {" + _REL_PROV + "}"
-    ),
-}
+@cache
+def statements(spec_name: str, role: str | None = None) -> _Statements:
+    """The statements of one input file (for roles: of one role type)."""
+    if spec_name in ("persons", "firms"):
+        lab = "Person" if spec_name == "persons" else "Firm"
+        return _Statements(
+            _lit(f"MATCH (x:{lab}) RETURN count(x) AS n"),
+            "UNWIND $rows AS row MATCH (x:Subject {id: row.key}) RETURN row.key AS key, x.fp AS fp",
+            _create(spec_name, f"CREATE (x:Subject:{lab} PROPS) EXTRAS"),
+            _lit(
+                "UNWIND $rows AS row MERGE (x:Subject {id: row.key}) "
+                f"SET x:{lab} " + _changed("x")
+            ),
+        )
+    if spec_name == "roles":
+        assert role is not None
+        t = rel_type(ROLE_TYPES[role])
+        return _Statements(
+            _lit(f"MATCH ()-[x:{t}]->() RETURN count(x) AS n"),
+            _lit(
+                f"UNWIND $rows AS row MATCH (:Person {{id: row.a}})-[x:{t}]->"
+                "(:Firm {id: row.b}) RETURN row.key AS key, x.fp AS fp"
+            ),
+            _create(
+                spec_name,
+                "MATCH (p:Person {id: row[3]}) MATCH (f:Firm {id: row[4]}) "
+                f"CREATE (p)-[x:{t} PROPS]->(f) EXTRAS",
+            ),
+            _lit(
+                "UNWIND $rows AS row MATCH (p:Person {id: row.a}) MATCH (f:Firm {id: row.b}) "
+                f"MERGE (p)-[x:{t}]->(f) " + _changed("x")
+            ),
+        )
+    if spec_name == "ownership":
+        return _Statements(
+            "MATCH ()-[x:OWNS]->() RETURN count(x) AS n",
+            "UNWIND $rows AS row MATCH (:Subject {id: row.a})-[x:OWNS]->(:Firm {id: row.b}) "
+            "RETURN row.key AS key, x.fp AS fp",
+            _create(
+                spec_name,
+                "MATCH (o:Subject {id: row[3]}) MATCH (f:Firm {id: row[4]}) "
+                "CREATE (o)-[x:OWNS PROPS]->(f) EXTRAS",
+            ),
+            _lit(
+                "UNWIND $rows AS row MATCH (o:Subject {id: row.a}) MATCH (f:Firm {id: row.b}) "
+                "MERGE (o)-[x:OWNS]->(f) " + _changed("x")
+            ),
+        )
+    if spec_name == "loans":
+        return _Statements(
+            "MATCH (x:Loan) RETURN count(x) AS n",
+            "UNWIND $rows AS row MATCH (x:Loan {id: row.key}) RETURN row.key AS key, x.fp AS fp",
+            _create(
+                spec_name,
+                "MATCH (lender:Subject {id: row[3]}) MATCH (borrower:Subject {id: row[4]}) "
+                "CREATE (x:Loan PROPS) "
+                "CREATE (lender)-[:LENT LINK]->(x) CREATE (borrower)-[:BORROWED LINK]->(x) EXTRAS",
+            ),
+            _lit(
+                "UNWIND $rows AS row "
+                "MATCH (lender:Subject {id: row.a}) MATCH (borrower:Subject {id: row.b}) "
+                "MERGE (x:Loan {id: row.key}) " + _changed("x") + " "
+                "MERGE (lender)-[r1:LENT]->(x) ON CREATE SET r1 = {" + _REL_PROV + "} "
+                "MERGE (borrower)-[r2:BORROWED]->(x) ON CREATE SET r2 = {" + _REL_PROV + "} "
+                "WITH x, lender, borrower "
+                "CALL (x, lender, borrower) { "
+                "  OPTIONAL MATCH (s)-[r:LENT|BORROWED]->(x) "
+                "  WHERE (type(r) = 'LENT' AND s <> lender) "
+                "     OR (type(r) = 'BORROWED' AND s <> borrower) "
+                "  DELETE r }"
+            ),
+        )
+    if spec_name == "guarantees":
+        return _Statements(
+            "MATCH ()-[x:GUARANTEES]->() RETURN count(x) AS n",
+            "UNWIND $rows AS row MATCH ()-[x:GUARANTEES {id: row.key}]->() "
+            "RETURN row.key AS key, x.fp AS fp",
+            _create(
+                spec_name,
+                "MATCH (g:Subject {id: row[3]}) MATCH (l:Loan {id: row[4]}) "
+                "CREATE (g)-[x:GUARANTEES PROPS]->(l) EXTRAS",
+            ),
+            _lit(
+                "UNWIND $rows AS row "
+                "MATCH (g:Subject {id: row.a}) MATCH (l:Loan {id: row.b}) "
+                "CALL (row, g, l) { "
+                "  OPTIONAL MATCH (a)-[moved:GUARANTEES {id: row.key}]->(b) "
+                "  WHERE a <> g OR b <> l DELETE moved } "
+                "MERGE (g)-[x:GUARANTEES {id: row.key}]->(l) " + _changed("x")
+            ),
+        )
+    if spec_name == "blacklist":
+        return _Statements(
+            "MATCH (x:BlacklistEntry) RETURN count(x) AS n",
+            "UNWIND $rows AS row MATCH (x:BlacklistEntry {id: row.key}) "
+            "RETURN row.key AS key, x.fp AS fp",
+            _create(
+                spec_name,
+                "MATCH (s:Subject {id: row[3]}) "
+                "CREATE (x:BlacklistEntry PROPS) CREATE (s)-[:LISTED LINK]->(x) EXTRAS",
+            ),
+            _lit(
+                "UNWIND $rows AS row MATCH (s:Subject {id: row.a}) "
+                "MERGE (x:BlacklistEntry {id: row.key}) " + _changed("x") + " "
+                "MERGE (s)-[r1:LISTED]->(x) ON CREATE SET r1 = {" + _REL_PROV + "} "
+                "WITH x, s CALL (x, s) { OPTIONAL MATCH (o)-[r:LISTED]->(x) WHERE o <> s DELETE r }"
+            ),
+        )
+    raise KeyError(spec_name)  # pragma: no cover - the layout has no other file
 
 
-def role_create(role: str) -> LiteralString:
-    rtype = rel_type(ROLE_TYPES[role])
-    return cast(
-        LiteralString,
-        "UNWIND $rows AS row "
-        "MATCH (p:Person {id: row.props.person_id}) MATCH (f:Firm {id: row.props.firm_id}) "
-        f"CREATE (p)-[x:{rtype}]->(f) " + _SET_NEW,
-    )
+def _groups(spec: FileSpec, rows: list[dict[str, Any]]) -> list[tuple[str | None, list[Any]]]:
+    if spec.name != "roles":
+        return [(None, rows)]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r["props"]["role"], []).append(r)
+    return sorted(groups.items())
 
 
-# Relationship files without an id: the two ends that identify a row.
-_ENDS = {"ownership": ("owner_id", "firm_id"), "roles": ("person_id", "firm_id")}
-
-
-def _statements(spec: FileSpec, role: str | None) -> tuple[LiteralString, ...]:
-    if role is not None:
-        return role_lookup(role), role_create(role), role_statement(role)
-    return LOOKUPS[spec.name], CREATES[spec.name], STATEMENTS[spec.name]
+def is_fresh(gw: Gateway, spec: FileSpec) -> bool:
+    """True when no record of this file's kind exists yet (see the module notes)."""
+    roles = list(ROLE_TYPES) if spec.name == "roles" else [None]
+    return all(gw.read(statements(spec.name, r).count)[0]["n"] == 0 for r in roles)
 
 
 def write_rows(
-    gw: Gateway, spec: FileSpec, rows: list[dict[str, Any]], params: dict[str, Any]
+    gw: Gateway,
+    spec: FileSpec,
+    rows: list[dict[str, Any]],
+    params: dict[str, Any],
+    *,
+    fresh: bool = False,
 ) -> dict[str, int]:
-    """Write one batch of :func:`to_params` rows; created / updated / unchanged counts."""
+    """Write one batch of :func:`to_params` rows of one file; created / updated / unchanged.
+
+    ``fresh``: the file's kind of record did not exist when its first batch was
+    written (:func:`is_fresh`); the lookup then probes one key instead of all.
+    """
     totals = {"created": 0, "updated": 0, "unchanged": 0}
-    if spec.name == "roles":
-        groups: dict[str | None, list[dict[str, Any]]] = {}
-        for r in rows:
-            groups.setdefault(r["props"]["role"], []).append(r)
-    else:
-        groups = {None: rows}
-    for role, group in sorted(groups.items(), key=lambda kv: kv[0] or ""):
-        lookup, create, update = _statements(spec, role)
-        ends = _ENDS.get(spec.name)
-        probe = (
-            [{"key": r["key"], "a": r["props"][ends[0]], "b": r["props"][ends[1]]} for r in group]
-            if ends
-            else [{"key": r["key"]} for r in group]
-        )  # the lookup needs only the keys: do not send the whole rows twice
+    if not rows:
+        return totals
+    shape = _shape(spec.name)
+    params = {**params, "file": rows[0]["file"]}
+    for role, group in _groups(spec, rows):
+        st = statements(spec.name, role)
 
         def work(
-            tx: Any,
-            group: list[dict[str, Any]] = group,
-            probe: list[Any] = probe,
-            lookup: LiteralString = lookup,
-            create: LiteralString = create,
-            update: LiteralString = update,
+            tx: Any, group: list[dict[str, Any]] = group, st: _Statements = st
         ) -> tuple[int, int]:
             # Lookup and writes in one transaction: if the driver retries it after a
             # commit whose answer was lost (a server restart), the lookup sees the rows
             # and nothing is created twice.
-            existing = {r["key"]: r["fp"] for r in tx.run(lookup, rows=probe)}
-            new = [r for r in group if r["key"] not in existing]
+            existing: dict[str, str] = {}
+            probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in group[:1]]
+            if not fresh or any(True for _ in tx.run(st.lookup, rows=probe)):
+                probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in group]
+                existing = {r["key"]: r["fp"] for r in tx.run(st.lookup, rows=probe)}
+            new = [shape.row(r) for r in group if r["key"] not in existing]
             changed = [r for r in group if r["key"] in existing and existing[r["key"]] != r["fp"]]
             if new:
-                tx.run(create, rows=new, **params).consume()
+                tx.run(st.create, rows=new, **params).consume()
             if changed:
-                tx.run(update, rows=changed, **params).consume()
+                tx.run(st.update, rows=changed, **params).consume()
             return len(new), len(changed)
 
         n_new, n_changed = gw.write_tx(work)
