@@ -189,7 +189,7 @@ def _shape(spec_name: str) -> _Shape:
 @dataclass(frozen=True)
 class _Statements:
     count: LiteralString  # how many records of this kind exist (count store)
-    lookup: LiteralString  # key, fp of the existing ones among $rows (maps with key, a, b)
+    lookup: LiteralString  # [key, fp] of the existing ones among $rows (maps: key, a, b)
     create: LiteralString  # new rows, as lists
     update: LiteralString  # changed rows, as maps
 
@@ -223,7 +223,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
         lab = "Person" if spec_name == "persons" else "Firm"
         return _Statements(
             _lit(f"MATCH (x:{lab}) RETURN count(x) AS n"),
-            "UNWIND $rows AS row MATCH (x:Subject {id: row.key}) RETURN row.key AS key, x.fp AS fp",
+            "UNWIND $rows AS row MATCH (x:Subject {id: row.key}) RETURN collect([row.key, x.fp]) AS found",
             _create(spec_name, f"CREATE (x:Subject:{lab} PROPS) EXTRAS"),
             _lit(
                 "UNWIND $rows AS row MERGE (x:Subject {id: row.key}) "
@@ -237,7 +237,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
             _lit(f"MATCH ()-[x:{t}]->() RETURN count(x) AS n"),
             _lit(
                 f"UNWIND $rows AS row MATCH (:Person {{id: row.a}})-[x:{t}]->"
-                "(:Firm {id: row.b}) RETURN row.key AS key, x.fp AS fp"
+                "(:Firm {id: row.b}) RETURN collect([row.key, x.fp]) AS found"
             ),
             _create(
                 spec_name,
@@ -253,7 +253,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
         return _Statements(
             "MATCH ()-[x:OWNS]->() RETURN count(x) AS n",
             "UNWIND $rows AS row MATCH (:Subject {id: row.a})-[x:OWNS]->(:Firm {id: row.b}) "
-            "RETURN row.key AS key, x.fp AS fp",
+            "RETURN collect([row.key, x.fp]) AS found",
             _create(
                 spec_name,
                 "MATCH (o:Subject {id: row[3]}) MATCH (f:Firm {id: row[4]}) "
@@ -267,7 +267,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
     if spec_name == "loans":
         return _Statements(
             "MATCH (x:Loan) RETURN count(x) AS n",
-            "UNWIND $rows AS row MATCH (x:Loan {id: row.key}) RETURN row.key AS key, x.fp AS fp",
+            "UNWIND $rows AS row MATCH (x:Loan {id: row.key}) RETURN collect([row.key, x.fp]) AS found",
             _create(
                 spec_name,
                 "MATCH (lender:Subject {id: row[3]}) MATCH (borrower:Subject {id: row[4]}) "
@@ -292,7 +292,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
         return _Statements(
             "MATCH ()-[x:GUARANTEES]->() RETURN count(x) AS n",
             "UNWIND $rows AS row MATCH ()-[x:GUARANTEES {id: row.key}]->() "
-            "RETURN row.key AS key, x.fp AS fp",
+            "RETURN collect([row.key, x.fp]) AS found",
             _create(
                 spec_name,
                 "MATCH (g:Subject {id: row[3]}) MATCH (l:Loan {id: row[4]}) "
@@ -311,7 +311,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
         return _Statements(
             "MATCH (x:BlacklistEntry) RETURN count(x) AS n",
             "UNWIND $rows AS row MATCH (x:BlacklistEntry {id: row.key}) "
-            "RETURN row.key AS key, x.fp AS fp",
+            "RETURN collect([row.key, x.fp]) AS found",
             _create(
                 spec_name,
                 "MATCH (s:Subject {id: row[3]}) "
@@ -371,9 +371,10 @@ def write_rows(
             # and nothing is created twice.
             existing: dict[str, str] = {}
             probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in group[:1]]
-            if not fresh or any(True for _ in tx.run(st.lookup, rows=probe)):
+            if not fresh or tx.run(st.lookup, rows=probe).single(strict=True)["found"]:
                 probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in group]
-                existing = {r["key"]: r["fp"] for r in tx.run(st.lookup, rows=probe)}
+                found = tx.run(st.lookup, rows=probe).single(strict=True)["found"]
+                existing = dict(found)  # one record: cheaper than one per row
             new = [shape.row(r) for r in group if r["key"] not in existing]
             changed = [r for r in group if r["key"] in existing and existing[r["key"]] != r["fp"]]
             if new:
