@@ -46,6 +46,7 @@ Known = Callable[[str, list[str]], set[str]]
 
 MISSING = "missing required value"
 _UNSEEN = object()
+_NO_CLAIMS: dict[Any, Any] = {}
 _CACHE_SIZE = 65536  # distinct texts remembered per column
 BATCH_SIZE = 5000
 
@@ -164,6 +165,7 @@ class Validator:
         self._summary: dict[str, dict[str, int]] = {}
         self._column_sets: dict[str, frozenset[str]] = {}
         self._plans: dict[str, list[tuple[Column, str, bool, bool, dict[str, Any]]]] = {}
+        self._ref_plans: dict[str, list[tuple[str, str, str]]] = {}
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Per file: rows ``read``, ``valid`` and ``rejected`` so far.
@@ -305,8 +307,8 @@ class Validator:
     def _key(self, spec: FileSpec, typed: dict[str, Any]) -> Any:
         if spec.key is not None:
             return typed.get(spec.key)
-        parts = tuple(typed.get(c) for c in spec.composite_key)
-        return None if any(p is None for p in parts) else parts
+        parts = tuple([typed.get(c) for c in spec.composite_key])
+        return None if None in parts else parts
 
     @staticmethod
     def _key_text(spec: FileSpec, key: Any) -> str:
@@ -387,23 +389,30 @@ class Validator:
         graph: dict[str, set[str]],
         rejects: list[Reject],
     ) -> None:
-        for column in spec.columns:
-            space = column.references
-            if space is None:
-                continue
-            ref = typed[column.name]
-            claims = self._claims.get("loan" if space == "loan" else "subject", {})
-            claim = claims.get(ref)
+        for name, space, claims_space in self._refs(spec):
+            ref = typed[name]
+            claim = self._claims.get(claims_space, _NO_CLAIMS).get(ref)
             reason: str | None = None
             if claim is not None:
                 if not claim.ok:
-                    reason = f"{column.name} {ref} was rejected ({claim.file} row {claim.row})"
+                    reason = f"{name} {ref} was rejected ({claim.file} row {claim.row})"
                 elif space in ("person", "firm") and claim.kind != space:
-                    reason = f"{column.name} {ref} is a {claim.kind}, not a {space}"
+                    reason = f"{name} {ref} is a {claim.kind}, not a {space}"
             elif ref not in graph.get(space, ()):
                 reason = f"unknown {space} {ref}"
             if reason is not None:
-                rejects.append(Reject(raw.file, raw.row, column.name, ref, reason))
+                rejects.append(Reject(raw.file, raw.row, name, ref, reason))
+
+    def _refs(self, spec: FileSpec) -> list[tuple[str, str, str]]:
+        """Per reference column: its name, the id space it names, the claims it is in."""
+        refs = self._ref_plans.get(spec.name)
+        if refs is None:
+            refs = self._ref_plans[spec.name] = [
+                (c.name, c.references, "loan" if c.references == "loan" else "subject")
+                for c in spec.columns
+                if c.references is not None
+            ]
+        return refs
 
     def _check_subject_kind(
         self,
