@@ -202,6 +202,7 @@ class _Statements:
     count: LiteralString  # how many records of this kind exist (count store)
     lookup: LiteralString  # [key, fp] of the existing ones among $rows (maps: key, a, b)
     create: LiteralString  # new rows, as lists
+    create_extras: LiteralString  # the same, for rows with values beyond the layout (FtM)
     update: LiteralString  # changed rows, as maps
 
 
@@ -213,14 +214,16 @@ _LINK_PROV = (
 )
 
 
-def _create(spec_name: str, pattern: str) -> LiteralString:
-    """``pattern`` with its ``PROPS``, ``EXTRAS`` and ``LINK`` placeholders filled in."""
-    text = (
-        pattern.replace("PROPS", "{" + _shape(spec_name).properties() + "}")
-        .replace("EXTRAS", _EXTRAS)
-        .replace("LINK", _LINK_PROV)
+def _create(spec_name: str, pattern: str) -> tuple[LiteralString, LiteralString]:
+    """``pattern`` with its ``PROPS`` and ``LINK`` placeholders filled in, without and
+    with the ``EXTRAS`` clause (a batch of CSV rows does not pay for it)."""
+    text = pattern.replace("PROPS", "{" + _shape(spec_name).properties() + "}").replace(
+        "LINK", _LINK_PROV
     )
-    return _lit("UNWIND $rows AS row " + text)
+    return (
+        _lit("UNWIND $rows AS row " + text.replace("EXTRAS", "")),
+        _lit("UNWIND $rows AS row " + text.replace("EXTRAS", _EXTRAS)),
+    )
 
 
 def _changed(var: str) -> str:
@@ -235,7 +238,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
         return _Statements(
             _lit(f"MATCH (x:{lab}) RETURN count(x) AS n"),
             "UNWIND $rows AS row MATCH (x:Subject {id: row.key}) RETURN collect([row.key, x.fp]) AS found",
-            _create(spec_name, f"CREATE (x:Subject:{lab} PROPS) EXTRAS"),
+            *_create(spec_name, f"CREATE (x:Subject:{lab} PROPS) EXTRAS"),
             _lit(
                 "UNWIND $rows AS row MERGE (x:Subject {id: row.key}) "
                 f"SET x:{lab} " + _changed("x")
@@ -250,7 +253,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
                 f"UNWIND $rows AS row MATCH (:Person {{id: row.a}})-[x:{t}]->"
                 "(:Firm {id: row.b}) RETURN collect([row.key, x.fp]) AS found"
             ),
-            _create(
+            *_create(
                 spec_name,
                 "MATCH (p:Person {id: row[3]}) MATCH (f:Firm {id: row[4]}) "
                 f"CREATE (p)-[x:{t} PROPS]->(f) EXTRAS",
@@ -265,7 +268,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
             "MATCH ()-[x:OWNS]->() RETURN count(x) AS n",
             "UNWIND $rows AS row MATCH (:Subject {id: row.a})-[x:OWNS]->(:Firm {id: row.b}) "
             "RETURN collect([row.key, x.fp]) AS found",
-            _create(
+            *_create(
                 spec_name,
                 "MATCH (o:Subject {id: row[3]}) MATCH (f:Firm {id: row[4]}) "
                 "CREATE (o)-[x:OWNS PROPS]->(f) EXTRAS",
@@ -279,7 +282,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
         return _Statements(
             "MATCH (x:Loan) RETURN count(x) AS n",
             "UNWIND $rows AS row MATCH (x:Loan {id: row.key}) RETURN collect([row.key, x.fp]) AS found",
-            _create(
+            *_create(
                 spec_name,
                 "MATCH (lender:Subject {id: row[3]}) MATCH (borrower:Subject {id: row[4]}) "
                 "CREATE (x:Loan PROPS) "
@@ -304,7 +307,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
             "MATCH ()-[x:GUARANTEES]->() RETURN count(x) AS n",
             "UNWIND $rows AS row MATCH ()-[x:GUARANTEES {id: row.key}]->() "
             "RETURN collect([row.key, x.fp]) AS found",
-            _create(
+            *_create(
                 spec_name,
                 "MATCH (g:Subject {id: row[3]}) MATCH (l:Loan {id: row[4]}) "
                 "CREATE (g)-[x:GUARANTEES PROPS]->(l) EXTRAS",
@@ -323,7 +326,7 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
             "MATCH (x:BlacklistEntry) RETURN count(x) AS n",
             "UNWIND $rows AS row MATCH (x:BlacklistEntry {id: row.key}) "
             "RETURN collect([row.key, x.fp]) AS found",
-            _create(
+            *_create(
                 spec_name,
                 "MATCH (s:Subject {id: row[3]}) "
                 "CREATE (x:BlacklistEntry PROPS) CREATE (s)-[:LISTED LINK]->(x) EXTRAS",
@@ -389,7 +392,8 @@ def write_rows(
             new = [shape.row(r) for r in group if r["key"] not in existing]
             changed = [r for r in group if r["key"] in existing and existing[r["key"]] != r["fp"]]
             if new:
-                tx.run(st.create, rows=new, **params).consume()
+                plain = all(r[5] is None for r in new)
+                tx.run(st.create if plain else st.create_extras, rows=new, **params).consume()
             if changed:
                 tx.run(st.update, rows=changed, **params).consume()
             return len(new), len(changed)
