@@ -28,9 +28,14 @@ from loaders.generate import generate
 
 
 def empty(settings: Settings) -> None:
-    """Delete every node and relationship (the schema stays)."""
+    """Delete every node and relationship (the schema stays).
+
+    Relationships first, in small transactions: a DETACH DELETE of a bank with
+    100,000 loans in one transaction exceeds the server's transaction memory.
+    """
     with Gateway(settings) as gw:
-        gw.run_schema("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+        gw.run_schema("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS")
+        gw.run_schema("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS")
 
 
 def main() -> None:
