@@ -17,7 +17,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -231,8 +231,6 @@ class _Writers:
     """
 
     def __init__(self, gw: Gateway, params: dict[str, Any], writers: int = 2) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self.gw = gw
         self.params = params
         self.pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="credgraph-writer")

@@ -49,7 +49,7 @@ from functools import cache
 from typing import Any, LiteralString, cast
 
 from graph.gateway import Gateway
-from graph.model import ROLE_TYPES, rel_type
+from graph.model import PROVENANCE, ROLE_TYPES, rel_type
 from loaders.layout import BY_NAME, FileSpec
 from loaders.validate import ValidRow
 
@@ -65,14 +65,17 @@ ENDS: dict[str, tuple[str, str | None]] = {
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
-_REL_PROV: LiteralString = (
-    "source: $source, source_file: $file, source_row: row.line, "
-    "loaded_at: $loaded_at, load_id: $load_id"
-)
-_PROV: LiteralString = (
-    "x.fp = row.fp, x.source = $source, x.source_file = $file, "
-    "x.source_row = row.line, x.loaded_at = $loaded_at, x.load_id = $load_id"
-)
+
+def _prov(line: str) -> str:
+    """``source: $source, ..., source_row: <line>, ...``: the provenance as map entries
+    (names from graph.model.PROVENANCE), the row's line read by the expression ``line``."""
+    values = {"source_row": line, "source_file": "$file"}
+    return ", ".join(f"{name}: {values.get(name, '$' + name)}" for name in PROVENANCE)
+
+
+# For rows sent as maps (updates) and as lists (creates: the line is row[2]).
+_REL_PROV = _prov("row.line")
+_LINK_PROV = "{" + _prov("row[2]") + "}"
 
 
 def _lit(text: str) -> LiteralString:
@@ -151,21 +154,18 @@ class _Shape:
 
     columns: tuple[str, ...]  # stored layout columns, at list positions 6, 7, ...
     dates: tuple[int, ...]  # which of them are dates (sent as ISO text, see properties())
+    names: frozenset[str]  # the columns as a set
 
     def row(self, p: dict[str, Any]) -> list[Any]:
         props = p["props"]
         extras = None
         if len(props) != len(self.columns):  # only FtM rows have values beyond the layout
-            extras = {k: v for k, v in props.items() if k not in self._set} or None
+            extras = {k: v for k, v in props.items() if k not in self.names} or None
         values = [props.get(c) for c in self.columns]
         for i in self.dates:
             if values[i] is not None:
                 values[i] = values[i].isoformat()
         return [p["key"], p["fp"], p["line"], p["a"], p["b"], extras, *values]
-
-    @property
-    def _set(self) -> frozenset[str]:
-        return _column_set(self.columns)
 
     def properties(self) -> str:
         """``name: row[6], ...`` (a null value sets no property), with the provenance."""
@@ -175,15 +175,7 @@ class _Shape:
             f"{c}: date(row[{i + 6}])" if i in self.dates else f"{c}: row[{i + 6}]"
             for i, c in enumerate(self.columns)
         )
-        return (
-            cols + ", fp: row[1], source: $source, source_file: $file, source_row: row[2], "
-            "loaded_at: $loaded_at, load_id: $load_id"
-        )
-
-
-@cache
-def _column_set(columns: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(columns)
+        return cols + ", fp: row[1], " + _prov("row[2]")
 
 
 @cache
@@ -191,7 +183,8 @@ def _shape(spec_name: str) -> _Shape:
     spec = BY_NAME[spec_name]
     columns = stored_columns(spec)
     types = {c.name: c.type for c in spec.columns}
-    return _Shape(columns, tuple(i for i, c in enumerate(columns) if types.get(c) == "date"))
+    dates = tuple(i for i, c in enumerate(columns) if types.get(c) == "date")
+    return _Shape(columns, dates, frozenset(columns))
 
 
 # -- statements -----------------------------------------------------------------------
@@ -208,10 +201,6 @@ class _Statements:
 
 # Values that are not layout columns (FtM extras such as `aliases`), when a row has any.
 _EXTRAS = " FOREACH (_ IN CASE WHEN row[5] IS NULL THEN [] ELSE [1] END | SET x += row[5]) "
-_LINK_PROV = (
-    "{source: $source, source_file: $file, source_row: row[2], "
-    "loaded_at: $loaded_at, load_id: $load_id}"
-)
 
 
 def _create(spec_name: str, pattern: str) -> tuple[LiteralString, LiteralString]:
@@ -227,7 +216,7 @@ def _create(spec_name: str, pattern: str) -> tuple[LiteralString, LiteralString]
 
 
 def _changed(var: str) -> str:
-    return f"SET {var} += row.props, " + _PROV.replace("x.", var + ".")
+    return f"SET {var} += row.props, {var} += {{fp: row.fp, {_REL_PROV}}}"
 
 
 @cache
@@ -383,12 +372,14 @@ def write_rows(
             # Lookup and writes in one transaction: if the driver retries it after a
             # commit whose answer was lost (a server restart), the lookup sees the rows
             # and nothing is created twice.
+            def found(rows: list[dict[str, Any]]) -> list[list[str]]:
+                # The lookup needs only the keys and ends: not the whole rows again.
+                probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in rows]
+                return list(tx.run(st.lookup, rows=probe).single(strict=True)["found"])
+
             existing: dict[str, str] = {}
-            probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in group[:1]]
-            if not fresh or tx.run(st.lookup, rows=probe).single(strict=True)["found"]:
-                probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in group]
-                found = tx.run(st.lookup, rows=probe).single(strict=True)["found"]
-                existing = dict(found)  # one record: cheaper than one per row
+            if not fresh or found(group[:1]):
+                existing = dict(found(group))  # one record: cheaper than one per row
             new = [shape.row(r) for r in group if r["key"] not in existing]
             changed = [r for r in group if r["key"] in existing and existing[r["key"]] != r["fp"]]
             if new:
