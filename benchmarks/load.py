@@ -43,6 +43,12 @@ def main() -> None:
     ap.add_argument("--scales", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--bulk", action="store_true", help="also measure the bulk path")
     ap.add_argument("--no-online", action="store_true", help="skip the online path")
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        default=["online", "reload", "warm"],
+        help="online modes to run, in order (default: online reload warm)",
+    )
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "credgraph-bench")
     args = ap.parse_args()
     rows_out = []
@@ -51,7 +57,7 @@ def main() -> None:
         if not (data / "blacklist.csv").exists():
             generate(data, scale, 1, "csv")
         total_rows = sum(sum(1 for _ in open(p, "rb")) - 1 for p in data.glob("*.csv"))
-        runs = [] if args.no_online else [["online", "reload", "warm"]]
+        runs = [] if args.no_online else [args.modes]
         if args.bulk:
             runs.append(["bulk"])  # a server of its own: bulk needs an empty database
         for modes in runs:
@@ -78,6 +84,8 @@ def main() -> None:
                             }
                         )
                         print(rows_out[-1], file=sys.stderr)
+                        for note in json.loads(out).get("notes", []):
+                            print(f"  {mode}: {note}", file=sys.stderr)
     print(f"\nmachine: {machine()}; date: {time.strftime('%Y-%m-%d')}\n")
     print(
         table(

@@ -6,7 +6,9 @@ The database records the schema version it holds on a single
 - on an empty database creates every constraint and index (all statements
   are ``IF NOT EXISTS``, so running it twice changes nothing), then records
   :data:`SCHEMA_VERSION`;
-- on a database at an older version applies the migrations in order;
+- on a database at an older version drops what that version had and this one
+  no longer uses (:data:`OBSOLETE`, ``IF EXISTS``), then creates what is
+  missing; the same run repairs a current database whose indexes were dropped;
 - on a database at a newer version refuses with :class:`SchemaError`: this
   code would misread it.
 
@@ -23,10 +25,12 @@ from typing import LiteralString
 from graph.errors import SchemaError
 from graph.gateway import Gateway
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# Version 1: the initial model (docs/data-model.md).
-V1: tuple[LiteralString, ...] = (
+# The schema this code works with (docs/data-model.md). Every statement is
+# idempotent, so running them again changes nothing and repairs a database whose
+# constraints or indexes were dropped by hand.
+STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (n:Subject) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT person_id IF NOT EXISTS FOR (n:Person) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT firm_id IF NOT EXISTS FOR (n:Firm) REQUIRE n.id IS UNIQUE",
@@ -44,7 +48,11 @@ V1: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT api_key_id IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT schema_id IF NOT EXISTS FOR (n:CredgraphSchema) REQUIRE n.id IS UNIQUE",
     "CREATE INDEX subject_name IF NOT EXISTS FOR (n:Subject) ON (n.name)",
-    "CREATE TEXT INDEX subject_name_text IF NOT EXISTS FOR (n:Subject) ON (n.name)",
+    # Name search (tokens, case-insensitive, any script) over names and FtM aliases.
+    # Eventually consistent: the Lucene writes run on a background thread, not in
+    # the commit path, so a new subject is searchable a moment after its load commits.
+    "CREATE FULLTEXT INDEX subject_names IF NOT EXISTS FOR (n:Subject) ON EACH [n.name, n.aliases] "
+    "OPTIONS {indexConfig: {`fulltext.eventually_consistent`: true}}",
     "CREATE INDEX loan_status IF NOT EXISTS FOR (n:Loan) ON (n.status)",
     "CREATE INDEX blacklist_list IF NOT EXISTS FOR (n:BlacklistEntry) ON (n.list)",
     "CREATE INDEX score_run IF NOT EXISTS FOR (n:Score) ON (n.run)",
@@ -52,8 +60,10 @@ V1: tuple[LiteralString, ...] = (
     "CREATE INDEX run_status IF NOT EXISTS FOR (n:Run) ON (n.status)",
 )
 
-# version -> statements that bring a database from version-1 to version.
-MIGRATIONS: dict[int, tuple[LiteralString, ...]] = {1: V1}
+# What earlier versions created and this one no longer uses, removed first.
+# Version 1 -> 2: the TEXT index on Subject.name (trigrams, updated in the commit
+# path) doubled the server's CPU per new subject; `subject_names` replaces it.
+OBSOLETE: tuple[LiteralString, ...] = ("DROP INDEX subject_name_text IF EXISTS",)
 
 
 def schema_version(gw: Gateway) -> int:
@@ -71,22 +81,20 @@ def ensure_schema(gw: Gateway, *, log: Callable[[str], None] | None = None) -> d
             f"but this credgraph knows only up to version {SCHEMA_VERSION}",
             hint="upgrade credgraph, or point NEO4J_URI / CREDGRAPH_HOME at another database",
         )
-    applied = 0
-    # Statements are IF NOT EXISTS: re-running the current version is harmless and
-    # repairs a database whose constraints were dropped by hand.
-    for version in range(max(current, 1), SCHEMA_VERSION + 1):
-        for statement in MIGRATIONS[version]:
-            gw.run_schema(statement)
-            applied += 1
-        if log:
-            log(f"schema version {version}: {len(MIGRATIONS[version])} statements")
+    # Obsolete parts first (IF EXISTS), then the current schema (IF NOT EXISTS):
+    # this migrates an older database and repairs a current one alike.
+    statements = (*OBSOLETE, *STATEMENTS)
+    for statement in statements:
+        gw.run_schema(statement)
+    if log:
+        log(f"schema version {SCHEMA_VERSION}: {len(statements)} statements (from {current})")
     gw.run_schema("CALL db.awaitIndexes(300)")
     gw.write(
         "MERGE (m:CredgraphSchema {id: 'schema'}) SET m.version = $version, m.updated_at = $now",
         version=SCHEMA_VERSION,
         now=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    return {"from": current, "to": SCHEMA_VERSION, "statements": applied}
+    return {"from": current, "to": SCHEMA_VERSION, "statements": len(statements)}
 
 
 def require_schema(gw: Gateway) -> int:

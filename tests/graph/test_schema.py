@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from graph.errors import SchemaError
@@ -31,7 +33,8 @@ def test_schema_on_empty_database_then_again(session_gateway: Gateway) -> None:
     assert first == {"from": 0, "to": SCHEMA_VERSION, "statements": first["statements"]}
     cons, idx = _schema(gw)
     assert {"subject_id", "loan_id", "blacklist_entry_id", "guarantee_id"} <= cons
-    assert {"subject_name_text", "loan_status"} <= idx
+    assert {"subject_names", "loan_status"} <= idx
+    assert "subject_name_text" not in idx
     second = ensure_schema(gw)
     assert second["from"] == SCHEMA_VERSION
     assert _schema(gw) == (cons, idx)
@@ -71,3 +74,52 @@ def test_dropped_constraint_is_repaired(session_gateway: Gateway) -> None:
     ensure_schema(gw)
     cons, _ = _schema(gw)
     assert "loan_id" in cons
+
+
+def test_version_1_database_is_migrated(session_gateway: Gateway) -> None:
+    """A database at version 1 loses the TEXT index and gains the full-text one."""
+    gw = session_gateway
+    ensure_schema(gw)
+    wipe(gw)
+    gw.run_schema("DROP INDEX subject_names")
+    gw.run_schema("CREATE TEXT INDEX subject_name_text FOR (n:Subject) ON (n.name)")
+    gw.write("MERGE (m:CredgraphSchema {id: 'schema'}) SET m.version = 1")
+    assert ensure_schema(gw)["from"] == 1
+    _, idx = _schema(gw)
+    assert "subject_names" in idx and "subject_name_text" not in idx
+    assert schema_version(gw) == SCHEMA_VERSION
+
+
+def _search(gw: Gateway, q: str) -> list[str]:
+    """Ids the full-text index finds for ``q``, waiting (up to 10 s) for it to follow."""
+    found: list[str] = []
+    for _ in range(100):  # eventually consistent: the index follows within moments
+        found = [
+            r["id"]
+            for r in gw.read(
+                "CALL db.index.fulltext.queryNodes('subject_names', $q) YIELD node "
+                "RETURN node.id AS id ORDER BY id",
+                q=q,
+            )
+        ]
+        if found:
+            break
+        time.sleep(0.1)
+    return found
+
+
+def test_names_and_aliases_are_searched_through_the_full_text_index(
+    session_gateway: Gateway,
+) -> None:
+    gw = session_gateway
+    ensure_schema(gw)
+    wipe(gw)
+    gw.write(
+        "CREATE (:Subject:Firm {id: 'F1', name: 'Great Wall Holdings Ltd'}), "
+        "(:Subject:Person {id: 'P1', name: 'Zhang Wei', aliases: ['张伟', 'Wei Zhang']}), "
+        "(:Subject:Person {id: 'P2', name: 'Anna Walls'})"
+    )
+    assert _search(gw, "wall") == ["F1"]  # whole words, any case
+    assert _search(gw, "WALLS") == ["P2"]
+    assert _search(gw, "张伟") == ["P1"]  # an alias, in another script
+    wipe(gw)
