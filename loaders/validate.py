@@ -59,9 +59,12 @@ _KEY_SPACE = {"persons": "subject", "firms": "subject", "loans": "loan"}
 _SUBJECT_KIND = {"persons": "person", "firms": "firm"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ValidRow:
-    """A row that passed every check; ``values`` holds typed values for every layout column."""
+    """A row that passed every check; ``values`` holds typed values for every layout column.
+
+    (Not frozen: a frozen dataclass costs four times as much to create, and there is
+    one per valid row. Nothing changes it after validation.)"""
 
     file: str
     row: int
@@ -89,12 +92,17 @@ class Batch:
     rejects: list[Reject] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    file: str
-    row: int
-    kind: str | None  # "person"/"firm"/"loan"/... once accepted; None while pending/rejected
-    ok: bool
+# A claim on a key: which file and row claimed it, with which kind of record
+# ("person", "firm", "loan", ... once accepted; none while pending or rejected) and
+# whether the row was accepted, packed into one int. A load holds one claim per
+# key it reads (millions): an int costs a fraction of an object with four fields.
+_FILE_BITS = 16
+_KIND_BITS = 5
+
+
+def _pack(file: int, row: int, kind: int, *, ok: bool) -> int:
+    """One claim: ``row | file | kind | ok`` from the high bits to the low one."""
+    return (((row << _FILE_BITS | file) << _KIND_BITS | kind) << 1) | ok
 
 
 class _BadValue(Exception):
@@ -160,12 +168,15 @@ class Validator:
     def __init__(self, known: Known | None = None, *, batch_size: int = BATCH_SIZE) -> None:
         self._known = known
         self._batch_size = batch_size
-        # space -> key -> claim; spaces: "subject", "loan", and per-file for the others.
-        self._claims: dict[str, dict[Any, _Claim]] = {}
+        # space -> key -> claim (see _pack); spaces: "subject", "loan", and per-file
+        # for the others.
+        self._claims: dict[str, dict[Any, int]] = {}
         self._summary: dict[str, dict[str, int]] = {}
-        self._column_sets: dict[str, frozenset[str]] = {}
-        self._plans: dict[str, list[tuple[Column, str, bool, bool, dict[str, Any]]]] = {}
-        self._ref_plans: dict[str, list[tuple[str, str, str]]] = {}
+        self._plans: dict[str, _Plan] = {}
+        self._files: list[str] = []
+        self._file_index: dict[str, int] = {}
+        self._kinds: list[str | None] = [None]
+        self._kind_index: dict[str | None, int] = {None: 0}
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Per file: rows ``read``, ``valid`` and ``rejected`` so far.
@@ -207,46 +218,178 @@ class Validator:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _space(self, spec: FileSpec) -> str:
-        return _KEY_SPACE.get(spec.name, spec.name)
+    def _plan(self, spec: FileSpec) -> _Plan:
+        plan = self._plans.get(spec.name)
+        if plan is None:
+            plan = self._plans[spec.name] = _Plan(spec)
+        return plan
+
+    def _file_no(self, file: str) -> int:
+        n = self._file_index.get(file)
+        if n is None:
+            n = self._file_index[file] = len(self._files)
+            if n >= 1 << _FILE_BITS:  # pragma: no cover - a load reads a handful of files
+                raise ValueError("too many input files in one load")
+            self._files.append(file)
+        return n
+
+    def _kind_no(self, kind: str | None) -> int:
+        n = self._kind_index.get(kind)
+        if n is None:
+            n = self._kind_index[kind] = len(self._kinds)
+            self._kinds.append(kind)
+        return n
+
+    def _where(self, claim: int, file: str) -> str:
+        """``row N`` (same file) or ``<file> row N``: where a claim was made."""
+        first_file = self._files[(claim >> (_KIND_BITS + 1)) & ((1 << _FILE_BITS) - 1)]
+        row = claim >> (_FILE_BITS + _KIND_BITS + 1)
+        return f"row {row}" if first_file == file else f"{first_file} row {row}"
 
     def _batch(self, spec: FileSpec, chunk: list[RawRow], stats: dict[str, int]) -> Batch:
+        plan = self._plan(spec)
         batch = Batch(chunk[0].file)
-        claims = self._claims.setdefault(self._space(spec), {})
+        claims = self._claims.setdefault(plan.space, {})
+        typed_rows = self._typed_rows(plan, chunk)
+        stats["read"] += len(chunk)
+        key_name = plan.key
+        composite = plan.composite
+        # A chunk is rows of one file: its claims differ only in the row number.
+        file_bits = self._file_no(batch.file) << (_KIND_BITS + 1)
+        shift = _FILE_BITS + _KIND_BITS + 1
         pending: list[tuple[RawRow, dict[str, Any], Any]] = []
-        for raw in chunk:
-            stats["read"] += 1
-            rejects: list[Reject] = []
-            typed = self._typed(spec, raw, rejects)
+        for raw, (typed, rejects) in zip(chunk, typed_rows, strict=True):
             if rejects:
-                self._claim(claims, spec, raw, typed, ok=False, rejects=batch.rejects)
+                self._claim_rejected(claims, plan, raw, typed)
                 batch.rejects.extend(rejects)
                 continue
-            key = self._claim(claims, spec, raw, typed, ok=None, rejects=rejects)
-            if rejects:
-                batch.rejects.extend(rejects)
-                continue
+            if key_name is not None:
+                key = typed.get(key_name)
+            else:
+                key = tuple([typed.get(c) for c in composite])
+                if None in key:
+                    key = None
+            if key is not None:
+                first = claims.get(key)
+                if first is not None:
+                    batch.rejects.append(self._duplicate(plan, raw, key, first))
+                    continue
+                claims[key] = raw.row << shift | file_bits  # pending: no kind, not ok
             pending.append((raw, typed, key))
 
-        graph = self._ask_graph(spec, pending)
+        graph = self._ask_graph(plan, pending)
+        accepted = file_bits | self._kind_no(plan.kind) << 1 | 1
+        refs = plan.refs
+        # Per reference: the claims it is checked against, and the bits (kind, ok) a
+        # claim must have to be a good target. A reference that fails this quick test
+        # goes to _check_refs: it may still be known to the graph, else it gets its reason.
+        quick = [
+            (
+                name,
+                self._claims.setdefault(claims_space, {}),
+                _KIND_OK if space in _SUBJECT_KINDS else 1,
+                self._kind_no(space) << 1 | 1 if space in _SUBJECT_KINDS else 1,
+            )
+            for name, space, claims_space in refs
+        ]
+        other = plan.other
+        check_kind = other is not None and other in graph
+        rows = batch.rows
         for raw, typed, key in pending:
-            rejects = []
-            if self._check_subject_kind(spec, raw, typed, graph, rejects):
+            if check_kind and key in graph[other]:  # type: ignore[index]
                 # Like a duplicate: the id belongs to the graph's subject, not to this row.
                 del claims[key]
-                batch.rejects.extend(rejects)
+                batch.rejects.append(
+                    Reject(
+                        raw.file,
+                        raw.row,
+                        key_name,
+                        key,
+                        f"id {key} is already a {other} in the graph",
+                    )
+                )
                 continue
-            self._check_refs(spec, raw, typed, graph, rejects)
+            for name, ref_claims, mask, want in quick:
+                c = ref_claims.get(typed[name])
+                if c is None or c & mask != want:
+                    rejects = self._check_refs(refs, raw, typed, graph)
+                    break
+            else:
+                rejects = None
             if rejects:
                 batch.rejects.extend(rejects)  # the key stays claimed as rejected
                 continue
-            claims[key] = _Claim(raw.file, raw.row, _SUBJECT_KIND.get(spec.name, spec.name), True)
-            batch.rows.append(ValidRow(raw.file, raw.row, self._key_text(spec, key), typed))
-        stats["valid"] += len(batch.rows)
-        stats["rejected"] += len(chunk) - len(batch.rows)
+            # Key columns are required: a row without its key was rejected above.
+            assert key is not None
+            claims[key] = raw.row << shift | accepted
+            rows.append(ValidRow(raw.file, raw.row, "|".join(key) if composite else key, typed))
+        stats["valid"] += len(rows)
+        stats["rejected"] += len(chunk) - len(rows)
         return batch
 
-    def _typed(self, spec: FileSpec, raw: RawRow, rejects: list[Reject]) -> dict[str, Any]:
+    def _typed_rows(
+        self, plan: _Plan, chunk: list[RawRow]
+    ) -> list[tuple[dict[str, Any], list[Reject] | None]]:
+        """Every row's typed values and its rejects (None when it has none), column by column.
+
+        Column-wise for speed: a column's values are checked and parsed in one pass
+        (distinct texts parsed once, see ``_Column.cache``). A row with anything unusual
+        (a read error, FtM extras, a missing or unparsable value, a list) goes through
+        :meth:`_typed` instead, which gives the exact reasons; both give the same values.
+        """
+        n = len(chunk)
+        values = [raw.values for raw in chunk]
+        slow: set[int] = set()
+        width = len(plan.columns)
+        for i, raw in enumerate(chunk):
+            if raw.error is not None or len(raw.values) != width:
+                slow.add(i)
+        columns: list[list[Any]] = []
+        for col in plan.columns:
+            name = col.name
+            raw_col: list[Any] = [v.get(name) for v in values]
+            types = set(map(type, raw_col))
+            if not types <= _PLAIN:  # lists (FtM): the slow path names the column
+                slow.update(i for i, v in enumerate(raw_col) if type(v) not in _PLAIN)
+                raw_col = [v if type(v) is str else None for v in raw_col]
+            if col.parses:
+                cache = col.cache
+                out = [cache.get(v, _UNSEEN) for v in raw_col]
+                if _UNSEEN in out:
+                    for i in [i for i, x in enumerate(out) if x is _UNSEEN]:
+                        v = raw_col[i]
+                        if v is None:
+                            if col.required:
+                                slow.add(i)
+                            out[i] = None
+                            continue
+                        try:
+                            parsed = parse_value(col.column, v)
+                        except _BadValue:
+                            slow.add(i)  # the slow path words the reason
+                            continue
+                        if len(cache) >= _CACHE_SIZE:
+                            cache.clear()
+                        cache[v] = out[i] = parsed
+                columns.append(out)
+            else:
+                if col.required and any(map(_blank, raw_col)):
+                    slow.update(i for i, v in enumerate(raw_col) if _blank(v))
+                columns.append(raw_col)
+        names = plan.names
+        result: list[tuple[dict[str, Any], list[Reject] | None]] = (
+            [(dict(zip(names, t, strict=True)), None) for t in zip(*columns, strict=True)]
+            if columns
+            else [({}, None)] * n
+        )
+        for i in slow:
+            rejects: list[Reject] = []
+            typed = self._typed(plan, chunk[i], rejects)
+            result[i] = (typed, rejects or None)
+        return result
+
+    def _typed(self, plan: _Plan, raw: RawRow, rejects: list[Reject]) -> dict[str, Any]:
+        """One row's typed values, each problem of its own values added to ``rejects``."""
         values: dict[str, Any] = {}
         if raw.error is not None:
             col = raw.error_column
@@ -256,8 +399,8 @@ class Validator:
         raw_values = raw.values
         get = raw_values.get
         share_unknown = get("share_unknown") == "true"
-        plan = self._plan(spec)
-        for column, name, required, parses, cache in plan:
+        for c in plan.columns:
+            name, required = c.name, c.required
             v = get(name)
             if v is None or (required and type(v) is str and not v.strip()):
                 if required and not (name == "share" and share_unknown):
@@ -267,115 +410,66 @@ class Validator:
                 rejects.append(
                     Reject(raw.file, raw.row, name, _shown(v), "expected a single value")
                 )
-            elif not parses:
+            elif not c.parses:
                 values[name] = v
             else:
-                # Dates, enums and amounts repeat a lot: parse each distinct text once.
-                parsed = cache.get(v, _UNSEEN)
+                parsed = c.cache.get(v, _UNSEEN)
                 if parsed is _UNSEEN:
                     try:
-                        parsed = parse_value(column, v)
+                        parsed = parse_value(c.column, v)
                     except _BadValue as e:
                         rejects.append(Reject(raw.file, raw.row, name, v, str(e)))
                         continue
-                    if len(cache) >= _CACHE_SIZE:
-                        cache.clear()
-                    cache[v] = parsed
                 values[name] = parsed
-        if len(raw_values) != len(plan) or share_unknown:
-            names = self._names(spec)
+        if len(raw_values) != len(plan.columns) or share_unknown:
             for k, v in raw_values.items():  # FtM extras, passed through in order
-                if k not in names:
+                if k not in plan.name_set:
                     values[k] = (v == "true") if k == "share_unknown" else v
         return values
 
-    def _plan(self, spec: FileSpec) -> list[tuple[Column, str, bool, bool, dict[str, Any]]]:
-        """Per column: the column, its name, required, needs parsing, its parse cache."""
-        plan = self._plans.get(spec.name)
-        if plan is None:
-            plan = self._plans[spec.name] = [
-                (c, c.name, c.required, c.type != "str", {}) for c in spec.columns
-            ]
-        return plan
+    def _claim_rejected(
+        self, claims: dict[Any, int], plan: _Plan, raw: RawRow, typed: dict[str, Any]
+    ) -> None:
+        """A row rejected for its own values still claims its key, if it has one."""
+        if plan.key is not None:
+            key = typed.get(plan.key)
+        else:
+            key = tuple([typed.get(c) for c in plan.composite])
+            if None in key:
+                key = None
+        if key is not None and key not in claims:
+            claims[key] = _pack(self._file_no(raw.file), raw.row, 0, ok=False)
 
-    def _names(self, spec: FileSpec) -> frozenset[str]:
-        names = self._column_sets.get(spec.name)
-        if names is None:
-            names = self._column_sets[spec.name] = frozenset(spec.column_names)
-        return names
-
-    def _key(self, spec: FileSpec, typed: dict[str, Any]) -> Any:
-        if spec.key is not None:
-            return typed.get(spec.key)
-        parts = tuple([typed.get(c) for c in spec.composite_key])
-        return None if None in parts else parts
-
-    @staticmethod
-    def _key_text(spec: FileSpec, key: Any) -> str:
-        return key if spec.key is not None else "|".join(key)
-
-    def _claim(
-        self,
-        claims: dict[Any, _Claim],
-        spec: FileSpec,
-        raw: RawRow,
-        typed: dict[str, Any],
-        *,
-        ok: bool | None,
-        rejects: list[Reject],
-    ) -> Any:
-        """Claim the row's key; report a duplicate (only when ``ok`` is None: a checked row)."""
-        key = self._key(spec, typed)
-        if key is None:
-            return None
-        first = claims.get(key)
-        if first is None:
-            claims[key] = _Claim(raw.file, raw.row, None, False)
-            return key
-        if ok is None:
-            where = (
-                f"row {first.row}" if first.file == raw.file else f"{first.file} row {first.row}"
+    def _duplicate(self, plan: _Plan, raw: RawRow, key: Any, first: int) -> Reject:
+        where = self._where(first, raw.file)
+        if plan.key is not None:
+            return Reject(
+                raw.file, raw.row, plan.key, key, f"duplicate id {key} (first at {where})"
             )
-            if spec.key is not None:
-                rejects.append(
-                    Reject(
-                        raw.file, raw.row, spec.key, key, f"duplicate id {key} (first at {where})"
-                    )
-                )
-            else:
-                text = self._key_text(spec, key)
-                rejects.append(
-                    Reject(
-                        raw.file,
-                        raw.row,
-                        "|".join(spec.composite_key),
-                        text,
-                        f"duplicate key {text} (first at {where})",
-                    )
-                )
-        return key
+        text = "|".join(key)
+        return Reject(
+            raw.file,
+            raw.row,
+            "|".join(plan.composite),
+            text,
+            f"duplicate key {text} (first at {where})",
+        )
 
     def _ask_graph(
-        self, spec: FileSpec, pending: list[tuple[RawRow, dict[str, Any], Any]]
+        self, plan: _Plan, pending: list[tuple[RawRow, dict[str, Any], Any]]
     ) -> dict[str, set[str]]:
         """Ask ``known`` once per space about the ids this batch needs and we don't know."""
         found: dict[str, set[str]] = {}
         if self._known is None or not pending:
             return found
         wanted: dict[str, set[str]] = {}
-        subjects = self._claims.get("subject", {})
-        loans = self._claims.get("loan", {})
-        for column in spec.columns:
-            if column.references is None:
-                continue
-            claims = loans if column.references == "loan" else subjects
-            for _, typed, _ in pending:
-                ref = typed[column.name]
-                if ref not in claims:
-                    wanted.setdefault(column.references, set()).add(ref)
-        other = {"persons": "firm", "firms": "person"}.get(spec.name)
-        if other is not None:
-            wanted.setdefault(other, set()).update(key for _, _, key in pending)
+        for name, space, claims_space in plan.refs:
+            claims = self._claims.get(claims_space, _NO_CLAIMS)
+            ids = {typed[name] for _, typed, _ in pending} - claims.keys()
+            if ids:
+                wanted.setdefault(space, set()).update(ids)
+        if plan.other is not None:
+            wanted.setdefault(plan.other, set()).update(key for _, _, key in pending)
         for name, ids in wanted.items():
             if ids:
                 found[name] = set(self._known(name, sorted(ids)))
@@ -383,55 +477,67 @@ class Validator:
 
     def _check_refs(
         self,
-        spec: FileSpec,
+        refs: tuple[tuple[str, str, str], ...],
         raw: RawRow,
         typed: dict[str, Any],
         graph: dict[str, set[str]],
-        rejects: list[Reject],
-    ) -> None:
-        for name, space, claims_space in self._refs(spec):
+    ) -> list[Reject] | None:
+        rejects: list[Reject] | None = None
+        for name, space, claims_space in refs:
             ref = typed[name]
             claim = self._claims.get(claims_space, _NO_CLAIMS).get(ref)
             reason: str | None = None
             if claim is not None:
-                if not claim.ok:
-                    reason = f"{name} {ref} was rejected ({claim.file} row {claim.row})"
-                elif space in ("person", "firm") and claim.kind != space:
-                    reason = f"{name} {ref} is a {claim.kind}, not a {space}"
+                if not claim & 1:
+                    reason = f"{name} {ref} was rejected ({self._where(claim, '')})"
+                elif space in _SUBJECT_KINDS:
+                    kind = self._kinds[(claim >> 1) & ((1 << _KIND_BITS) - 1)]
+                    if kind != space:
+                        reason = f"{name} {ref} is a {kind}, not a {space}"
             elif ref not in graph.get(space, ()):
                 reason = f"unknown {space} {ref}"
             if reason is not None:
+                if rejects is None:
+                    rejects = []
                 rejects.append(Reject(raw.file, raw.row, name, ref, reason))
+        return rejects
 
-    def _refs(self, spec: FileSpec) -> list[tuple[str, str, str]]:
-        """Per reference column: its name, the id space it names, the claims it is in."""
-        refs = self._ref_plans.get(spec.name)
-        if refs is None:
-            refs = self._ref_plans[spec.name] = [
-                (c.name, c.references, "loan" if c.references == "loan" else "subject")
-                for c in spec.columns
-                if c.references is not None
-            ]
-        return refs
 
-    def _check_subject_kind(
-        self,
-        spec: FileSpec,
-        raw: RawRow,
-        typed: dict[str, Any],
-        graph: dict[str, set[str]],
-        rejects: list[Reject],
-    ) -> bool:
-        """Reject a person whose id is a firm in the graph, or the reverse."""
-        other = {"persons": "firm", "firms": "person"}.get(spec.name)
-        if other is None or spec.key is None:
-            return False
-        key = typed[spec.key]
-        if key in graph.get(other, ()):
-            rejects.append(
-                Reject(
-                    raw.file, raw.row, spec.key, key, f"id {key} is already a {other} in the graph"
-                )
-            )
-            return True
-        return False
+_PLAIN = frozenset({str, type(None)})
+_SUBJECT_KINDS = frozenset({"person", "firm"})
+_KIND_OK = (1 << (_KIND_BITS + 1)) - 1  # a claim's kind and ok bits
+
+
+def _blank(v: str | None) -> bool:
+    """A required value that counts as missing: none, empty or only spaces."""
+    return not v or v.isspace()
+
+
+@dataclass(slots=True)
+class _Col:
+    column: Column
+    name: str
+    required: bool
+    parses: bool
+    cache: dict[str, Any]  # distinct texts parsed once per load (bounded: _CACHE_SIZE)
+
+
+class _Plan:
+    """What the validator needs to know about one file kind, worked out once per load."""
+
+    def __init__(self, spec: FileSpec) -> None:
+        self.spec = spec
+        self.columns = [_Col(c, c.name, c.required, c.type != "str", {}) for c in spec.columns]
+        self.names = tuple(c.name for c in spec.columns)
+        self.name_set = frozenset(self.names)
+        self.key = spec.key
+        self.composite = tuple(spec.composite_key) if spec.key is None else ()
+        self.space = _KEY_SPACE.get(spec.name, spec.name)
+        self.kind = _SUBJECT_KIND.get(spec.name, spec.name)
+        self.other = {"persons": "firm", "firms": "person"}.get(spec.name)
+        # Per reference column: its name, the id space it names, the claims it is in.
+        self.refs = tuple(
+            (c.name, c.references, "loan" if c.references == "loan" else "subject")
+            for c in spec.columns
+            if c.references is not None
+        )
