@@ -465,7 +465,8 @@ class Validator:
         wanted: dict[str, set[str]] = {}
         for name, space, claims_space in plan.refs:
             claims = self._claims.get(claims_space, _NO_CLAIMS)
-            ids = {typed[name] for _, typed, _ in pending} - claims.keys()
+            # (not `set - claims.keys()`: that walks every claim of the load)
+            ids = {ref for _, typed, _ in pending if (ref := typed[name]) not in claims}
             if ids:
                 wanted.setdefault(space, set()).update(ids)
         if plan.other is not None:
