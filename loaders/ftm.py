@@ -23,8 +23,9 @@ Mapping (values are raw strings, typed later by the validator):
 * Directorship -> roles: director -> ``person_id``, organization -> ``firm_id``, ``role``
   ``director``.
 * Debt -> loans: id = entity id, creditor -> ``lender_id``, debtor -> ``borrower_id``,
-  ``amount``, ``currency``, ``issued_on`` = date, startDate, else the entity's first_seen.
-  ``status`` is always ``performing``: FtM's Debt schema has no status property.
+  ``amount``, ``currency``, ``issued_on`` = date, startDate, else the entity's first_seen;
+  ``maturity_on`` = endDate. ``status`` is always ``performing``: FtM's Debt schema has no
+  status property.
 * Sanction -> blacklist: id = entity id, entity -> ``subject_id``, ``list`` ``sanctions``,
   ``authority`` (else the datasets), ``reason`` (else program), ``listed_on`` = startDate,
   listingDate, date, else first_seen/createdAt; ``expires_on`` = endDate; ``source_url``.
@@ -292,6 +293,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                         "amount": _first(proxy, "amount"),
                         "currency": _first(proxy, "currency"),
                         "issued_on": _first_date(proxy, "date", "startDate") or seen,
+                        "maturity_on": _first_date(proxy, "endDate"),
                         "status": "performing",
                     }
                 ),

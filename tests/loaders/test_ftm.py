@@ -152,6 +152,7 @@ def test_relationships_and_sanctions(tmp_path: Path) -> None:
             debtor="c1",
             amount="1000000",
             currency="EUR",
+            endDate="2027-03-04",
             _extra={"first_seen": "2022-03-04T10:00:00"},
         ),
         entity("debt2", "Debt", creditor="c2", debtor="c1", _extra={"first_seen": "2022-03-04"}),
@@ -206,6 +207,7 @@ def test_relationships_and_sanctions(tmp_path: Path) -> None:
         "amount": 1_000_000.0,
         "currency": "EUR",
         "issued_on": dt.date(2022, 3, 4),  # from first_seen
+        "maturity_on": dt.date(2027, 3, 4),  # endDate
         "status": "performing",
     }
     assert by_row[("x.ftm.json", 13)] == Reject(
