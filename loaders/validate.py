@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import PurePath
+from sys import intern
 from typing import Any
 
 from loaders.layout import Column, FileSpec
@@ -192,7 +193,10 @@ class Validator:
         """Validate the rows of one file, yielding one :class:`Batch` per ``batch_size`` rows.
 
         ``file`` names the file in :meth:`summary` when it has no rows (default: the rows'
-        own file name, or ``<spec.name>``).
+        own file name, or ``<spec.name>``). Each kind of file comes once per load (readers
+        give one file per kind, FtM groups its rows by kind): once a file whose keys
+        nothing references (roles, ownership, guarantees, blacklist) is done, its claims
+        are let go, so the validator holds at most one such file's keys at a time.
         """
         label = file
         stats: dict[str, int] | None = None
@@ -215,6 +219,9 @@ class Validator:
             stats = start(None)
         if chunk:
             yield self._batch(spec, chunk, stats)
+        space = self._plan(spec).space
+        if space not in _REFERENCED:
+            self._claims.pop(space, None)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -263,12 +270,15 @@ class Validator:
                 self._claim_rejected(claims, plan, raw, typed)
                 batch.rejects.extend(rejects)
                 continue
+            # Keys are interned: a role's (person, firm, role) then holds the very
+            # strings the person's and the firm's claims hold, not copies of them.
             if key_name is not None:
                 key = typed.get(key_name)
+                if type(key) is str:
+                    key = intern(key)
             else:
                 key = tuple([typed.get(c) for c in composite])
-                if None in key:
-                    key = None
+                key = None if None in key else tuple(map(intern, key))
             if key is not None:
                 first = claims.get(key)
                 if first is not None:
@@ -505,6 +515,7 @@ class Validator:
 
 
 _PLAIN = frozenset({str, type(None)})
+_REFERENCED = frozenset({"subject", "loan"})  # id spaces other files point into
 _SUBJECT_KINDS = frozenset({"person", "firm"})
 _KIND_OK = (1 << (_KIND_BITS + 1)) - 1  # a claim's kind and ok bits
 

@@ -266,6 +266,21 @@ def test_composite_keys(tmp_path: Path) -> None:
     assert got.only("ownership.csv", 3).reason == "duplicate key A|F1 (first at row 2)"
 
 
+def test_keys_nothing_references_are_let_go_after_their_file(tmp_path: Path) -> None:
+    """The validator's memory: role and ownership keys serve duplicate checks within
+    their file only; subject and loan ids stay for the references of later files."""
+    files = {
+        "persons.csv": PERSONS_CSV + "A,Ann,,,,\n",
+        "firms.csv": FIRMS_CSV + "F1,Acme,,,\n",
+        "roles.csv": ROLES_CSV + "A,F1,director\n",
+        "ownership.csv": OWN_CSV + "A,F1,0.5\n",
+        "loans.csv": LOANS_CSV + "L1,F1,A,5,2024-01-01,performing,\n",
+    }
+    got = load(tmp_path, files)
+    assert set(got.validator._claims) == {"subject", "loan"}
+    assert set(got.validator._claims["subject"]) == {"A", "F1"}
+
+
 # -- references ------------------------------------------------------------------------------
 
 
