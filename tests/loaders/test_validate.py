@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
@@ -553,7 +553,7 @@ _TEXTS = st.one_of(
             "=cmd()",
         ]
     ),
-    st.text(max_size=4),
+    st.text(alphabet=" \t\r\nx9-.:é张\u00a0", max_size=4),  # no charmap to build
     st.just(["a", "b"]),
 )
 
@@ -566,6 +566,8 @@ def _good(c: Any) -> str:
     return c.enum[0] if c.type == "enum" else _GOOD[c.type]
 
 
+# Generation, not the test, can be slow on a busy CI machine (Neo4j beside it).
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(FILES),
     st.lists(
