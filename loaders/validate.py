@@ -98,11 +98,24 @@ class Batch:
 # key it reads (millions): an int costs a fraction of an object with four fields.
 _FILE_BITS = 16
 _KIND_BITS = 5
+_FILE_SHIFT = _KIND_BITS + 1
+_ROW_SHIFT = _FILE_BITS + _FILE_SHIFT
+_KIND_OK = (1 << _FILE_SHIFT) - 1  # a claim's kind and ok bits
 
 
 def _pack(file: int, row: int, kind: int, *, ok: bool) -> int:
     """One claim: ``row | file | kind | ok`` from the high bits to the low one."""
-    return (((row << _FILE_BITS | file) << _KIND_BITS | kind) << 1) | ok
+    return row << _ROW_SHIFT | file << _FILE_SHIFT | kind << 1 | ok
+
+
+def _unpack(claim: int) -> tuple[int, int, int, bool]:
+    """``(file, row, kind, ok)`` of a claim made by :func:`_pack`."""
+    return (
+        (claim >> _FILE_SHIFT) & ((1 << _FILE_BITS) - 1),
+        claim >> _ROW_SHIFT,
+        (claim >> 1) & ((1 << _KIND_BITS) - 1),
+        bool(claim & 1),
+    )
 
 
 class _BadValue(Exception):
@@ -248,8 +261,8 @@ class Validator:
 
     def _where(self, claim: int, file: str) -> str:
         """``row N`` (same file) or ``<file> row N``: where a claim was made."""
-        first_file = self._files[(claim >> (_KIND_BITS + 1)) & ((1 << _FILE_BITS) - 1)]
-        row = claim >> (_FILE_BITS + _KIND_BITS + 1)
+        file_no, row, _, _ = _unpack(claim)
+        first_file = self._files[file_no]
         return f"row {row}" if first_file == file else f"{first_file} row {row}"
 
     def _batch(self, spec: FileSpec, chunk: list[RawRow], stats: dict[str, int]) -> Batch:
@@ -259,34 +272,27 @@ class Validator:
         typed_rows = self._typed_rows(plan, chunk)
         stats["read"] += len(chunk)
         key_name = plan.key
-        composite = plan.composite
-        # A chunk is rows of one file: its claims differ only in the row number.
-        file_bits = self._file_no(batch.file) << (_KIND_BITS + 1)
-        shift = _FILE_BITS + _KIND_BITS + 1
+        # A chunk is rows of one file: its claims differ only in the row number, so
+        # the hot loops below add `row << _ROW_SHIFT` to these (see _pack).
+        file_no = self._file_no(batch.file)
+        pending_bits = _pack(file_no, 0, 0, ok=False)
         pending: list[tuple[RawRow, dict[str, Any], str | None, str | None]] = []
         for raw, (typed, rejects) in zip(chunk, typed_rows, strict=True):
             if rejects:
                 self._claim_rejected(claims, plan, raw, typed)
                 batch.rejects.extend(rejects)
                 continue
-            if key_name is not None:
-                key = text = typed.get(key_name)
-            else:
-                parts: list[Any] = [typed.get(c) for c in composite]
-                if None in parts:
-                    key = text = None
-                else:
-                    key, text = _composite(parts), "|".join(parts)
+            key, text = plan.key_of(typed)
             if key is not None:
                 first = claims.get(key)
                 if first is not None:
                     batch.rejects.append(self._duplicate(plan, raw, text, first))
                     continue
-                claims[key] = raw.row << shift | file_bits  # pending: no kind, not ok
+                claims[key] = raw.row << _ROW_SHIFT | pending_bits
             pending.append((raw, typed, key, text))
 
         graph = self._ask_graph(plan, pending)
-        accepted = file_bits | self._kind_no(plan.kind) << 1 | 1
+        accepted = _pack(file_no, 0, self._kind_no(plan.kind), ok=True)
         refs = plan.refs
         # Per reference: the claims it is checked against, and the bits (kind, ok) a
         # claim must have to be a good target. A reference that fails this quick test
@@ -329,7 +335,7 @@ class Validator:
                 continue
             # Key columns are required: a row without its key was rejected above.
             assert key is not None
-            claims[key] = raw.row << shift | accepted
+            claims[key] = raw.row << _ROW_SHIFT | accepted
             assert text is not None
             rows.append(ValidRow(raw.file, raw.row, text, typed))
         stats["valid"] += len(rows)
@@ -342,7 +348,7 @@ class Validator:
         """Every row's typed values and its rejects (None when it has none), column by column.
 
         Column-wise for speed: a column's values are checked and parsed in one pass
-        (distinct texts parsed once, see ``_Column.cache``). A row with anything unusual
+        (distinct texts parsed once, see ``_Col.cache``). A row with anything unusual
         (a read error, FtM extras, a missing or unparsable value, a list) goes through
         :meth:`_typed` instead, which gives the exact reasons; both give the same values.
         """
@@ -440,11 +446,7 @@ class Validator:
         self, claims: dict[str, int], plan: _Plan, raw: RawRow, typed: dict[str, Any]
     ) -> None:
         """A row rejected for its own values still claims its key, if it has one."""
-        if plan.key is not None:
-            key = typed.get(plan.key)
-        else:
-            parts: list[Any] = [typed.get(c) for c in plan.composite]
-            key = None if None in parts else _composite(parts)
+        key, _ = plan.key_of(typed)
         if key is not None and key not in claims:
             claims[key] = _pack(self._file_no(raw.file), raw.row, 0, ok=False)
 
@@ -500,7 +502,7 @@ class Validator:
                 if not claim & 1:
                     reason = f"{name} {ref} was rejected ({self._where(claim, '')})"
                 elif space in _SUBJECT_KINDS:
-                    kind = self._kinds[(claim >> 1) & ((1 << _KIND_BITS) - 1)]
+                    kind = self._kinds[_unpack(claim)[2]]
                     if kind != space:
                         reason = f"{name} {ref} is a {kind}, not a {space}"
             elif ref not in graph.get(space, ()):
@@ -515,7 +517,6 @@ class Validator:
 _PLAIN = frozenset({str, type(None)})
 _REFERENCED = frozenset({"subject", "loan"})  # id spaces other files point into
 _SUBJECT_KINDS = frozenset({"person", "firm"})
-_KIND_OK = (1 << (_KIND_BITS + 1)) - 1  # a claim's kind and ok bits
 
 
 def _composite(parts: list[str]) -> str:
@@ -546,7 +547,6 @@ class _Plan:
     """What the validator needs to know about one file kind, worked out once per load."""
 
     def __init__(self, spec: FileSpec) -> None:
-        self.spec = spec
         self.columns = [_Col(c, c.name, c.required, c.type != "str", {}) for c in spec.columns]
         self.names = tuple(c.name for c in spec.columns)
         self.name_set = frozenset(self.names)
@@ -561,3 +561,14 @@ class _Plan:
             for c in spec.columns
             if c.references is not None
         )
+
+    def key_of(self, typed: dict[str, Any]) -> tuple[str | None, str | None]:
+        """The row's claim key and its text (the id, or ``person|firm|role``); both None
+        when a key column has no value."""
+        if self.key is not None:
+            key = typed.get(self.key)
+            return key, key
+        parts: list[Any] = [typed.get(c) for c in self.composite]
+        if None in parts:
+            return None, None
+        return _composite(parts), "|".join(parts)
