@@ -558,8 +558,15 @@ _TEXTS = st.one_of(
 )
 
 
-_GOOD = {"str": "x", "date": "2024-01-05", "amount": "5", "share": "0.5", "severity": "1"}
-_GOOD.update({"int": "5"})
+# A valid text for each column type (enums take their first value).
+_GOOD = {
+    "str": "x",
+    "date": "2024-01-05",
+    "amount": "5",
+    "share": "0.5",
+    "severity": "1",
+    "int": "5",
+}
 
 
 def _good(c: Any) -> str:
