@@ -426,9 +426,10 @@ def score_cmd(
 ) -> None:
     """A subject's trust score, risk per domain and its explanation.
 
-    Every contribution names the domain, the source subject's adverse records,
-    the amount and the strongest real path; per domain they add up to the
-    network risk before the cap.
+    Every risk is in [0, 1]. Every contribution names the domain, the source
+    subject's adverse records, the amount and the strongest real path; per
+    domain they add up to the network risk before the cap (`network_uncapped`
+    in --json, which may exceed 1; `network` is it capped at 1).
     """
     from graph.gateway import open_gateway
     from graph.scoring import subject_score
@@ -444,9 +445,11 @@ def score_cmd(
         f"risk: intrinsic {r['intrinsic']:.3f}  network {r['network']:.3f}  total {r['total']:.3f}"
     )
     for d, v in res["domains"].items():
+        over = v["network_uncapped"] > v["network"]
         out.print(
-            f"  {d}: intrinsic {v['intrinsic']:.3f}  network {v['network']:.3f}  "
-            f"total {v['total']:.3f}"
+            f"  {d}: intrinsic {v['intrinsic']:.3f}  network {v['network']:.3f}"
+            + (f" (uncapped {v['network_uncapped']:.3f})" if over else "")
+            + f"  total {v['total']:.3f}"
         )
     if res.get("records"):
         out.print("own records:")
@@ -473,6 +476,11 @@ def score_cmd(
                 f"({', '.join(c['records'])}) via {path}"
             )
     out.print(f"run {res['run']['id']} as of {res['run']['as_of']}")
+    if len(res["history"]) > 1:
+        out.print("history (newest first):")
+        for h in res["history"]:
+            mark = " (current)" if h["current"] else ""
+            out.print(f"  {h['run']} as of {h['as_of']}: {h['trust_score']:.1f}{mark}")
 
 
 @app.command("scores")

@@ -139,7 +139,10 @@ def score_rows(
     }
     for d in DOMAINS:
         cols[f"{d}_intrinsic"] = scores.intrinsic[d]
-        cols[f"{d}_network"] = scores.network[d]
+        # S1: every reported risk component is in [0, 1]; the uncapped sum is what
+        # the contributions add up to (S5), kept beside it.
+        cols[f"{d}_network"] = np.minimum(1.0, scores.network[d])
+        cols[f"{d}_network_uncapped"] = scores.network[d]
         cols[f"{d}_total"] = scores.domain[d]
     cols["pagerank"] = cent.pagerank
     cols["betweenness"] = cent.betweenness

@@ -46,11 +46,20 @@ def run_policy(run: dict[str, Any]) -> Policy:
 
 
 def _risk(row: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    key = (lambda k: f"{prefix}_{k}") if prefix else (lambda k: k)
+    """Intrinsic, network and total risk of a Score row, each in [0, 1] (S1).
+
+    Per domain also ``network_uncapped``: the damped walk sum the contributions
+    add up to (S5), which may exceed 1. Runs stored before that column existed
+    held the uncapped value under ``<d>_network``; it is capped here.
+    """
+    if not prefix:
+        return {k: row[k] for k in ("intrinsic", "network", "total")}
+    uncapped = row.get(f"{prefix}_network_uncapped", row[f"{prefix}_network"])
     return {
-        "intrinsic": row[key("intrinsic")],
-        "network": row[key("network")],
-        "total": row[key("total")],
+        "intrinsic": row[f"{prefix}_intrinsic"],
+        "network": min(1.0, row[f"{prefix}_network"]),
+        "network_uncapped": uncapped,
+        "total": row[f"{prefix}_total"],
     }
 
 
@@ -138,7 +147,7 @@ SCORE_COLUMNS = [
     "intrinsic",
     "network",
     "total",
-    *[f"{d}_{k}" for d in DOMAINS for k in ("intrinsic", "network", "total")],
+    *[f"{d}_{k}" for d in DOMAINS for k in ("intrinsic", "network", "network_uncapped", "total")],
     "pagerank",
     "betweenness",
     "kcore",
@@ -156,6 +165,10 @@ def iter_scores(gw: Gateway, run_id: str) -> Iterator[dict[str, Any]]:
     for r in rows:
         out = {"id": r["subject"]}
         out.update({k: r.get(k) for k in SCORE_COLUMNS if k != "subject"})
+        for d in DOMAINS:  # a run stored before the cap was reported: cap it here (S1)
+            if out[f"{d}_network_uncapped"] is None and out[f"{d}_network"] is not None:
+                out[f"{d}_network_uncapped"] = out[f"{d}_network"]
+                out[f"{d}_network"] = min(1.0, out[f"{d}_network"])
         out["run"] = run_id
         yield out
 

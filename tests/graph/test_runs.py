@@ -135,7 +135,9 @@ def test_score_json_contract_and_explanation_adds_up(
         assert c["path"][0] == c["source_subject"] and c["path"][-1] == sid
     for d in DOMAINS:
         total = sum(c["amount"] for c in doc["contributions"] if c["domain"] == d)
-        assert total == pytest.approx(doc["domains"][d]["network"], abs=1e-6)
+        assert total == pytest.approx(doc["domains"][d]["network_uncapped"], abs=1e-6)
+        assert doc["domains"][d]["network"] == min(1.0, doc["domains"][d]["network_uncapped"])
+        assert 0 <= doc["domains"][d]["network"] <= 1
     amounts = [c["amount"] for c in doc["contributions"]]
     assert amounts == sorted(amounts, reverse=True)
     top = json.loads(cli(neo4j_server, "score", sid, "--json", "--top", "1").stdout)
@@ -160,7 +162,9 @@ def test_scores_export_formats(
     assert cli(neo4j_server, "scores", "--format", "xml").returncode == 2
 
 
-def test_history_and_pruning(loaded: Gateway, settings: Settings) -> None:
+def test_history_and_pruning(
+    loaded: Gateway, settings: Settings, neo4j_server: ManagedServer
+) -> None:
     keep_one = settings.model_copy(update={"runs_kept": 2})
     runs = Runs(loaded, keep_one)
     ids = [runs.run(load_policy(None), AS_OF).run_id for _ in range(3)]
@@ -173,6 +177,10 @@ def test_history_and_pruning(loaded: Gateway, settings: Settings) -> None:
     sid = loaded.read("MATCH (sc:Score) RETURN sc.subject AS s LIMIT 1")[0]["s"]
     doc = subject_score(loaded, keep_one, sid)
     assert [h["run"] for h in doc["history"]] == ids[:0:-1]
+    text = cli(neo4j_server, "score", sid).stdout
+    lines = text[text.index("history (newest first):") :].splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ids[:0:-1]
+    assert lines[0].endswith("(current)") and not lines[1].endswith("(current)")
 
 
 def test_killed_write_back_keeps_previous_run_current(

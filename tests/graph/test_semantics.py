@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from graph.engine.explain import explain, subject_records
 from graph.engine.propagation import Scores
 from graph.projection import Projection
+from graph.runs import compute, score_rows
 from graph.scoring_policy import DOMAINS, Policy, load_policy, policy_from_mapping
 from tests.graph.test_propagation import (
     AS_OF,
@@ -46,14 +47,47 @@ def _trust(world: World, pol: Policy) -> dict[str, float]:
 @SETTINGS
 @given(worlds(), POLICIES)
 def test_s1_bounded(world: World, spec: dict[str, Any] | None) -> None:
-    _, _, s = engine(world, _policy(spec))
-    assert np.all((s.trust >= 0) & (s.trust <= 100))
-    for arr in (s.total, s.intrinsic_total, s.network_total):
-        assert np.all((arr >= 0) & (arr <= 1))
-    for d in DOMAINS:
-        for arr in (s.intrinsic[d], s.domain[d], np.minimum(1.0, s.network[d])):
-            assert np.all((arr >= 0) & (arr <= 1))
-        assert np.all(s.network[d] >= 0)
+    """Every risk component a run reports (a Score row) is in [0, 1], trust in [0, 100].
+
+    The uncapped network sum (what the contributions add up to, S5) is reported
+    beside it as ``<d>_network_uncapped``: >= 0, and capped to give ``<d>_network``.
+    """
+    pol = _policy(spec)
+    projection, scores, cent = compute(world.tables(), pol, AS_OF, {})
+    rows = list(score_rows(projection, scores, cent))
+    assert len(rows) == projection.n_subjects
+    risk = ["intrinsic", "network", "total"]
+    risk += [f"{d}_{k}" for d in DOMAINS for k in ("intrinsic", "network", "total")]
+    for row in rows:
+        assert 0 <= row["trust_score"] <= 100
+        for k in risk:
+            assert 0 <= row[k] <= 1, (k, row[k])
+        for d in DOMAINS:
+            assert row[f"{d}_network_uncapped"] >= 0
+            assert row[f"{d}_network"] == min(1.0, row[f"{d}_network_uncapped"])
+
+
+def test_s1_network_risk_over_one_is_reported_capped() -> None:
+    """Five sanctioned owners of 30% each: the walk sum exceeds 1, the report does not."""
+    owners = [f"O{k}" for k in range(5)]
+    firms = [{"id": f, "name": "f", "equity": 1.0, "total_assets": 1.0} for f in [*owners, "F"]]
+    own = [{"owner_id": o, "firm_id": "F", "share": 0.3} for o in owners]
+    bl = [
+        {"id": f"S{k}", "subject_id": o, "list": "sanctions", "listed_on": PAST[0]}
+        for k, o in enumerate(owners)
+    ]
+    pol = load_policy()
+    world = World({"firms": firms, "ownership": own, "blacklist": bl})
+    projection, scores, cent = compute(world.tables(), pol, AS_OF, {})
+    i = projection.subjects.index_of("F")
+    assert scores.network["compliance"][i] > 1
+    row = list(score_rows(projection, scores, cent))[i]
+    assert row["subject"] == "F"
+    assert row["compliance_network"] == 1.0
+    assert row["compliance_network_uncapped"] == scores.network["compliance"][i]
+    assert sum(c.amount for c in explain(projection, pol, scores, i)) == pytest.approx(
+        row["compliance_network_uncapped"], abs=1e-9
+    )
 
 
 # ----------------------------------------------------------------------------- S2
