@@ -293,7 +293,8 @@ def load_cmd(
     references); a rejected row goes to the rejects file with its file, row,
     column and reason, and the rest still loads. Exit code 3 when rows were
     rejected; with --strict nothing is written and the code is 1. Loading the
-    same input twice leaves the graph as after the first load.
+    same input twice leaves the graph as after the first load. While another
+    load or a propagation run works on the graph, the load is refused (code 1).
     """
     if fmt not in (None, "csv", "parquet", "ftm"):
         raise UsageError(f"--format must be csv, parquet or ftm, not {fmt!r}")
@@ -356,7 +357,8 @@ def propagate_cmd(
     Exports the graph, computes intrinsic and network risk per domain,
     PageRank, betweenness, k-core and guarantee circles, writes the scores
     tagged with the run and switches the current run atomically at the end.
-    A failed or killed run leaves the previous run current.
+    A failed or killed run leaves the previous run current. While a load or
+    another run works on the graph, the run is refused (code 1).
     """
     res = run_propagation(settings_of(ctx), policy, as_of)
     summary = {

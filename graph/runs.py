@@ -44,6 +44,7 @@ from graph.errors import CredgraphError, NotFound
 from graph.export import export_tables, table_counts
 from graph.exposure import Exposures, exposures
 from graph.gateway import Gateway, batched
+from graph.lease import Lease
 from graph.projection import Projection, build_projection
 from graph.schema import require_schema
 from graph.scoring_policy import DOMAINS, Policy
@@ -211,6 +212,18 @@ class Runs:
         require_schema(self.gw)
         started = datetime.now(UTC)
         run_id = new_run_id(started)
+        # One writer at a time: a run must not export a graph that a load is writing.
+        with Lease(self.gw, run_id, "propagate"):
+            return self._run(run_id, started, policy, as_of, on_phase)
+
+    def _run(
+        self,
+        run_id: str,
+        started: datetime,
+        policy: Policy,
+        as_of: date,
+        on_phase: Callable[[str], None] | None,
+    ) -> RunResult:
         timings: dict[str, float] = {}
 
         def phase(name: str) -> None:

@@ -25,7 +25,7 @@ from typing import LiteralString
 from graph.errors import SchemaError
 from graph.gateway import Gateway
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The schema this code works with (docs/data-model.md). Every statement is
 # idempotent, so running them again changes nothing and repairs a database whose
@@ -47,6 +47,8 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT audit_id IF NOT EXISTS FOR (n:AuditEvent) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT api_key_id IF NOT EXISTS FOR (n:ApiKey) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT schema_id IF NOT EXISTS FOR (n:CredgraphSchema) REQUIRE n.id IS UNIQUE",
+    # Version 3: the writer lease of loads and propagation runs (graph/lease.py).
+    "CREATE CONSTRAINT lease_id IF NOT EXISTS FOR (n:Lease) REQUIRE n.id IS UNIQUE",
     "CREATE INDEX subject_name IF NOT EXISTS FOR (n:Subject) ON (n.name)",
     # Name search (tokens, case-insensitive, any script) over names and FtM aliases.
     # Eventually consistent: the Lucene writes run on a background thread, not in

@@ -51,6 +51,7 @@ from typing import IO, Any, LiteralString, cast
 
 from graph.errors import InputError, ServerError, UsageError
 from graph.gateway import Gateway
+from graph.lease import Lease
 from graph.managed.server import ADMIN_TOOL, JVM_FLAGS, ManagedServer
 from graph.model import ROLE_TYPES, label, rel_type
 from graph.schema import ensure_schema
@@ -68,8 +69,9 @@ from loaders.writer import to_params
 STAGING = "import-staging"
 #: Between the elements of a list value; an element holding it goes the slow way.
 ARRAY_DELIMITER = "\x1f"
-#: Nodes a database may hold and still take a bulk load (Load records are carried over).
-META_LABELS = ("CredgraphSchema", "Load")
+#: Nodes a database may hold and still take a bulk load (Load records are carried
+#: over; the writer lease is taken again on the imported store).
+META_LABELS = ("CredgraphSchema", "Load", "Lease")
 _DEFAULT_READ_BUFFER = 4 * 1024 * 1024
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _LONG = (-(2**63), 2**63 - 1)
@@ -357,9 +359,9 @@ class _Stage:
 
 
 def _data_left(gw: Gateway) -> str | None:
-    """What keeps the database from being empty (None: only schema and Load nodes)."""
+    """What keeps the database from being empty (None: only META_LABELS nodes)."""
     rows = gw.read(
-        "MATCH (n) WHERE NOT n:CredgraphSchema AND NOT n:Load "
+        "MATCH (n) WHERE NOT n:CredgraphSchema AND NOT n:Load AND NOT n:Lease "
         "RETURN labels(n) AS labels, n.id AS id LIMIT 1"
     )
     if rows:
@@ -563,9 +565,11 @@ def bulk_load(
     folder = server.home / STAGING / report.load_id
     first = Gateway(settings)
     gw: Gateway | None = first
+    lease = Lease(first, report.load_id, "load")
     try:
         _refuse_if_not_empty(first)
         ensure_schema(first)
+        lease.acquire()
         _record(first, report)
         outcome = "failed"
         try:
@@ -602,6 +606,8 @@ def bulk_load(
                 t0 = time.monotonic()
                 _swap_in(server, folder, database)
                 gw = Gateway(settings)
+                lease.gw = gw
+                lease.acquire()  # the imported store has no lease node: ours again
                 if loads:
                     gw.write("UNWIND $rows AS p CREATE (l:Load) SET l = p", rows=loads)
                 ensure_schema(gw)
@@ -624,7 +630,13 @@ def bulk_load(
                 _record(gw, report)
     finally:
         if gw is not None:
-            gw.close()
+            try:
+                lease.gw = gw
+                lease.release()
+            finally:
+                gw.close()
+        else:
+            lease.release(in_graph=False)
         shutil.rmtree(folder, ignore_errors=True)
         try:
             folder.parent.rmdir()

@@ -25,6 +25,7 @@ from typing import Any, Literal, LiteralString
 
 from graph.errors import InputError, UsageError
 from graph.gateway import Gateway
+from graph.lease import Lease
 from graph.schema import ensure_schema
 from loaders.ftm import FtmReader, read_ftm
 from loaders.layout import FileSpec
@@ -307,6 +308,25 @@ def load(
     size = batch_size or gw.settings.batch_size
 
     ensure_schema(gw)
+    with Lease(gw, report.load_id, "load"):
+        _load(gw, path, fmt, report, rejects_path, checksums, strict, size, on_rows)
+    if not report.rejects_path:
+        rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
+    return report
+
+
+def _load(
+    gw: Gateway,
+    path: Path,
+    fmt: Format | None,
+    report: LoadReport,
+    rejects_path: Path,
+    checksums: dict[str, tuple[str, str]],
+    strict: bool,
+    size: int,
+    on_rows: Callable[[str, int], None] | None,
+) -> None:
+    """The load proper, under the graph's writer lease (graph/lease.py)."""
     if strict:
         dry = Validator(graph_lookup(gw), batch_size=size)
         rejects: list[Reject] = []
@@ -365,9 +385,6 @@ def load(
         report.outcome = outcome
         report.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
         _record(gw, report)
-    if not report.rejects_path:
-        rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
-    return report
 
 
 def _record(gw: Gateway, report: LoadReport) -> None:

@@ -9,9 +9,10 @@ transaction (so a retry after a lost commit answer re-reads what exists):
 4. leaves the unchanged rows alone.
 
 Every statement has the shape ``UNWIND $rows AS row ...``. Loads run one at a
-time (a concurrent load of the same new keys could collide on the
-lookup-then-create; node keys are protected by constraints, relationships are
-not). Every row carries a ``fp`` fingerprint of its values:
+time, under the graph's writer lease (graph/lease.py): a concurrent load of the
+same new keys could collide on the lookup-then-create (node keys are protected
+by constraints, relationships are not). Every row carries a ``fp`` fingerprint
+of its values:
 
 - a new node or relationship gets the values, the fingerprint and provenance
   (``source``, ``source_file``, ``source_row``, ``loaded_at``, ``load_id``): created;

@@ -55,7 +55,10 @@ def online_then_bulk(
 def assert_provenance(gw: Gateway, report: LoadReport) -> None:
     """Every loaded node and relationship carries this load's provenance."""
     checks = " AND ".join(f"x.{p} IS NOT NULL" for p in PROVENANCE)
-    for match in ("MATCH (x) WHERE NOT x:Load AND NOT x:CredgraphSchema", "MATCH ()-[x]->()"):
+    for match in (
+        "MATCH (x) WHERE NOT x:Load AND NOT x:CredgraphSchema AND NOT x:Lease",
+        "MATCH ()-[x]->()",
+    ):
         rows = gw.read(
             match + " RETURN count(x) AS n, "
             f"count(CASE WHEN {checks} AND x.load_id = $id THEN 1 END) AS ok, "
@@ -77,6 +80,9 @@ def test_bulk_equals_online_load(
     assert sum(f.created for f in report.files) > 3000
     assert not (tmp_path / "bulk.rejects.csv").exists()
     assert_provenance(gateway, report)
+    # the bulk load held the writer lease on the imported store too, and let it go
+    lease = gateway.read("MATCH (l:Lease) RETURN l.holder AS holder, l.previous AS previous")
+    assert lease == [{"holder": None, "previous": report.load_id}]
 
     loads = gateway.read("MATCH (l:Load) RETURN properties(l) AS p")
     assert len(loads) == 1

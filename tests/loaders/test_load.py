@@ -110,9 +110,10 @@ def write_folder(folder: Path, tables: dict[str, list[list[str]]]) -> Path:
 
 
 def snapshot(gw: Gateway) -> dict[str, Any]:
-    """Everything in the graph but the Load records, comparable across loads."""
+    """Everything in the graph but the bookkeeping of loads (Load records, the writer
+    lease), comparable across loads."""
     nodes = gw.read(
-        "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema "
+        "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema AND NOT n:Lease "
         "RETURN labels(n) AS labels, properties(n) AS props ORDER BY n.id"
     )
     rels = gw.read(

@@ -34,7 +34,7 @@ def content(gw: Gateway) -> dict[str, Any]:
         return {k: v for k, v in props.items() if k not in VOLATILE}
 
     nodes = gw.read(
-        "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema "
+        "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema AND NOT n:Lease "
         "RETURN labels(n) AS labels, properties(n) AS props"
     )
     rels = gw.read(

@@ -1,0 +1,199 @@
+"""One writer at a time: the lease that loads and propagation runs hold on a graph.
+
+A load looks its keys up and then creates what is missing, so two loads of the
+same new keys at once would collide (node keys are protected by constraints,
+relationships are not); a propagation run that exports the graph while a load
+writes it would score half a load. So both take the lease
+``(:Lease {id: 'graph-writer'})`` for as long as they work, and a second one is
+refused with :class:`Busy`, which names the holder, where it runs and since when.
+
+The lease records its holder (``load-...`` or ``run-...``), what it does, the
+host, the process id, when it was taken and its last heartbeat; a thread renews
+the heartbeat every ``ttl / 4`` seconds. Every time is the server's
+(``datetime()``), so clocks of other machines do not matter. A lease is free
+when it has no holder, or when its holder is gone:
+
+- its heartbeat is older than ``ttl`` seconds (a holder on another machine that
+  died or lost the database for that long);
+- it ran on this host and its process no longer exists (killed with SIGKILL:
+  a re-run takes over at once, no need to wait out the ttl);
+- it ran in this very process and is no longer active here (a load abandoned
+  by an exception that skipped its ``finally``).
+
+A process id can be reused by the system; a lease of a dead process whose id
+was taken again in the meantime stays until its heartbeat ages out (``ttl``).
+The lease is taken and released in write transactions that lock the lease node
+first, so two writers can never both see it free.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from types import TracebackType
+from typing import Any
+
+from graph.errors import CredgraphError
+from graph.gateway import Gateway
+
+LEASE_ID = "graph-writer"
+#: Seconds without a heartbeat after which a holder counts as gone.
+DEFAULT_TTL = 60.0
+
+_ACTIVE: set[str] = set()  # holders of leases taken by this process and not yet released
+_ACTIVE_LOCK = threading.Lock()
+
+
+class Busy(CredgraphError):
+    """Another load or propagation run holds the graph's writer lease."""
+
+    code = "busy"
+    http_status = 409
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def holder_gone(current: dict[str, Any], host: str, pid: int, ttl: float) -> bool:
+    """Whether the recorded holder of a lease no longer works (module docstring)."""
+    if current.get("holder") is None:
+        return True
+    if current.get("age") is None or current["age"] > ttl:
+        return True
+    if current.get("host") == host:
+        if current.get("pid") == pid:
+            with _ACTIVE_LOCK:
+                return current["holder"] not in _ACTIVE
+        return not _alive(int(current.get("pid") or 0))
+    return False
+
+
+class Lease:
+    """The graph's writer lease, held by ``holder`` (a load or run id) while in use.
+
+    ``with Lease(gw, "load-...", "load"):`` takes it or raises :class:`Busy`,
+    renews it while the block runs and releases it at the end, error or not.
+    """
+
+    def __init__(self, gw: Gateway, holder: str, what: str, ttl: float = DEFAULT_TTL) -> None:
+        self.gw = gw
+        self.holder = holder
+        self.what = what
+        self.ttl = ttl
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost = False  # set when a renewal found another holder
+
+    def acquire(self) -> None:
+        """Take the lease, or raise :class:`Busy` naming who holds it."""
+        holder = self.holder
+
+        def work(tx: Any) -> dict[str, Any] | None:
+            # The SET locks the node: a concurrent acquire waits here and then sees ours.
+            rec = tx.run(
+                "MERGE (l:Lease {id: $id}) SET l.id = $id "
+                "RETURN l.holder AS holder, l.what AS what, l.host AS host, l.pid AS pid, "
+                "toString(l.acquired_at) AS acquired_at, "
+                "duration.inSeconds(l.heartbeat_at, datetime()).seconds AS age",
+                id=LEASE_ID,
+            ).single(strict=True)
+            current = rec.data()
+            if current["holder"] != holder and not holder_gone(
+                current, self.host, self.pid, self.ttl
+            ):
+                return current
+            tx.run(
+                "MATCH (l:Lease {id: $id}) SET l.holder = $holder, l.what = $what, "
+                "l.host = $host, l.pid = $pid, l.acquired_at = datetime(), "
+                "l.heartbeat_at = datetime(), l.previous = $previous",
+                id=LEASE_ID,
+                holder=holder,
+                what=self.what,
+                host=self.host,
+                pid=self.pid,
+                previous=current["holder"],
+            ).consume()
+            return None
+
+        busy = self.gw.write_tx(work)
+        if busy is not None:
+            raise Busy(
+                f"another {busy['what'] or 'writer'} is at work on this graph: "
+                f"{busy['holder']} on {busy['host']} (process {busy['pid']}), "
+                f"since {busy['acquired_at']}, last heartbeat {busy['age']} s ago",
+                hint="loads and propagation runs take turns; try again when it has ended "
+                f"(a holder silent for {self.ttl:.0f} s, or whose process on this host "
+                "is gone, is taken over)",
+            )
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(holder)
+        self.lost = False
+        if self._thread is None:  # taken again (a bulk load's new store): one thread
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._renew, name=f"credgraph-lease-{holder}", daemon=True
+            )
+            self._thread.start()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl / 4):
+            try:
+                rows = self.gw.write(
+                    "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder "
+                    "SET l.heartbeat_at = datetime() RETURN count(l) AS n",
+                    id=LEASE_ID,
+                    holder=self.holder,
+                )
+                if rows and rows[0]["n"] == 0:
+                    self.lost = True
+            except Exception:  # noqa: BLE001 - the server is away (a restart): next tick
+                pass
+
+    def release(self, *, in_graph: bool = True) -> None:
+        """Stop renewing and free the lease if it is still ours.
+
+        ``in_graph=False`` when the server cannot be reached (a bulk load whose
+        restart failed): the lease then ages out, or is taken over from this host
+        once this process has ended.
+        """
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(self.holder)
+        if not in_graph:
+            return
+        self.gw.write(
+            "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder "
+            "SET l.holder = null, l.released_at = datetime(), l.previous = $holder",
+            id=LEASE_ID,
+            holder=self.holder,
+        )
+
+    def __enter__(self) -> Lease:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.release()
+        except CredgraphError:
+            if exc is None:
+                raise
+            # the error that ended the block says more; the lease ages out by itself

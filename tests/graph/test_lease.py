@@ -1,0 +1,131 @@
+"""The graph's writer lease against the real Neo4j: one load or run at a time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from graph.gateway import Gateway
+from graph.lease import LEASE_ID, Busy, Lease
+from graph.managed import ManagedServer
+from graph.schema import ensure_schema
+from loaders.generate import generate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def gw(gateway: Gateway) -> Gateway:
+    ensure_schema(gateway)
+    return gateway
+
+
+def lease_node(gw: Gateway) -> dict[str, object]:
+    rows = gw.read("MATCH (l:Lease {id: $id}) RETURN properties(l) AS p", id=LEASE_ID)
+    return dict(rows[0]["p"]) if rows else {}
+
+
+def set_holder(gw: Gateway, host: str, pid: int, age_s: int) -> None:
+    """Record a holder as another process would have (heartbeat ``age_s`` seconds old)."""
+    gw.write(
+        "MERGE (l:Lease {id: $id}) SET l.holder = 'load-other', l.what = 'load', "
+        "l.host = $host, l.pid = $pid, l.acquired_at = datetime(), "
+        "l.heartbeat_at = datetime() - duration({seconds: $age})",
+        id=LEASE_ID,
+        host=host,
+        pid=pid,
+        age=age_s,
+    )
+
+
+def dead_pid() -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(proc.stdout)
+
+
+def test_taken_and_released(gw: Gateway) -> None:
+    with Lease(gw, "load-a", "load"):
+        node = lease_node(gw)
+        assert node["holder"] == "load-a" and node["what"] == "load"
+        assert node["pid"] == os.getpid()
+        with pytest.raises(Busy, match=r"another load is at work on this graph: load-a"):
+            Lease(gw, "run-b", "propagate").acquire()
+    node = lease_node(gw)
+    assert node.get("holder") is None and node["previous"] == "load-a"
+    with Lease(gw, "run-b", "propagate"):
+        assert lease_node(gw)["holder"] == "run-b"
+
+
+def test_live_holder_elsewhere_refuses_and_a_silent_one_is_taken_over(gw: Gateway) -> None:
+    set_holder(gw, "another-host", 1, age_s=5)
+    with pytest.raises(Busy, match=r"load-other on another-host \(process 1\)"):
+        Lease(gw, "load-a", "load", ttl=60).acquire()
+    assert lease_node(gw)["holder"] == "load-other"
+    set_holder(gw, "another-host", 1, age_s=120)  # no heartbeat for two minutes
+    with Lease(gw, "load-a", "load", ttl=60):
+        node = lease_node(gw)
+        assert node["holder"] == "load-a" and node["previous"] == "load-other"
+
+
+def test_dead_process_on_this_host_is_taken_over_at_once(gw: Gateway) -> None:
+    import socket
+
+    set_holder(gw, socket.gethostname(), dead_pid(), age_s=0)
+    with Lease(gw, "load-a", "load"):
+        assert lease_node(gw)["holder"] == "load-a"
+    # the same with this very process as the recorded holder, but not active here
+    set_holder(gw, socket.gethostname(), os.getpid(), age_s=0)
+    with Lease(gw, "load-b", "load"):
+        assert lease_node(gw)["holder"] == "load-b"
+
+
+def test_heartbeat_renews(gw: Gateway) -> None:
+    lease = Lease(gw, "load-a", "load", ttl=0.4)
+    with lease:
+        gw.write("MATCH (l:Lease) SET l.heartbeat_at = datetime('2000-01-01T00:00:00Z')")
+        deadline = time.monotonic() + 10
+        while lease_node(gw)["heartbeat_at"].year == 2000:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "no heartbeat"
+            time.sleep(0.05)
+    assert not lease.lost
+
+
+def cli(server: ManagedServer, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(CREDGRAPH_HOME=str(server.home), CREDGRAPH_BOLT_PORT=str(server.port))
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_load_and_propagate_wait_their_turn(
+    gw: Gateway, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    """While another process holds the lease, `load` and `propagate` are refused and write
+    nothing (no data, no Load record, no Run); once it is released, they work."""
+    sample = tmp_path / "s"
+    generate(sample, 200, 1, "csv")
+    with Lease(gw, "run-other", "propagate"):
+        for args in (["load", str(sample)], ["propagate"]):
+            proc = cli(neo4j_server, *args)
+            assert proc.returncode == 1, proc.stderr
+            assert "another propagate is at work on this graph: run-other" in proc.stderr
+        left = gw.read("MATCH (n) WHERE NOT n:CredgraphSchema AND NOT n:Lease RETURN count(n) AS n")
+        assert left[0]["n"] == 0
+    assert cli(neo4j_server, "load", str(sample)).returncode == 0
+    assert cli(neo4j_server, "propagate").returncode == 0
+    assert lease_node(gw).get("holder") is None
