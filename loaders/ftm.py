@@ -20,8 +20,10 @@ Mapping (values are raw strings, typed later by the validator):
 * Ownership -> ownership: owner -> ``owner_id``, asset -> ``firm_id``; ``share`` =
   percentage / 100 when the percentage is a number (``50``, ``50.5 %``, ``50,5``); otherwise
   ``share`` is None and ``share_unknown="true"`` (the edge is kept, its share unknown).
-* Directorship -> roles: director -> ``person_id``, organization -> ``firm_id``, ``role``
-  ``director``.
+* Directorship -> roles: director -> ``person_id``, organization -> ``firm_id``; ``role``
+  from FtM's free-text ``role`` by :func:`role_of` (``director`` when it says nothing
+  the layout knows), the text itself kept as ``ftm_role``. A director that is a company
+  is rejected (the layout's roles are held by persons).
 * Debt -> loans: id = entity id, creditor -> ``lender_id``, debtor -> ``borrower_id``,
   ``amount``, ``currency``, ``issued_on`` = date, startDate, else the entity's first_seen;
   ``maturity_on`` = endDate. ``status`` is always ``performing``: FtM's Debt schema has no
@@ -270,16 +272,18 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                 values["share_unknown"] = "true"
             yield OWNERSHIP.name, row(values)
         elif schema.is_a("Directorship"):
+            role_text = _first(proxy, "role")
             yield (
                 ROLES_FILE.name,
                 row(
                     {
                         "person_id": _first(proxy, "director"),
                         "firm_id": _first(proxy, "organization"),
-                        "role": "director",
+                        "role": role_of(role_text),
                         "since": _first_date(proxy, "startDate"),
                         "until": _first_date(proxy, "endDate"),
                     }
+                    | ({"ftm_role": role_text} if role_text else {})
                 ),
             )
         elif schema.is_a("Debt"):
@@ -333,6 +337,39 @@ def _values(proxy: EntityProxy, prop: str) -> list[str]:
     if prop not in proxy.schema.properties:
         return []
     return [v for v in proxy.get(prop, quiet=True) if isinstance(v, str) and v]
+
+
+# Words of FtM's free-text Directorship role, in any case, and the layout role they
+# mean; the first that matches wins, anything else is a director.
+_ROLE_WORDS: tuple[tuple[str, str], ...] = (
+    ("legal representative", "legal_representative"),
+    ("legal_representative", "legal_representative"),
+    ("supervisory", "supervisor"),
+    ("supervisor", "supervisor"),
+    ("chief executive", "executive"),
+    ("executive officer", "executive"),
+    ("ceo", "executive"),
+    ("general manager", "executive"),
+    ("executive", "executive"),
+)
+
+
+def role_of(text: str | None) -> str:
+    """The layout role of an FtM Directorship's free-text ``role`` (``director`` if unknown).
+
+    Matched on whole words: "Non-Executive Director" is a director (it says
+    "non-executive"), "Chief Executive Officer" an executive, "Member of the
+    Supervisory Board" a supervisor, "Legal Representative" a legal representative.
+    """
+    if not text:
+        return "director"
+    words = " " + re.sub(r"[^a-z_]+", " ", text.lower()) + " "
+    if " non executive " in words:
+        return "director"
+    for phrase, role in _ROLE_WORDS:
+        if f" {phrase} " in words:
+            return role
+    return "director"
 
 
 def _first(proxy: EntityProxy, *props: str) -> str | None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from graph.errors import InputError
-from loaders.ftm import read_ftm
+from loaders.ftm import read_ftm, role_of
 from loaders.layout import FILES
 from loaders.readers import RawRow
 from loaders.validate import Reject, Validator, ValidRow
@@ -168,6 +168,9 @@ def test_relationships_and_sanctions(tmp_path: Path) -> None:
         ),
         entity("s2", "Sanction", entity="nobody", program="X", startDate="2022-02-28"),
         entity("v1", "Vessel", name="Boat"),
+        entity(
+            "d3", "Directorship", director="p1", organization="c3", role="Chief Executive Officer"
+        ),
     ]
     valid, rejects, reader, _ = validate(write_lines(tmp_path / "x.ftm.json", lines))
     assert dict(reader.skipped) == {"Vessel": 1}
@@ -195,8 +198,10 @@ def test_relationships_and_sanctions(tmp_path: Path) -> None:
         "x.ftm.json", 9, "firm_id", "ghost-co", "unknown firm ghost-co"
     )
 
-    (d1,) = valid["roles"]
+    d1, d3 = valid["roles"]
     assert d1.key == "p1|c1|director" and d1.values["since"] == dt.date(2015, 5, 1)
+    assert "ftm_role" not in d1.values
+    assert d3.key == "p1|c3|executive" and d3.values["ftm_role"] == "Chief Executive Officer"
     assert by_row[("x.ftm.json", 11)].reason == "person_id c2 is a firm, not a person"
 
     (debt1,) = valid["loans"]
@@ -276,3 +281,23 @@ def test_rows_are_raw_rows_with_list_extras() -> None:
     for _, row in read_ftm(SAMPLE):
         assert isinstance(row, RawRow) and row.error is None
         assert isinstance(row.values["topics"], list)
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        (None, "director"),
+        ("", "director"),
+        ("Director", "director"),
+        ("Non-Executive Director", "director"),
+        ("Chief Executive Officer", "executive"),
+        ("CEO", "executive"),
+        ("General Manager", "executive"),
+        ("Executive Director", "executive"),
+        ("Member of the Supervisory Board", "supervisor"),
+        ("Legal Representative", "legal_representative"),
+        ("Secretary", "director"),
+    ],
+)
+def test_directorship_role_words(text: str | None, role: str) -> None:
+    assert role_of(text) == role
