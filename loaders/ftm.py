@@ -273,19 +273,16 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             yield OWNERSHIP.name, row(values)
         elif schema.is_a("Directorship"):
             role_text = _first(proxy, "role")
-            yield (
-                ROLES_FILE.name,
-                row(
-                    {
-                        "person_id": _first(proxy, "director"),
-                        "firm_id": _first(proxy, "organization"),
-                        "role": role_of(role_text),
-                        "since": _first_date(proxy, "startDate"),
-                        "until": _first_date(proxy, "endDate"),
-                    }
-                    | ({"ftm_role": role_text} if role_text else {})
-                ),
-            )
+            role: dict[str, RawValue] = {
+                "person_id": _first(proxy, "director"),
+                "firm_id": _first(proxy, "organization"),
+                "role": role_of(role_text),
+                "since": _first_date(proxy, "startDate"),
+                "until": _first_date(proxy, "endDate"),
+            }
+            if role_text:
+                role["ftm_role"] = role_text
+            yield ROLES_FILE.name, row(role)
         elif schema.is_a("Debt"):
             yield (
                 LOANS.name,
