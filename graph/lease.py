@@ -159,6 +159,16 @@ class Lease:
             except Exception:  # noqa: BLE001 - the server is away (a restart): next tick
                 pass
 
+    def check(self) -> None:
+        """Raise :class:`Busy` if a renewal found the lease taken over by another holder
+        (this holder was silent for longer than ``ttl``, e.g. the server was away)."""
+        if self.lost:
+            raise Busy(
+                f"{self.holder} lost the graph's writer lease to another writer "
+                f"(no heartbeat for {self.ttl:.0f} s); stopped",
+                hint="run it again once the other writer has ended",
+            )
+
     def release(self, *, in_graph: bool = True) -> None:
         """Stop renewing and free the lease if it is still ours.
 

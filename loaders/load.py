@@ -308,8 +308,8 @@ def load(
     size = batch_size or gw.settings.batch_size
 
     ensure_schema(gw)
-    with Lease(gw, report.load_id, "load"):
-        _load(gw, path, fmt, report, rejects_path, checksums, strict, size, on_rows)
+    with Lease(gw, report.load_id, "load") as lease:
+        _load(gw, path, fmt, report, rejects_path, checksums, strict, size, on_rows, lease)
     if not report.rejects_path:
         rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
     return report
@@ -325,6 +325,7 @@ def _load(
     strict: bool,
     size: int,
     on_rows: Callable[[str, int], None] | None,
+    lease: Lease,
 ) -> None:
     """The load proper, under the graph's writer lease (graph/lease.py)."""
     if strict:
@@ -374,6 +375,7 @@ def _load(
     try:
         with RejectWriter(rejects_path) as rw:
             for spec, fr, valid in validated(path, fmt, validator, report, checksums, rw, on_rows):
+                lease.check()  # taken over after a long silence: stop, as after any error
                 writer.put(spec, [to_params(spec, r) for r in valid], fr)
             writer.close()
             if rw.count:

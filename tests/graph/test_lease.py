@@ -100,6 +100,20 @@ def test_heartbeat_renews(gw: Gateway) -> None:
     assert not lease.lost
 
 
+def test_a_holder_taken_over_knows_it(gw: Gateway) -> None:
+    lease = Lease(gw, "load-a", "load", ttl=0.4)
+    with lease:
+        lease.check()
+        set_holder(gw, "another-host", 1, age_s=0)  # as if taken over after a silence
+        deadline = time.monotonic() + 10
+        while not lease.lost:
+            assert time.monotonic() < deadline, "the renewal did not notice"
+            time.sleep(0.05)
+        with pytest.raises(Busy, match="load-a lost the graph's writer lease"):
+            lease.check()
+    assert lease_node(gw)["holder"] == "load-other"  # releasing does not free another's
+
+
 def cli(server: ManagedServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(CREDGRAPH_HOME=str(server.home), CREDGRAPH_BOLT_PORT=str(server.port))
