@@ -505,7 +505,9 @@ def scores_cmd(
         raise UsageError(f"--format must be csv, json or parquet, not {fmt!r}")
     if fmt == "parquet" and out_file is None:
         raise UsageError("--format parquet needs --out FILE")
-    columns = ["id", *SCORE_COLUMNS[1:], "run"]
+    # Columns added later come after `run`, so readers by position keep working.
+    later = [c for c in SCORE_COLUMNS if c.endswith("_network_uncapped")]
+    columns = ["id", *[c for c in SCORE_COLUMNS[1:] if c not in later], "run", *later]
     with open_gateway(settings_of(ctx)) as gw:
         run_id = Runs(gw, settings_of(ctx)).get(run)["id"]
         rows = iter_scores(gw, run_id)

@@ -45,22 +45,27 @@ def run_policy(run: dict[str, Any]) -> Policy:
     return policy_from_mapping(data, source=f"run {run['id']}")
 
 
-def _risk(row: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Intrinsic, network and total risk of a Score row, each in [0, 1] (S1).
+def upgrade_score_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A Score row as this version reports it (S1: every risk in [0, 1]).
 
-    Per domain also ``network_uncapped``: the damped walk sum the contributions
-    add up to (S5), which may exceed 1. Runs stored before that column existed
-    held the uncapped value under ``<d>_network``; it is capped here.
+    Runs stored before ``<d>_network_uncapped`` existed held the uncapped walk
+    sum under ``<d>_network``: it moves to ``<d>_network_uncapped`` and
+    ``<d>_network`` becomes it capped at 1. Current rows come back unchanged.
     """
-    if not prefix:
-        return {k: row[k] for k in ("intrinsic", "network", "total")}
-    uncapped = row.get(f"{prefix}_network_uncapped", row[f"{prefix}_network"])
-    return {
-        "intrinsic": row[f"{prefix}_intrinsic"],
-        "network": min(1.0, row[f"{prefix}_network"]),
-        "network_uncapped": uncapped,
-        "total": row[f"{prefix}_total"],
-    }
+    out = dict(row)
+    for d in DOMAINS:
+        net = out.get(f"{d}_network")
+        if out.get(f"{d}_network_uncapped") is None and net is not None:
+            out[f"{d}_network_uncapped"] = net
+            out[f"{d}_network"] = min(1.0, net)
+    return out
+
+
+def _risk(row: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Intrinsic, network and total risk of a Score row, each in [0, 1] (S1); per
+    domain also ``network_uncapped``, the sum the contributions add up to (S5)."""
+    names = ("intrinsic", "network", "total") + (("network_uncapped",) if prefix else ())
+    return {k: row[f"{prefix}_{k}" if prefix else k] for k in names}
 
 
 def subject_score(
@@ -87,7 +92,7 @@ def subject_score(
             f"subject {subject_id!r} has no score in run {run['id']} (loaded after it?)",
             hint="run `credgraph propagate`",
         )
-    sc = rows[0]["sc"]
+    sc = upgrade_score_row(rows[0]["sc"])
     result: dict[str, Any] = {
         "subject": subject_id,
         "kind": sc["kind"],
@@ -147,11 +152,13 @@ SCORE_COLUMNS = [
     "intrinsic",
     "network",
     "total",
-    *[f"{d}_{k}" for d in DOMAINS for k in ("intrinsic", "network", "network_uncapped", "total")],
+    *[f"{d}_{k}" for d in DOMAINS for k in ("intrinsic", "network", "total")],
     "pagerank",
     "betweenness",
     "kcore",
     "circle",
+    # added 2026-11-26, last so that readers of the earlier columns by position still work
+    *[f"{d}_network_uncapped" for d in DOMAINS],
 ]
 
 
@@ -163,12 +170,9 @@ def iter_scores(gw: Gateway, run_id: str) -> Iterator[dict[str, Any]]:
         run=run_id,
     )
     for r in rows:
+        r = upgrade_score_row(r)
         out = {"id": r["subject"]}
         out.update({k: r.get(k) for k in SCORE_COLUMNS if k != "subject"})
-        for d in DOMAINS:  # a run stored before the cap was reported: cap it here (S1)
-            if out[f"{d}_network_uncapped"] is None and out[f"{d}_network"] is not None:
-                out[f"{d}_network_uncapped"] = out[f"{d}_network"]
-                out[f"{d}_network"] = min(1.0, out[f"{d}_network"])
         out["run"] = run_id
         yield out
 
