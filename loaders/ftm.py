@@ -361,10 +361,10 @@ def role_of(text: str | None) -> str:
     if not text:
         return "director"
     words = " " + re.sub(r"[^a-z_]+", " ", text.lower()) + " "
-    if " non executive " in words:
-        return "director"
     for phrase, role in _ROLE_WORDS:
         if f" {phrase} " in words:
+            if role == "executive" and " non executive " in words:
+                continue  # a non-executive director is no executive
             return role
     return "director"
 

@@ -295,9 +295,46 @@ def test_rows_are_raw_rows_with_list_extras() -> None:
         ("General Manager", "executive"),
         ("Executive Director", "executive"),
         ("Member of the Supervisory Board", "supervisor"),
+        ("Non-Executive Member of the Supervisory Board", "supervisor"),
         ("Legal Representative", "legal_representative"),
         ("Secretary", "director"),
     ],
 )
 def test_directorship_role_words(text: str | None, role: str) -> None:
     assert role_of(text) == role
+
+
+@pytest.mark.integration
+def test_documented_cleanup_of_directorships_loaded_before_roles(
+    gateway: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Cypher of docs/data-model.md removes the DIRECTOR_OF an older version wrote
+    for a Directorship that now loads as EXECUTIVE_OF, and nothing else."""
+    import loaders.ftm as ftm
+    from loaders.load import load
+
+    lines: list[dict[str, Any] | str] = [
+        entity("p1", "Person", name="Ivan"),
+        entity("c1", "Company", name="Acme"),
+        entity("c2", "Company", name="Beta"),
+        entity("d1", "Directorship", director="p1", organization="c1", role="CEO"),
+        entity("d2", "Directorship", director="p1", organization="c2", role="Director"),
+    ]
+    path = write_lines(tmp_path / "x.ftm.json", lines)
+    with monkeypatch.context() as m:
+        m.setattr(ftm, "role_of", lambda text: "director")  # the version before roles
+        load(gateway, path, rejects_path=tmp_path / "r1.csv")
+    load(gateway, path, rejects_path=tmp_path / "r2.csv")
+    query = "MATCH (:Person)-[r]->(f:Firm) RETURN type(r) AS t, f.id AS f ORDER BY f, t"
+    assert [tuple(r.values()) for r in gateway.read(query)] == [
+        ("DIRECTOR_OF", "c1"),
+        ("EXECUTIVE_OF", "c1"),
+        ("DIRECTOR_OF", "c2"),
+    ]
+    doc = (Path(__file__).parents[2] / "docs" / "data-model.md").read_text()
+    start = doc.index("```cypher\nMATCH (p:Person)-[old:DIRECTOR_OF]") + len("```cypher\n")
+    gateway.write(doc[start : doc.index("```", start)])
+    assert [tuple(r.values()) for r in gateway.read(query)] == [
+        ("EXECUTIVE_OF", "c1"),
+        ("DIRECTOR_OF", "c2"),
+    ]
