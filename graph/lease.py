@@ -16,12 +16,14 @@ when it has no holder, or when its holder is gone:
 - its heartbeat is older than ``ttl`` seconds (a holder on another machine that
   died or lost the database for that long);
 - it ran on this host and its process no longer exists (killed with SIGKILL:
-  a re-run takes over at once, no need to wait out the ttl);
+  a re-run takes over at once, no need to wait out the ttl). "This host" is
+  the boot id and the process-id namespace, not the host name, so containers
+  that share a name are told apart; a process is its id and its start time,
+  so a reused id does not keep a dead holder alive;
 - it ran in this very process and is no longer active here (a load abandoned
   by an exception that skipped its ``finally``).
 
-A process id can be reused by the system; a lease of a dead process whose id
-was taken again in the meantime stays until its heartbeat ages out (``ttl``).
+Silence is measured against the ttl the holder recorded, not the caller's.
 The lease is taken and released in write transactions that lock the lease node
 first, so two writers can never both see it free.
 """
@@ -31,6 +33,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -52,7 +55,30 @@ class Busy(CredgraphError):
     http_status = 409
 
 
-def _alive(pid: int) -> bool:
+def _machine() -> str:
+    """Who counts as "this host": the boot and the process-id namespace, so two
+    containers that share a host name (or a host) are told apart; the host name
+    where /proc is missing."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return socket.gethostname()
+
+
+def _started(pid: int) -> int | None:
+    """A process's start time (clock ticks after boot), None if there is no such
+    process or no /proc; with its id it names one process, even if ids are reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _alive(pid: int, started: int | None) -> bool:
+    if started is not None and Path("/proc").is_dir():
+        return _started(pid) == started
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -62,17 +88,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def holder_gone(current: dict[str, Any], host: str, pid: int, ttl: float) -> bool:
-    """Whether the recorded holder of a lease no longer works (module docstring)."""
+def holder_gone(current: dict[str, Any], machine: str, pid: int, ttl: float) -> bool:
+    """Whether the recorded holder of a lease no longer works (module docstring).
+
+    Silence is measured against the holder's own ttl (recorded with it), so a
+    caller with a short ttl does not take over a holder that renews slowly.
+    """
     if current.get("holder") is None:
         return True
-    if current.get("age") is None or current["age"] > ttl:
+    limit = current.get("ttl") or ttl
+    if current.get("age") is None or current["age"] > limit:
         return True
-    if current.get("host") == host:
-        if current.get("pid") == pid:
+    if current.get("machine") == machine and current.get("pid") is not None:
+        if current["pid"] == pid:
             with _ACTIVE_LOCK:
                 return current["holder"] not in _ACTIVE
-        return not _alive(int(current.get("pid") or 0))
+        return not _alive(int(current["pid"]), current.get("pid_started"))
     return False
 
 
@@ -89,7 +120,9 @@ class Lease:
         self.what = what
         self.ttl = ttl
         self.host = socket.gethostname()
+        self.machine = _machine()
         self.pid = os.getpid()
+        self.pid_started = _started(self.pid)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost = False  # set when a renewal found another holder
@@ -103,40 +136,54 @@ class Lease:
             rec = tx.run(
                 "MERGE (l:Lease {id: $id}) SET l.id = $id "
                 "RETURN l.holder AS holder, l.what AS what, l.host AS host, l.pid AS pid, "
+                "l.machine AS machine, l.pid_started AS pid_started, l.ttl AS ttl, "
                 "toString(l.acquired_at) AS acquired_at, "
                 "duration.inSeconds(l.heartbeat_at, datetime()).seconds AS age",
                 id=LEASE_ID,
             ).single(strict=True)
             current = rec.data()
             if current["holder"] != holder and not holder_gone(
-                current, self.host, self.pid, self.ttl
+                current, self.machine, self.pid, self.ttl
             ):
                 return current
             tx.run(
                 "MATCH (l:Lease {id: $id}) SET l.holder = $holder, l.what = $what, "
-                "l.host = $host, l.pid = $pid, l.acquired_at = datetime(), "
+                "l.host = $host, l.machine = $machine, l.pid = $pid, "
+                "l.pid_started = $pid_started, l.ttl = $ttl, l.acquired_at = datetime(), "
                 "l.heartbeat_at = datetime(), l.previous = $previous",
                 id=LEASE_ID,
                 holder=holder,
                 what=self.what,
                 host=self.host,
+                machine=self.machine,
                 pid=self.pid,
+                pid_started=self.pid_started,
+                ttl=self.ttl,
                 previous=current["holder"],
             ).consume()
             return None
 
-        busy = self.gw.write_tx(work)
+        # Active before the transaction: another thread of this process that reads our
+        # holder in between must not take it for an abandoned lease.
+        with _ACTIVE_LOCK:
+            _ACTIVE.add(holder)
+        try:
+            busy = self.gw.write_tx(work)
+        except BaseException:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(holder)
+            raise
         if busy is not None:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(holder)
             raise Busy(
                 f"another {busy['what'] or 'writer'} is at work on this graph: "
                 f"{busy['holder']} on {busy['host']} (process {busy['pid']}), "
                 f"since {busy['acquired_at']}, last heartbeat {busy['age']} s ago",
                 hint="loads and propagation runs take turns; try again when it has ended "
-                f"(a holder silent for {self.ttl:.0f} s, or whose process on this host "
-                "is gone, is taken over)",
+                f"(a holder silent for {busy['ttl'] or self.ttl:.0f} s, or whose process "
+                "on this host is gone, is taken over)",
             )
-        with _ACTIVE_LOCK:
-            _ACTIVE.add(holder)
         self.lost = False
         if self._thread is None:  # taken again (a bulk load's new store): one thread
             self._stop.clear()

@@ -44,7 +44,7 @@ from graph.errors import CredgraphError, NotFound
 from graph.export import export_tables, table_counts
 from graph.exposure import Exposures, exposures
 from graph.gateway import Gateway, batched
-from graph.lease import Lease
+from graph.lease import LEASE_ID, Busy, Lease
 from graph.projection import Projection, build_projection
 from graph.schema import require_schema
 from graph.scoring_policy import DOMAINS, Policy
@@ -254,7 +254,7 @@ class Runs:
             self._save_artefact(run_id, projection, scores, cent)
             self._write_scores(run_id, projection, scores, cent)
             timings["write_back"] = time.perf_counter() - t
-            lease.check()  # never make a run current after losing the lease
+            lease.check()  # lost a while ago: stop before the switch (which checks again)
             self._switch(run_id, started, counts, timings, projection, cent)
         except BaseException as exc:
             self._fail(run_id, exc)
@@ -334,6 +334,20 @@ class Runs:
             if me is None or me["s"] != "running":
                 raise RunAborted(
                     f"run {run_id} was marked {me['s'] if me else 'missing'} by another run",
+                )
+            # Still the writer? Checked in the switch's own transaction, which locks
+            # the lease node: a run that lost its lease never becomes current.
+            held = t.run(
+                "MATCH (l:Lease {id: $lease}) SET l.switching = $id "
+                "REMOVE l.switching RETURN l.holder AS holder",
+                lease=LEASE_ID,
+                id=run_id,
+            ).single()
+            if held is None or held["holder"] != run_id:
+                raise Busy(
+                    f"run {run_id} lost the graph's writer lease to "
+                    f"{held['holder'] if held else 'nobody'}; it was not made current",
+                    hint="run `credgraph propagate` again once the other writer has ended",
                 )
             t.run("MATCH (r:Run {current: true}) SET r.current = false").consume()
             t.run(

@@ -1,6 +1,6 @@
 """`credgraph load --bulk`: a first load through Neo4j's offline importer.
 
-Into an empty managed database (only ``CredgraphSchema`` and ``Load`` nodes), a
+Into an empty managed database (only ``CredgraphSchema``, ``Load`` and ``Lease`` nodes), a
 bulk load writes exactly the graph the online loader (:func:`loaders.load.load`)
 would write, faster once the input is large (a fixed ~30 s goes to the importer's
 JVM and the server restart; past that the importer is several times faster than
@@ -49,7 +49,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, LiteralString, cast
 
-from graph.errors import InputError, ServerError, UsageError
+from graph.errors import CredgraphError, InputError, ServerError, UsageError
 from graph.gateway import Gateway
 from graph.lease import Lease
 from graph.managed.server import ADMIN_TOOL, JVM_FLAGS, ManagedServer
@@ -599,6 +599,7 @@ def bulk_load(
             if stage.rows:
                 summary = _run_importer(server, folder, stage, database)
                 # Nothing may have been written meanwhile: the swap would lose it.
+                lease.check()
                 _refuse_if_not_empty(first)
                 loads = _load_records(first)
                 first.close()
@@ -606,10 +607,12 @@ def bulk_load(
                 t0 = time.monotonic()
                 _swap_in(server, folder, database)
                 gw = Gateway(settings)
-                lease.gw = gw
-                lease.acquire()  # the imported store has no lease node: ours again
                 if loads:
                     gw.write("UNWIND $rows AS p CREATE (l:Load) SET l = p", rows=loads)
+                # The imported store has no lease node: ours again, at once (another
+                # writer would first spend seconds building the schema on 1M nodes).
+                lease.gw = gw
+                lease.acquire()
                 ensure_schema(gw)
                 _apply_fixups(gw, stage, size)
                 report.notes.append(
@@ -629,19 +632,22 @@ def bulk_load(
             if gw is not None:
                 _record(gw, report)
     finally:
-        if gw is not None:
-            try:
+        try:
+            if gw is not None:
                 lease.gw = gw
                 lease.release()
-            finally:
+            else:
+                lease.release(in_graph=False)
+        except CredgraphError:
+            lease.release(in_graph=False)  # the server is away: the lease ages out
+        finally:
+            if gw is not None:
                 gw.close()
-        else:
-            lease.release(in_graph=False)
-        shutil.rmtree(folder, ignore_errors=True)
-        try:
-            folder.parent.rmdir()
-        except OSError:
-            pass
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                folder.parent.rmdir()
+            except OSError:
+                pass
     if not report.rejects_path:
         rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
     return report

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from graph.gateway import Gateway
-from graph.lease import LEASE_ID, Busy, Lease
+from graph.lease import LEASE_ID, Busy, Lease, _machine, _started
 from graph.managed import ManagedServer
 from graph.schema import ensure_schema
 from loaders.generate import generate
@@ -30,15 +31,28 @@ def lease_node(gw: Gateway) -> dict[str, object]:
     return dict(rows[0]["p"]) if rows else {}
 
 
-def set_holder(gw: Gateway, host: str, pid: int, age_s: int) -> None:
+def set_holder(
+    gw: Gateway,
+    host: str,
+    pid: int,
+    age_s: int,
+    *,
+    machine: str | None = None,
+    pid_started: int | None = None,
+    ttl: float = 60.0,
+) -> None:
     """Record a holder as another process would have (heartbeat ``age_s`` seconds old)."""
     gw.write(
         "MERGE (l:Lease {id: $id}) SET l.holder = 'load-other', l.what = 'load', "
-        "l.host = $host, l.pid = $pid, l.acquired_at = datetime(), "
+        "l.host = $host, l.machine = $machine, l.pid = $pid, l.pid_started = $started, "
+        "l.ttl = $ttl, l.acquired_at = datetime(), "
         "l.heartbeat_at = datetime() - duration({seconds: $age})",
         id=LEASE_ID,
         host=host,
+        machine=machine or host,
         pid=pid,
+        started=pid_started,
+        ttl=ttl,
         age=age_s,
     )
 
@@ -78,15 +92,74 @@ def test_live_holder_elsewhere_refuses_and_a_silent_one_is_taken_over(gw: Gatewa
 
 
 def test_dead_process_on_this_host_is_taken_over_at_once(gw: Gateway) -> None:
-    import socket
-
-    set_holder(gw, socket.gethostname(), dead_pid(), age_s=0)
+    here = _machine()
+    set_holder(gw, "h", dead_pid(), age_s=0, machine=here)
     with Lease(gw, "load-a", "load"):
         assert lease_node(gw)["holder"] == "load-a"
     # the same with this very process as the recorded holder, but not active here
-    set_holder(gw, socket.gethostname(), os.getpid(), age_s=0)
+    set_holder(gw, "h", os.getpid(), age_s=0, machine=here)
     with Lease(gw, "load-b", "load"):
         assert lease_node(gw)["holder"] == "load-b"
+
+
+def test_a_live_process_keeps_it_and_a_reused_id_does_not(gw: Gateway) -> None:
+    here = _machine()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = _started(child.pid)
+        assert started is not None
+        set_holder(gw, "h", child.pid, age_s=0, machine=here, pid_started=started)
+        with pytest.raises(Busy):
+            Lease(gw, "load-a", "load").acquire()
+        # same host name, another container (another pid namespace): not "this host"
+        set_holder(gw, "h", dead_pid(), age_s=0, machine=here + "-elsewhere")
+        with pytest.raises(Busy):
+            Lease(gw, "load-a", "load").acquire()
+        # the recorded id now belongs to another process (another start time)
+        set_holder(gw, "h", child.pid, age_s=0, machine=here, pid_started=started - 1)
+        with Lease(gw, "load-a", "load"):
+            assert lease_node(gw)["holder"] == "load-a"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_silence_is_measured_by_the_holders_ttl(gw: Gateway) -> None:
+    set_holder(gw, "another-host", 1, age_s=5, ttl=60)
+    with pytest.raises(Busy):
+        Lease(gw, "load-a", "load", ttl=1).acquire()
+    set_holder(gw, "another-host", 1, age_s=5, ttl=2)
+    with Lease(gw, "load-a", "load", ttl=60):
+        assert lease_node(gw)["holder"] == "load-a"
+
+
+def test_racing_writers_one_wins(gw: Gateway) -> None:
+    """Eight threads of one process ask at once: exactly one gets it."""
+    barrier = threading.Barrier(8)
+    won: list[str] = []
+    refused: list[str] = []
+    leases = [Lease(gw, f"load-{k}", "load") for k in range(8)]
+
+    def attempt(lease: Lease) -> None:
+        barrier.wait()
+        try:
+            lease.acquire()
+            won.append(lease.holder)
+        except Busy:
+            refused.append(lease.holder)
+
+    threads = [threading.Thread(target=attempt, args=(x,)) for x in leases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert len(won) == 1 and len(refused) == 7
+        assert lease_node(gw)["holder"] == won[0]
+    finally:
+        for x in leases:
+            if x.holder in won:
+                x.release()
 
 
 def test_heartbeat_renews(gw: Gateway) -> None:

@@ -20,6 +20,7 @@ import pytest
 from cli.main import main
 from graph.export import export_tables
 from graph.gateway import Gateway
+from graph.lease import Busy
 from graph.managed import ManagedServer
 from graph.projection import build_projection, tables_from_folder
 from graph.runs import Runs
@@ -181,6 +182,21 @@ def test_history_and_pruning(
     lines = text[text.index("history (newest first):") :].splitlines()[1:]
     assert [line.split()[0] for line in lines] == ids[:0:-1]
     assert lines[0].endswith("(current)") and not lines[1].endswith("(current)")
+
+
+def test_run_that_lost_its_lease_is_not_made_current(loaded: Gateway, settings: Settings) -> None:
+    runs = Runs(loaded, settings)
+    first = runs.run(load_policy(None), AS_OF).run_id
+
+    def take_over(phase: str) -> None:
+        if phase == "write-back":  # another writer takes the lease while this run writes
+            loaded.write("MATCH (l:Lease) SET l.holder = 'load-other'")
+
+    with pytest.raises(Busy, match="lost the graph's writer lease to load-other"):
+        runs.run(load_policy(None), AS_OF, on_phase=take_over)
+    assert runs.get(None)["id"] == first
+    statuses = loaded.read("MATCH (r:Run) RETURN r.status AS s ORDER BY r.started_at")
+    assert [r["s"] for r in statuses] == ["completed", "failed"]
 
 
 def test_killed_write_back_keeps_previous_run_current(
