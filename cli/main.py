@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from graph.errors import CredgraphError, UsageError
 from graph.settings import Settings, load_settings
@@ -42,9 +43,16 @@ neo4j_app = typer.Typer(
 )
 app.add_typer(neo4j_app, name="neo4j")
 
-# Piped output is not cut to 80 columns: tables keep their ids whole.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output is not cut to 80 columns: tables keep their ids whole. No console
+# markup: names, ids, paths and messages hold input text ("[bold]", "[/]" or a
+# relationship "-[GUARANTEES G1]->") that must print as it is; styles are explicit.
+out = Console(width=None if sys.stdout.isatty() else 160, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def styled(head: str, style: str, rest: str = "") -> Text:
+    """``head`` in ``style`` followed by plain ``rest``: no markup is parsed."""
+    return Text.assemble((head, style), rest)
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -190,7 +198,7 @@ def run_load(
     from loaders.load import load
 
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.completed:,} rows"),
         TextColumn("{task.fields[rate]}"),
@@ -251,7 +259,7 @@ def run_load(
                 f"{f.created:,}",
                 f"{f.updated:,}",
                 f"{f.unchanged:,}",
-                f"[red]{f.rejected:,}[/]" if f.rejected else "0",
+                Text(f"{f.rejected:,}", style="red") if f.rejected else "0",
             )
         out.print(table)
         for note in report.notes:
@@ -441,7 +449,9 @@ def score_cmd(
     if json_out:
         print_json(res)
         return
-    out.print(f"[bold]{res['subject']}[/] ({res['kind']}): trust score {res['trust_score']:.1f}")
+    out.print(
+        styled(res["subject"], "bold", f" ({res['kind']}): trust score {res['trust_score']:.1f}")
+    )
     r = res["risk"]
     out.print(
         f"risk: intrinsic {r['intrinsic']:.3f}  network {r['network']:.3f}  total {r['total']:.3f}"
@@ -607,17 +617,23 @@ def demo_cmd(
     settings = settings_of(ctx)
     if settings.managed:
         st = ManagedServer(settings).start()
-        out.print(f"[bold]1. Neo4j[/] {st['version']} at {st['uri']} (home {st['home']})")
+        out.print(
+            styled("1. Neo4j", "bold", f" {st['version']} at {st['uri']} (home {st['home']})")
+        )
     else:
-        out.print(f"[bold]1. Neo4j[/] at NEO4J_URI={settings.neo4j_uri}")
+        out.print(styled("1. Neo4j", "bold", f" at NEO4J_URI={settings.neo4j_uri}"))
     counts = generate(output, scale, seed, "csv")
     out.print(
-        f"[bold]2. Generated[/] {scale:,} subjects into {output}: "
-        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        styled(
+            "2. Generated",
+            "bold",
+            f" {scale:,} subjects into {output}: "
+            + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
+        )
     )
     with open_gateway(settings) as gw:
         res = ensure_schema(gw)
-    out.print(f"[bold]3. Schema[/] at version {res['to']} (was {res['from']})")
+    out.print(styled("3. Schema", "bold", f" at version {res['to']} (was {res['from']})"))
     report = run_load(
         settings,
         output,
@@ -628,13 +644,20 @@ def demo_cmd(
         show=False,
     )
     out.print(
-        f"[bold]4. Loaded[/] {report.written:,} rows ({report.rejected:,} rejected), "
-        f"load {report.load_id}"
+        styled(
+            "4. Loaded",
+            "bold",
+            f" {report.written:,} rows ({report.rejected:,} rejected), load {report.load_id}",
+        )
     )
     res = run_propagation(settings, None, None)
     out.print(
-        f"[bold]5. Propagated[/] run {res.run_id} as of {res.as_of}: "
-        + ", ".join(f"{k} {v:.2f}s" for k, v in res.timings.items())
+        styled(
+            "5. Propagated",
+            "bold",
+            f" run {res.run_id} as of {res.as_of}: "
+            + ", ".join(f"{k} {v:.2f}s" for k, v in res.timings.items()),
+        )
     )
     print_summary(settings, res.run_id)
 
@@ -687,7 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except CredgraphError as exc:
-        err.print(f"[red]error:[/] {exc.message}", highlight=False)
+        err.print(styled("error:", "red", f" {exc.message}"), highlight=False)
         if exc.hint:
             err.print(f"  hint: {exc.hint}", highlight=False)
         return exc.exit_code
@@ -697,7 +720,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("CREDGRAPH_DEBUG"):
             raise
-        err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print(
+            styled("internal error:", "red", f" {type(exc).__name__}: {exc}"), highlight=False
+        )
         err.print("  hint: set CREDGRAPH_DEBUG=1 to see the traceback, and report it")
         return 1
     return 0

@@ -99,3 +99,13 @@ def test_bad_policy_file_names_the_key(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["propagate", "--policy", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "damping" in err and "p.toml" in err
+
+
+def test_input_that_looks_like_console_markup_prints_verbatim(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Rich markup is off: "[/]" in a value crashed the error printer, "[x]" vanished."""
+    assert main(["stress", "--shock", "[/]a[bold]=2"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --shock '[/]a[bold]=2': fraction must be in (0, 1]" in err
+    assert "Traceback" not in err

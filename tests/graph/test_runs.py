@@ -141,6 +141,10 @@ def test_score_json_contract_and_explanation_adds_up(
         assert 0 <= doc["domains"][d]["network"] <= 1
     amounts = [c["amount"] for c in doc["contributions"]]
     assert amounts == sorted(amounts, reverse=True)
+    # the text output shows each path's relationships as they are: "-[KIND id]->"
+    text = cli(neo4j_server, "score", sid).stdout
+    first = doc["contributions"][0]["path"][1]["relationships"][0]
+    assert f"-[{first['kind']} {first['id']}" in text
     top = json.loads(cli(neo4j_server, "score", sid, "--json", "--top", "1").stdout)
     assert len(top["contributions"]) == 1
     assert cli(neo4j_server, "score", "NO-SUCH-ID").returncode == 1
