@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -215,4 +216,41 @@ def test_load_and_propagate_wait_their_turn(
         assert left[0]["n"] == 0
     assert cli(neo4j_server, "load", str(sample)).returncode == 0
     assert cli(neo4j_server, "propagate").returncode == 0
+    assert lease_node(gw).get("holder") is None
+
+
+def test_a_second_load_while_one_runs_is_refused(
+    gw: Gateway, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    """Two `credgraph load` processes at once: the second stops at once, naming the
+    first; the first completes as if alone."""
+    sample = tmp_path / "s"
+    generate(sample, 8000, 2, "csv")
+    env = dict(os.environ)
+    env.update(CREDGRAPH_HOME=str(neo4j_server.home), CREDGRAPH_BOLT_PORT=str(neo4j_server.port))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "load", str(sample), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not str(lease_node(gw).get("holder") or "").startswith("load-"):
+            assert first.poll() is None, "the first load ended before it was seen at work"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        holder = lease_node(gw)["holder"]
+        second = cli(neo4j_server, "load", str(sample))
+        assert second.returncode == 1
+        assert f"another load is at work on this graph: {holder}" in second.stderr
+        out, _ = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0
+    assert json.loads(out)["load_id"] == holder
+    loads = gw.read("MATCH (l:Load) RETURN l.id AS id, l.outcome AS outcome")
+    assert loads == [{"id": holder, "outcome": "completed"}]
     assert lease_node(gw).get("holder") is None
