@@ -433,6 +433,10 @@ def score_cmd(
         int | None, typer.Option("--top", help="only the K largest contributions")
     ] = None,
     run: Annotated[str | None, typer.Option(help="a past run (default: current)")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="why you look this subject up (kept in the audit log)")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="who asks (default: the login name)")] = None,
 ) -> None:
     """A subject's trust score, risk per domain and its explanation.
 
@@ -440,11 +444,26 @@ def score_cmd(
     subject's adverse records, the amount and the strongest real path; per
     domain they add up to the network risk before the cap (`network_uncapped`
     in --json, which may exceed 1; `network` is it capped at 1).
+
+    Every lookup is written to the audit log first (who, whom, when, why; see
+    `credgraph audit`), also when the subject is not found.
     """
+    import getpass
+
+    from graph.audit import record_lookup
     from graph.gateway import open_gateway
     from graph.scoring import subject_score
 
     with open_gateway(settings_of(ctx)) as gw:
+        record_lookup(
+            gw,
+            actor=actor or getpass.getuser(),
+            subject=subject,
+            action="score",
+            reason=reason,
+            via="cli",
+            run=run,
+        )
         res = subject_score(gw, settings_of(ctx), subject, run_id=run, top=top)
     if json_out:
         print_json(res)
@@ -568,6 +587,31 @@ def stress_cmd(
     worst = sorted(res["distress"].items(), key=lambda kv: -kv[1])[:10]
     for sid, h in worst:
         out.print(f"  {sid}: h = {h:.4f}")
+
+
+@app.command("audit")
+def audit_cmd(
+    ctx: typer.Context,
+    subject: Annotated[str | None, typer.Option(help="only lookups of this subject")] = None,
+    actor: Annotated[str | None, typer.Option(help="only lookups by this actor")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="newest N events")] = 100,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The audit log of subject lookups, newest first: who looked up whom, when and why."""
+    from graph.audit import audit_events
+    from graph.gateway import open_gateway
+
+    with open_gateway(settings_of(ctx)) as gw:
+        events = audit_events(gw, subject=subject, actor=actor, limit=limit)
+    if json_out:
+        print_json(events)
+        return
+    table = Table(title="audit log (newest first)")
+    for col in ("at", "actor", "subject", "action", "reason", "via"):
+        table.add_column(col)
+    for e in events:
+        table.add_row(e["at"], e["actor"], e["subject"], e["action"], e["reason"] or "", e["via"])
+    out.print(table)
 
 
 @app.command("dispute")

@@ -22,6 +22,7 @@ COMMANDS = [
     ["scores"],
     ["stress"],
     ["dispute"],
+    ["audit"],
     ["demo"],
 ]
 

@@ -150,6 +150,30 @@ def test_score_json_contract_and_explanation_adds_up(
     assert cli(neo4j_server, "score", "NO-SUCH-ID").returncode == 1
 
 
+def test_every_score_lookup_is_audited(
+    loaded: Gateway, settings: Settings, neo4j_server: ManagedServer
+) -> None:
+    """Who looked up whom, when and why: written before the answer, also for a miss."""
+    Runs(loaded, settings).run(load_policy(None), AS_OF)
+    sid = loaded.read("MATCH (sc:Score) RETURN sc.subject AS s ORDER BY s LIMIT 1")[0]["s"]
+    assert loaded.read("MATCH (e:AuditEvent) RETURN count(e) AS n") == [{"n": 0}]
+    ok = cli(neo4j_server, "score", sid, "--reason", "credit review #42", "--actor", "ana")
+    assert ok.returncode == 0, ok.stderr
+    assert cli(neo4j_server, "score", "NO-SUCH-ID", "--json").returncode == 1
+    events = json.loads(cli(neo4j_server, "audit", "--json").stdout)
+    assert [(e["subject"], e["action"], e["via"]) for e in events] == [
+        ("NO-SUCH-ID", "score", "cli"),
+        (sid, "score", "cli"),
+    ]
+    assert events[1]["actor"] == "ana" and events[1]["reason"] == "credit review #42"
+    assert events[0]["actor"] and events[0]["reason"] is None  # the login name; no why given
+    assert events[1]["at"] <= events[0]["at"]
+    mine = json.loads(cli(neo4j_server, "audit", "--subject", sid, "--json").stdout)
+    assert [e["id"] for e in mine] == [events[1]["id"]]
+    table = cli(neo4j_server, "audit", "--actor", "ana").stdout
+    assert sid in table and "credit review #42" in table
+
+
 def test_scores_export_formats(
     loaded: Gateway, settings: Settings, neo4j_server: ManagedServer, tmp_path: Path
 ) -> None:

@@ -1,0 +1,63 @@
+"""The audit log of subject lookups: who looked up whom, when and why (PRODUCT.md, 6).
+
+Every lookup of one subject's score writes one ``(:AuditEvent)`` node before the
+answer is shown; if the event cannot be written, the lookup fails (an unaudited
+answer is not given). Events are never updated or deleted by credgraph.
+
+``(:AuditEvent {id, at, actor, subject, action, reason, via, run})``: ``at`` is
+the server's time, ``actor`` who asked (the login name on the CLI), ``via``
+where from (``cli``), ``action`` what was looked up (``score``), ``reason`` the
+why the caller gave (may be absent: the CLI asks for it but does not require
+it), ``run`` the run whose score was shown. Disputes are audited on their own
+``(:Dispute)`` nodes (graph/scoring.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from graph.gateway import Gateway
+
+
+def record_lookup(
+    gw: Gateway,
+    *,
+    actor: str,
+    subject: str,
+    action: str,
+    reason: str | None,
+    via: str,
+    run: str | None = None,
+) -> dict[str, Any]:
+    """Write one audit event and return it (``id``, ``at`` as ISO text, the rest)."""
+    rows = gw.write(
+        "CREATE (e:AuditEvent {id: $id, at: datetime(), actor: $actor, subject: $subject, "
+        "action: $action, reason: $reason, via: $via, run: $run}) "
+        "RETURN e.id AS id, toString(e.at) AS at",
+        id=f"audit-{uuid.uuid4().hex}",
+        actor=actor,
+        subject=subject,
+        action=action,
+        reason=reason.strip() if reason and reason.strip() else None,
+        via=via,
+        run=run,
+    )
+    return rows[0] | {"actor": actor, "subject": subject, "action": action, "via": via}
+
+
+def audit_events(
+    gw: Gateway, *, subject: str | None = None, actor: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The newest audit events first, optionally of one subject or one actor."""
+    return gw.read(
+        "MATCH (e:AuditEvent) "
+        "WHERE ($subject IS NULL OR e.subject = $subject) "
+        "AND ($actor IS NULL OR e.actor = $actor) "
+        "RETURN e.id AS id, toString(e.at) AS at, e.actor AS actor, e.subject AS subject, "
+        "e.action AS action, e.reason AS reason, e.via AS via, e.run AS run "
+        "ORDER BY e.at DESC, e.id LIMIT $limit",
+        subject=subject,
+        actor=actor,
+        limit=limit,
+    )
