@@ -522,10 +522,20 @@ def scores_cmd(
         Path | None, typer.Option("--out", help="file to write (default: stdout; parquet needs it)")
     ] = None,
     run: Annotated[str | None, typer.Option(help="a past run (default: current)")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="why you export the scores (kept in the audit log)")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="who asks (default: the login name)")] = None,
 ) -> None:
-    """All scores of the current run, one row per subject, for downstream systems."""
-    import csv
+    """All scores of the current run, one row per subject, for downstream systems.
 
+    The export is written to the audit log first, as one lookup of subject `*`
+    (every subject) with action `scores`.
+    """
+    import csv
+    import getpass
+
+    from graph.audit import record_lookup
     from graph.gateway import open_gateway
     from graph.runs import Runs
     from graph.scoring import SCORE_COLUMNS, iter_scores
@@ -539,6 +549,15 @@ def scores_cmd(
     columns = ["id", *[c for c in SCORE_COLUMNS[1:] if c not in later], "run", *later]
     with open_gateway(settings_of(ctx)) as gw:
         run_id = Runs(gw, settings_of(ctx)).get(run)["id"]
+        record_lookup(
+            gw,
+            actor=actor or getpass.getuser(),
+            subject="*",
+            action="scores",
+            reason=reason,
+            via="cli",
+            run=run_id,
+        )
         rows = iter_scores(gw, run_id)
         if fmt == "parquet":
             import pandas as pd

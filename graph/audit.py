@@ -6,7 +6,8 @@ answer is not given). Events are never updated or deleted by credgraph.
 
 ``(:AuditEvent {id, at, actor, subject, action, reason, via, run})``: ``at`` is
 the server's time, ``actor`` who asked (the login name on the CLI), ``via``
-where from (``cli``), ``action`` what was looked up (``score``), ``reason`` the
+where from (``cli``), ``action`` what was looked up (``score``; ``scores`` for an
+export of every subject's score, with ``subject`` ``*``), ``reason`` the
 why the caller gave (may be absent: the CLI asks for it but does not require
 it), ``run`` the run whose score was shown. Disputes are audited on their own
 ``(:Dispute)`` nodes (graph/scoring.py).

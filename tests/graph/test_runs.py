@@ -172,6 +172,15 @@ def test_every_score_lookup_is_audited(
     assert [e["id"] for e in mine] == [events[1]["id"]]
     table = cli(neo4j_server, "audit", "--actor", "ana").stdout
     assert sid in table and "credit review #42" in table
+    # an export of every score is one lookup of every subject
+    assert cli(neo4j_server, "scores", "--reason", "monthly feed", "--actor", "bo").returncode == 0
+    (export,) = json.loads(cli(neo4j_server, "audit", "--actor", "bo", "--json").stdout)
+    assert (export["subject"], export["action"], export["reason"]) == (
+        "*",
+        "scores",
+        "monthly feed",
+    )
+    assert export["run"] == Runs(loaded, settings).get(None)["id"]
 
 
 def test_scores_export_formats(
