@@ -726,11 +726,26 @@ def demo_cmd(
 
 
 def print_summary(settings: Settings, run_id: str) -> None:
-    """The lowest trust scores with their top reason, and the largest guarantee circles."""
+    """The lowest trust scores with their top reason, and the largest guarantee circles.
+
+    Audited as one lookup (subject ``*``, action ``summary``): it names subjects.
+    """
+    import getpass
+
+    from graph.audit import record_lookup
     from graph.gateway import open_gateway
     from graph.scoring import circles, lowest, subject_score
 
     with open_gateway(settings) as gw:
+        record_lookup(
+            gw,
+            actor=getpass.getuser(),
+            subject="*",
+            action="summary",
+            reason="credgraph demo",
+            via="cli",
+            run=run_id,
+        )
         low = lowest(gw, run_id, 10)
         table = Table(title="lowest trust scores")
         for col in ("subject", "name", "trust", "top reason"):

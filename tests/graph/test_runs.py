@@ -183,6 +183,25 @@ def test_every_score_lookup_is_audited(
     assert export["run"] == Runs(loaded, settings).get(None)["id"]
 
 
+def test_demo_runs_the_main_job_end_to_end(
+    gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    """The README's first command (`make run` is `credgraph demo`), on a small sample."""
+    proc = cli(neo4j_server, "demo", "--out", str(tmp_path / "sample"), "--scale", "400")
+    assert proc.returncode == 0, proc.stderr
+    for step in (
+        "1. Neo4j",
+        "2. Generated 400 subjects",
+        "3. Schema",
+        "4. Loaded",
+        "5. Propagated",
+    ):
+        assert step in proc.stdout
+    assert "lowest trust scores" in proc.stdout
+    (event,) = gateway.read("MATCH (e:AuditEvent) RETURN e.action AS a, e.subject AS s")
+    assert event == {"a": "summary", "s": "*"}
+
+
 def test_scores_export_formats(
     loaded: Gateway, settings: Settings, neo4j_server: ManagedServer, tmp_path: Path
 ) -> None:
