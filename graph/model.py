@@ -8,6 +8,8 @@ See docs/data-model.md for the model in an investigator's words.
 
 from __future__ import annotations
 
+from typing import LiteralString, cast
+
 from graph.errors import CredgraphError
 
 # Node labels --------------------------------------------------------------
@@ -24,6 +26,7 @@ DISPUTE = "Dispute"  # audit trail of a record's disputes
 AUDIT = "AuditEvent"  # who looked up whom, when, why
 API_KEY = "ApiKey"
 META = "CredgraphSchema"  # the schema version the database holds
+LEASE = "Lease"  # the writer lease of loads and propagation runs (graph/lease.py)
 
 LABELS = frozenset(
     {
@@ -40,8 +43,14 @@ LABELS = frozenset(
         AUDIT,
         API_KEY,
         META,
+        LEASE,
     }
 )
+
+# Nodes that record the database's own bookkeeping rather than data: an empty
+# database may hold them, and "the same input twice leaves the graph as it was"
+# speaks of everything else.
+BOOKKEEPING = (META, LOAD, LEASE)
 
 # Relationship types --------------------------------------------------------
 LEGAL_REPRESENTATIVE_OF = "LEGAL_REPRESENTATIVE_OF"
@@ -81,6 +90,13 @@ def label(name: str) -> str:
     if name not in LABELS:
         raise ModelError(f"not a credgraph label: {name!r}")
     return f"`{name}`"
+
+
+def not_bookkeeping(var: str) -> LiteralString:
+    """``NOT x:`CredgraphSchema` AND NOT x:`Load` AND ...`` for the variable ``var``."""
+    if not var.isidentifier():
+        raise ModelError(f"not a Cypher variable: {var!r}")
+    return cast(LiteralString, " AND ".join(f"NOT {var}:{label(b)}" for b in BOOKKEEPING))
 
 
 def rel_type(name: str) -> str:

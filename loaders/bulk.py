@@ -53,7 +53,7 @@ from graph.errors import CredgraphError, InputError, ServerError, UsageError
 from graph.gateway import Gateway
 from graph.lease import Lease
 from graph.managed.server import ADMIN_TOOL, JVM_FLAGS, ManagedServer
-from graph.model import ROLE_TYPES, label, rel_type
+from graph.model import ROLE_TYPES, label, not_bookkeeping, rel_type
 from graph.schema import ensure_schema
 from loaders.load import (
     Format,
@@ -69,9 +69,6 @@ from loaders.writer import to_params
 STAGING = "import-staging"
 #: Between the elements of a list value; an element holding it goes the slow way.
 ARRAY_DELIMITER = "\x1f"
-#: Nodes a database may hold and still take a bulk load (Load records are carried
-#: over; the writer lease is taken again on the imported store).
-META_LABELS = ("CredgraphSchema", "Load", "Lease")
 _DEFAULT_READ_BUFFER = 4 * 1024 * 1024
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _LONG = (-(2**63), 2**63 - 1)
@@ -359,10 +356,12 @@ class _Stage:
 
 
 def _data_left(gw: Gateway) -> str | None:
-    """What keeps the database from being empty (None: only META_LABELS nodes)."""
+    """What keeps the database from being empty (None: only bookkeeping nodes, see
+    graph.model.BOOKKEEPING: Load records are carried over, the lease taken again)."""
     rows = gw.read(
-        "MATCH (n) WHERE NOT n:CredgraphSchema AND NOT n:Load AND NOT n:Lease "
-        "RETURN labels(n) AS labels, n.id AS id LIMIT 1"
+        "MATCH (n) WHERE "
+        + not_bookkeeping("n")
+        + " RETURN labels(n) AS labels, n.id AS id LIMIT 1"
     )
     if rows:
         r = rows[0]

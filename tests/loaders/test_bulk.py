@@ -13,7 +13,7 @@ import loaders.bulk as bulk
 from graph.errors import CredgraphError, UsageError
 from graph.gateway import Gateway
 from graph.managed import ManagedServer
-from graph.model import PROVENANCE
+from graph.model import PROVENANCE, not_bookkeeping
 from graph.schema import SCHEMA_VERSION, STATEMENTS, schema_version
 from loaders.bulk import bulk_load
 from loaders.generate import generate
@@ -56,7 +56,7 @@ def assert_provenance(gw: Gateway, report: LoadReport) -> None:
     """Every loaded node and relationship carries this load's provenance."""
     checks = " AND ".join(f"x.{p} IS NOT NULL" for p in PROVENANCE)
     for match in (
-        "MATCH (x) WHERE NOT x:Load AND NOT x:CredgraphSchema AND NOT x:Lease",
+        "MATCH (x) WHERE " + not_bookkeeping("x"),
         "MATCH ()-[x]->()",
     ):
         rows = gw.read(

@@ -10,6 +10,7 @@ import pytest
 
 from graph.errors import InputError
 from graph.gateway import Gateway
+from graph.model import not_bookkeeping
 from loaders.load import load
 
 pytestmark = pytest.mark.integration
@@ -113,7 +114,7 @@ def snapshot(gw: Gateway) -> dict[str, Any]:
     """Everything in the graph but the bookkeeping of loads (Load records, the writer
     lease), comparable across loads."""
     nodes = gw.read(
-        "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema AND NOT n:Lease "
+        "MATCH (n) WHERE " + not_bookkeeping("n") + " "
         "RETURN labels(n) AS labels, properties(n) AS props ORDER BY n.id"
     )
     rels = gw.read(

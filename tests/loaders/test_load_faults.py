@@ -15,6 +15,7 @@ import pytest
 
 from graph.gateway import Gateway
 from graph.managed import ManagedServer
+from graph.model import not_bookkeeping
 from loaders.generate import generate
 from loaders.load import load
 from tests.conftest import wipe
@@ -34,7 +35,7 @@ def content(gw: Gateway) -> dict[str, Any]:
         return {k: v for k, v in props.items() if k not in VOLATILE}
 
     nodes = gw.read(
-        "MATCH (n) WHERE NOT n:Load AND NOT n:CredgraphSchema AND NOT n:Lease "
+        "MATCH (n) WHERE " + not_bookkeeping("n") + " "
         "RETURN labels(n) AS labels, properties(n) AS props"
     )
     rels = gw.read(
