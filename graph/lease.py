@@ -169,21 +169,19 @@ class Lease:
             _ACTIVE.add(holder)
         try:
             busy = self.gw.write_tx(work)
+            if busy is not None:
+                raise Busy(
+                    f"another {busy['what'] or 'writer'} is at work on this graph: "
+                    f"{busy['holder']} on {busy['host']} (process {busy['pid']}), "
+                    f"since {busy['acquired_at']}, last heartbeat {busy['age']} s ago",
+                    hint="loads and propagation runs take turns; try again when it has ended "
+                    f"(a holder silent for {busy['ttl'] or self.ttl:.0f} s, or whose process "
+                    "on this host is gone, is taken over)",
+                )
         except BaseException:
             with _ACTIVE_LOCK:
                 _ACTIVE.discard(holder)
             raise
-        if busy is not None:
-            with _ACTIVE_LOCK:
-                _ACTIVE.discard(holder)
-            raise Busy(
-                f"another {busy['what'] or 'writer'} is at work on this graph: "
-                f"{busy['holder']} on {busy['host']} (process {busy['pid']}), "
-                f"since {busy['acquired_at']}, last heartbeat {busy['age']} s ago",
-                hint="loads and propagation runs take turns; try again when it has ended "
-                f"(a holder silent for {busy['ttl'] or self.ttl:.0f} s, or whose process "
-                "on this host is gone, is taken over)",
-            )
         self.lost = False
         if self._thread is None:  # taken again (a bulk load's new store): one thread
             self._stop.clear()
