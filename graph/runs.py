@@ -213,8 +213,9 @@ class Runs:
         started = datetime.now(UTC)
         run_id = new_run_id(started)
         # One writer at a time: a run must not export a graph that a load is writing.
-        with Lease(self.gw, run_id, "propagate") as lease:
-            return self._run(run_id, started, policy, as_of, on_phase, lease)
+        # A run that loses the lease meanwhile fails at the switch (_switch checks it).
+        with Lease(self.gw, run_id, "propagate"):
+            return self._run(run_id, started, policy, as_of, on_phase)
 
     def _run(
         self,
@@ -223,7 +224,6 @@ class Runs:
         policy: Policy,
         as_of: date,
         on_phase: Callable[[str], None] | None,
-        lease: Lease,
     ) -> RunResult:
         timings: dict[str, float] = {}
 
@@ -254,7 +254,6 @@ class Runs:
             self._save_artefact(run_id, projection, scores, cent)
             self._write_scores(run_id, projection, scores, cent)
             timings["write_back"] = time.perf_counter() - t
-            lease.check()  # lost a while ago: stop before the switch (which checks again)
             self._switch(run_id, started, counts, timings, projection, cent)
         except BaseException as exc:
             self._fail(run_id, exc)
