@@ -55,6 +55,32 @@ def styled(head: str, style: str, rest: str = "") -> Text:
     return Text.assemble((head, style), rest)
 
 
+def audit_lookup(
+    gw: Any,
+    subject: str,
+    action: str,
+    *,
+    reason: str | None,
+    actor: str | None = None,
+    run: str | None = None,
+) -> None:
+    """Write the audit event of a lookup from the CLI (graph/audit.py); ``actor``
+    defaults to the login name."""
+    import getpass
+
+    from graph.audit import record_lookup
+
+    record_lookup(
+        gw,
+        actor=actor or getpass.getuser(),
+        subject=subject,
+        action=action,
+        reason=reason,
+        via="cli",
+        run=run,
+    )
+
+
 def settings_of(ctx: typer.Context) -> Settings:
     obj = ctx.find_root().obj
     if obj is None:
@@ -448,22 +474,11 @@ def score_cmd(
     Every lookup is written to the audit log first (who, whom, when, why; see
     `credgraph audit`), also when the subject is not found.
     """
-    import getpass
-
-    from graph.audit import record_lookup
     from graph.gateway import open_gateway
     from graph.scoring import subject_score
 
     with open_gateway(settings_of(ctx)) as gw:
-        record_lookup(
-            gw,
-            actor=actor or getpass.getuser(),
-            subject=subject,
-            action="score",
-            reason=reason,
-            via="cli",
-            run=run,
-        )
+        audit_lookup(gw, subject, "score", reason=reason, actor=actor, run=run)
         res = subject_score(gw, settings_of(ctx), subject, run_id=run, top=top)
     if json_out:
         print_json(res)
@@ -533,9 +548,7 @@ def scores_cmd(
     (every subject) with action `scores`.
     """
     import csv
-    import getpass
 
-    from graph.audit import record_lookup
     from graph.gateway import open_gateway
     from graph.runs import Runs
     from graph.scoring import SCORE_COLUMNS, iter_scores
@@ -549,15 +562,7 @@ def scores_cmd(
     columns = ["id", *[c for c in SCORE_COLUMNS[1:] if c not in later], "run", *later]
     with open_gateway(settings_of(ctx)) as gw:
         run_id = Runs(gw, settings_of(ctx)).get(run)["id"]
-        record_lookup(
-            gw,
-            actor=actor or getpass.getuser(),
-            subject="*",
-            action="scores",
-            reason=reason,
-            via="cli",
-            run=run_id,
-        )
+        audit_lookup(gw, "*", "scores", reason=reason, actor=actor, run=run_id)
         rows = iter_scores(gw, run_id)
         if fmt == "parquet":
             import pandas as pd
@@ -730,22 +735,11 @@ def print_summary(settings: Settings, run_id: str) -> None:
 
     Audited as one lookup (subject ``*``, action ``summary``): it names subjects.
     """
-    import getpass
-
-    from graph.audit import record_lookup
     from graph.gateway import open_gateway
     from graph.scoring import circles, lowest, subject_score
 
     with open_gateway(settings) as gw:
-        record_lookup(
-            gw,
-            actor=getpass.getuser(),
-            subject="*",
-            action="summary",
-            reason="credgraph demo",
-            via="cli",
-            run=run_id,
-        )
+        audit_lookup(gw, "*", "summary", reason="credgraph demo", run=run_id)
         low = lowest(gw, run_id, 10)
         table = Table(title="lowest trust scores")
         for col in ("subject", "name", "trust", "top reason"):
