@@ -16,8 +16,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graph.managed import ManagedServer  # noqa: E402
-from graph.settings import Settings, load_settings  # noqa: E402
+from credgraph.graph.managed import ManagedServer  # noqa: E402
+from credgraph.graph.settings import Settings, load_settings  # noqa: E402
 
 
 def free_port() -> int:

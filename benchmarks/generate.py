@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _child(scale: int, fmt: str, seed: int, out: Path) -> None:
     sys.path.insert(0, str(ROOT))
-    from loaders.generate import generate
+    from credgraph.loaders.generate import generate
 
     started = time.perf_counter()
     rows = generate(out, scale, seed, fmt)  # type: ignore[arg-type]

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from common import bench_server, env_for, machine, run_measured, table
 
-from graph.gateway import Gateway
-from graph.settings import Settings
-from loaders.generate import generate
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.settings import Settings
+from credgraph.loaders.generate import generate
 
 
 def empty(settings: Settings) -> None:
@@ -67,7 +67,14 @@ def main() -> None:
                     for mode in modes:
                         if mode == "warm":
                             empty(server.settings)
-                        cmd = [sys.executable, "-m", "cli.main", "load", str(data), "--json"]
+                        cmd = [
+                            sys.executable,
+                            "-m",
+                            "credgraph.cli.main",
+                            "load",
+                            str(data),
+                            "--json",
+                        ]
                         cmd += ["--rejects", f"{home}/r.csv"] + (
                             ["--bulk"] if mode == "bulk" else []
                         )

@@ -21,8 +21,8 @@ from pathlib import Path
 from common import bench_server
 from load import empty
 
-from graph.gateway import Gateway
-from loaders.load import load
+from credgraph.graph.gateway import Gateway
+from credgraph.loaders.load import load
 
 
 def server_cpu(pid: int) -> float:

@@ -26,12 +26,13 @@ import networkx as nx
 import numpy as np
 from common import bench_server, env_for, machine, run_measured, table
 
-from graph.engine.explain import explain
-from graph.engine.intrinsic import intrinsic_risk
-from graph.engine.propagation import propagate
-from graph.projection import Projection, build_projection, tables_from_folder
-from graph.scoring_policy import DOMAINS, Policy, load_policy
-from loaders.generate import generate
+from credgraph.graph.engine.explain import explain
+from credgraph.graph.engine.intrinsic import intrinsic_risk
+from credgraph.graph.engine.policy import DOMAINS, Policy, load_policy
+from credgraph.graph.engine.projection import Projection, build_projection
+from credgraph.graph.engine.propagation import propagate
+from credgraph.loaders.generate import generate
+from credgraph.loaders.tables import tables_from_folder
 
 AS_OF = date(2026, 6, 30)
 
@@ -90,7 +91,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="credgraph-bench-home-") as home:
             with bench_server(Path(home)) as server:
                 env = env_for(server.settings)
-                cli = [sys.executable, "-m", "cli.main"]
+                cli = [sys.executable, "-m", "credgraph.cli.main"]
                 load_cmd = [*cli, "load", str(data), "--json", "--rejects", f"{home}/r.csv"]
                 if not args.online:
                     load_cmd.append("--bulk")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from graph.gateway import Gateway
+from credgraph.graph.gateway import Gateway
 
 
 def record_lookup(

@@ -2,6 +2,12 @@
 
 The CLI turns any :class:`CredgraphError` into one clear message and an exit
 code; the API turns it into one JSON error shape. Anything else is a bug.
+
+Core errors speak of the product, not of an edge: a message names the input
+``field`` it is about (``shock``, ``reason``, ``as_of``) and the error carries a
+stable ``code`` (``no_run``, ``busy``, ``not_found``); each edge words its own
+hint from them (a flag on the CLI, a field over HTTP). A ``hint`` given by the
+core is edge-neutral advice that holds everywhere.
 """
 
 from __future__ import annotations
@@ -14,10 +20,20 @@ class CredgraphError(Exception):
     http_status = 500
     code = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        code: str | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if code is not None:
+            self.code = code
+        self.field = field
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
@@ -64,3 +80,11 @@ class UsageError(CredgraphError):
     exit_code = 2
     code = "usage_error"
     http_status = 400
+
+
+class Conflict(CredgraphError):
+    """The request clashes with the state of the graph (a record already disputed,
+    the writer lease held by another process)."""
+
+    code = "conflict"
+    http_status = 409

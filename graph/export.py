@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import LiteralString
+from typing import LiteralString, cast
 
 import pandas as pd
 
-from graph.gateway import Gateway
-from graph.projection import Tables
+from credgraph.graph.engine.projection import Tables
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.model import ROLE_TYPES
 
 PIECE_ROWS = 250_000
 
@@ -30,7 +31,8 @@ class Export:
     columns: tuple[str, ...]
 
 
-_ROLE_TYPES: LiteralString = "LEGAL_REPRESENTATIVE_OF|DIRECTOR_OF|EXECUTIVE_OF|SUPERVISOR_OF"
+# The role relationship types from the model's allow-list, as one Cypher type union.
+_ROLE_TYPES = cast(LiteralString, "|".join(ROLE_TYPES.values()))
 
 EXPORTS: dict[str, Export] = {
     "persons": Export(

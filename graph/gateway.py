@@ -22,8 +22,8 @@ from typing import Any, LiteralString, TypeVar, cast
 from neo4j import Driver, GraphDatabase, ManagedTransaction, Query, Session
 from neo4j import exceptions as nx
 
-from graph.errors import DatabaseError
-from graph.settings import Settings
+from credgraph.graph.errors import DatabaseError
+from credgraph.graph.settings import Settings
 
 T = TypeVar("T")
 
@@ -37,7 +37,7 @@ def connection(settings: Settings) -> tuple[str, tuple[str, str]]:
                 hint="export NEO4J_PASSWORD, or unset NEO4J_URI to use the managed server",
             )
         return settings.neo4j_uri, (settings.neo4j_username, settings.neo4j_password)
-    from graph.managed import ManagedServer
+    from credgraph.graph.managed import ManagedServer
 
     server = ManagedServer(settings)
     creds = server.credentials()

@@ -37,8 +37,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from graph.errors import CredgraphError
-from graph.gateway import Gateway
+from credgraph.graph.errors import CredgraphError
+from credgraph.graph.gateway import Gateway
 
 LEASE_ID = "graph-writer"
 #: Seconds without a heartbeat after which a holder counts as gone.

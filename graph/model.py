@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import LiteralString, cast
 
-from graph.errors import CredgraphError
+from credgraph.graph.engine.vocabulary import ROLES
+from credgraph.graph.errors import CredgraphError
 
 # Node labels --------------------------------------------------------------
 SUBJECT = "Subject"
@@ -66,11 +67,13 @@ SCORED = "SCORED"  # (:Subject)-[:SCORED]->(:Score)
 IN_CIRCLE = "IN_CIRCLE"  # (:Subject)-[:IN_CIRCLE]->(:GuaranteeCircle)
 ABOUT = "ABOUT"  # (:Dispute)-[:ABOUT]->(record)
 
-ROLE_TYPES: dict[str, str] = {
-    "legal_representative": LEGAL_REPRESENTATIVE_OF,
-    "director": DIRECTOR_OF,
-    "executive": EXECUTIVE_OF,
-    "supervisor": SUPERVISOR_OF,
+ROLE_TYPES: dict[str, str] = {role: f"{role.upper()}_OF" for role in ROLES}
+"""Role (graph.engine.vocabulary.ROLES) -> relationship type, ``director`` -> ``DIRECTOR_OF``."""
+assert set(ROLE_TYPES.values()) == {
+    LEGAL_REPRESENTATIVE_OF,
+    DIRECTOR_OF,
+    EXECUTIVE_OF,
+    SUPERVISOR_OF,
 }
 
 REL_TYPES = frozenset(

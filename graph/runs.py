@@ -30,37 +30,24 @@ import json
 import pickle
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from graph.engine import centrality
-from graph.engine.propagation import Scores, propagate
-from graph.errors import CredgraphError, NotFound
-from graph.export import export_tables, table_counts
-from graph.exposure import Exposures, exposures
-from graph.gateway import Gateway, batched
-from graph.lease import LEASE_ID, Busy, Lease
-from graph.projection import Projection, build_projection
-from graph.schema import require_schema
-from graph.scoring_policy import DOMAINS, Policy
-from graph.settings import Settings
+from credgraph.graph.engine.pipeline import Centrality, compute, score_rows
+from credgraph.graph.engine.policy import Policy
+from credgraph.graph.engine.projection import Projection
+from credgraph.graph.engine.propagation import Scores
+from credgraph.graph.errors import CredgraphError, NotFound
+from credgraph.graph.export import export_tables, table_counts
+from credgraph.graph.gateway import Gateway, batched
+from credgraph.graph.lease import LEASE_ID, Busy, Lease
+from credgraph.graph.schema import require_schema
+from credgraph.graph.settings import Settings
 
 ARTEFACT_VERSION = 1
-
-
-@dataclass
-class Centrality:
-    pagerank: np.ndarray
-    betweenness: np.ndarray
-    betweenness_sample: int | None
-    kcore: np.ndarray
-    circle: np.ndarray  # circle number or -1
-    circles: list[centrality.Circle]
 
 
 @dataclass
@@ -77,88 +64,6 @@ class RunResult:
 
 def new_run_id(now: datetime) -> str:
     return f"run-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-
-
-def betweenness_sample(n: int) -> int | None:
-    """Exact betweenness up to 5,000 subjects; sampled pivots beyond (Brandes & Pich 2007).
-
-    The cost is one single-source pass per pivot, about linear in the graph's
-    size, so the sample shrinks as the graph grows to keep a run's time bounded.
-    """
-    if n <= 5000:
-        return None
-    if n <= 200_000:
-        return 128
-    return 16
-
-
-def compute_centrality(n: int, exp: Exposures) -> Centrality:
-    """Centralities on the exposure graph (creditor -> debtor, weighted by amount)."""
-    sample = betweenness_sample(n)
-    bc, used = centrality.betweenness(n, exp.creditor, exp.debtor, sample=sample, seed=0)
-    g_src, g_dst, g_amount = exp.guarantees
-    circles = centrality.guarantee_circles(n, g_src, g_dst, g_amount)
-    return Centrality(
-        pagerank=centrality.pagerank(n, exp.creditor, exp.debtor, weight=exp.amount),
-        betweenness=bc,
-        betweenness_sample=used,
-        kcore=centrality.kcore(n, exp.creditor, exp.debtor),
-        circle=centrality.circle_membership(n, circles),
-        circles=circles,
-    )
-
-
-def compute(
-    tables: dict[str, Any], policy: Policy, as_of: date, timings: dict[str, float]
-) -> tuple[Projection, Scores, Centrality]:
-    """The engine on input tables, no database: projection, scores, centrality."""
-    t = time.perf_counter()
-    projection = build_projection(tables, policy, as_of)
-    timings["projection"] = time.perf_counter() - t
-    t = time.perf_counter()
-    scores = propagate(projection, policy)
-    timings["propagation"] = time.perf_counter() - t
-    t = time.perf_counter()
-    exp = exposures(tables, projection.subjects, as_of)
-    cent = compute_centrality(projection.n_subjects, exp)
-    timings["centrality"] = time.perf_counter() - t
-    return projection, scores, cent
-
-
-def score_rows(
-    projection: Projection, scores: Scores, cent: Centrality
-) -> Iterator[dict[str, Any]]:
-    """One flat row per subject: what a Score node and `credgraph scores` hold."""
-    s = projection.subjects
-    cols: dict[str, Any] = {
-        "subject": s.ids,
-        "kind": s.kind,
-        "trust_score": scores.trust,
-        "intrinsic": scores.intrinsic_total,
-        "network": scores.network_total,
-        "total": scores.total,
-    }
-    for d in DOMAINS:
-        cols[f"{d}_intrinsic"] = scores.intrinsic[d]
-        # S1: every reported risk component is in [0, 1]; the uncapped sum is what
-        # the contributions add up to (S5), kept beside it.
-        cols[f"{d}_network"] = np.minimum(1.0, scores.network[d])
-        cols[f"{d}_network_uncapped"] = scores.network[d]
-        cols[f"{d}_total"] = scores.domain[d]
-    cols["pagerank"] = cent.pagerank
-    cols["betweenness"] = cent.betweenness
-    cols["kcore"] = cent.kcore
-    cols["circle"] = cent.circle
-    names = list(cols)
-    # `+ 0.0` turns the -0.0 that 1 - prod(1 - 0) can give into 0.0.
-    lists = [
-        (np.asarray(v) + 0.0).tolist()
-        if np.asarray(v).dtype.kind == "f"
-        else np.asarray(v).tolist()
-        for v in cols.values()
-    ]
-    for values in zip(*lists, strict=True):
-        yield dict(zip(names, values, strict=True))
 
 
 class RunAborted(CredgraphError):
@@ -182,11 +87,11 @@ class Runs:
         if run_id is None:
             run = self.current()
             if run is None:
-                raise NotFound("no completed run yet", hint="run `credgraph propagate`")
+                raise NotFound("no completed run yet", code="no_run")
             return run
         rows = self.gw.read("MATCH (r:Run {id: $id}) RETURN properties(r) AS r", id=run_id)
         if not rows:
-            raise NotFound(f"no run {run_id!r}", hint="`credgraph runs` lists them")
+            raise NotFound(f"no run {run_id!r}", code="no_such_run", field="run")
         return rows[0]["r"]  # type: ignore[no-any-return]
 
     def history(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -197,6 +102,53 @@ class Runs:
                 n=limit,
             )
         ]
+
+    def score_row(self, run_id: str, subject_id: str) -> dict[str, Any] | None:
+        """The stored Score row of one subject in one run, or None."""
+        rows = self.gw.read(
+            "MATCH (sc:Score {run: $run, subject: $id}) RETURN properties(sc) AS sc",
+            run=run_id,
+            id=subject_id,
+        )
+        return rows[0]["sc"] if rows else None
+
+    def score_history(self, subject_id: str) -> list[dict[str, Any]]:
+        """One subject's trust score in every run that kept its scores, newest first."""
+        return self.gw.read(
+            "MATCH (sc:Score {subject: $id}) MATCH (r:Run {id: sc.run}) "
+            "RETURN r.id AS run, toString(r.as_of) AS as_of, sc.trust_score AS trust_score, "
+            "r.current AS current ORDER BY r.started_at DESC",
+            id=subject_id,
+        )
+
+    def iter_score_rows(self, run_id: str) -> list[dict[str, Any]]:
+        """Every stored Score row of a run, ordered by subject id (read in one stream)."""
+        rows: list[dict[str, Any]] = self.gw.read_stream(
+            "MATCH (sc:Score {run: $run}) RETURN properties(sc) AS sc ORDER BY sc.subject",
+            lambda recs: [r["sc"] for r in recs],
+            run=run_id,
+        )
+        return rows
+
+    def lowest(self, run_id: str, n: int = 10) -> list[dict[str, Any]]:
+        """The ``n`` lowest trust scores of a run (id, name, trust_score)."""
+        return self.gw.read(
+            "MATCH (sc:Score {run: $run}) MATCH (s:Subject {id: sc.subject}) "
+            "RETURN sc.subject AS id, s.name AS name, sc.trust_score AS trust_score "
+            "ORDER BY sc.trust_score ASC, sc.subject LIMIT $n",
+            run=run_id,
+            n=n,
+        )
+
+    def circles(self, run_id: str, n: int = 5) -> list[dict[str, Any]]:
+        """The ``n`` largest guarantee circles of a run."""
+        return self.gw.read(
+            "MATCH (c:GuaranteeCircle {run: $run}) RETURN c.number AS number, c.size AS size, "
+            "c.amount_inside AS amount_inside, c.members AS members "
+            "ORDER BY c.size DESC, c.amount_inside DESC LIMIT $n",
+            run=run_id,
+            n=n,
+        )
 
     def artefact_path(self, run_id: str) -> Path:
         return self.dir / f"{run_id}.pkl"
@@ -346,7 +298,7 @@ class Runs:
                 raise Busy(
                     f"run {run_id} lost the graph's writer lease to "
                     f"{held['holder'] if held else 'nobody'}; it was not made current",
-                    hint="run `credgraph propagate` again once the other writer has ended",
+                    code="busy",
                 )
             t.run("MATCH (r:Run {current: true}) SET r.current = false").consume()
             t.run(

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import LiteralString
 
-from graph.errors import SchemaError
-from graph.gateway import Gateway
+from credgraph.graph.errors import SchemaError
+from credgraph.graph.gateway import Gateway
 
 SCHEMA_VERSION = 3
 

@@ -59,7 +59,7 @@ def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; keyword overrides win."""
     from pydantic import ValidationError
 
-    from graph.errors import ConfigError
+    from credgraph.graph.errors import ConfigError
 
     try:
         return Settings(**overrides)  # type: ignore[arg-type]

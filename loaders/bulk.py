@@ -49,22 +49,22 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, LiteralString, cast
 
-from graph.errors import CredgraphError, InputError, ServerError, UsageError
-from graph.gateway import Gateway
-from graph.lease import Lease
-from graph.managed.server import ADMIN_TOOL, JVM_FLAGS, ManagedServer
-from graph.model import ROLE_TYPES, label, not_bookkeeping, rel_type
-from graph.schema import ensure_schema
-from loaders.load import (
+from credgraph.graph.errors import CredgraphError, InputError, ServerError, UsageError
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.lease import Lease
+from credgraph.graph.managed.server import ADMIN_TOOL, JVM_FLAGS, ManagedServer
+from credgraph.graph.model import ROLE_TYPES, label, not_bookkeeping, rel_type
+from credgraph.graph.schema import ensure_schema
+from credgraph.loaders.load import (
     Format,
     LoadReport,
     _record,
     prepare,
     validated,
 )
-from loaders.rejects import RejectWriter
-from loaders.validate import Validator
-from loaders.writer import to_params
+from credgraph.loaders.rejects import RejectWriter
+from credgraph.loaders.validate import Validator
+from credgraph.loaders.writer import to_params
 
 STAGING = "import-staging"
 #: Between the elements of a list value; an element holding it goes the slow way.

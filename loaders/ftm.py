@@ -61,10 +61,19 @@ from typing import IO, Any
 from followthemoney import model
 from followthemoney.proxy import EntityProxy
 
-from graph.errors import InputError
-from loaders.layout import BLACKLIST, FILES, FIRMS, LOANS, OWNERSHIP, PERSONS, ROLES_FILE, FileSpec
-from loaders.readers import RawRow, RawValue
-from loaders.validate import Reject
+from credgraph.graph.errors import InputError
+from credgraph.loaders.layout import (
+    BLACKLIST,
+    FILES,
+    FIRMS,
+    LOANS,
+    OWNERSHIP,
+    PERSONS,
+    ROLES_FILE,
+    FileSpec,
+)
+from credgraph.loaders.readers import RawRow, RawValue
+from credgraph.loaders.validate import Reject
 
 SANCTION_TOPIC = "sanction"
 SANCTIONS_LIST = "sanctions"

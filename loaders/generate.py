@@ -69,8 +69,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from graph.errors import UsageError
-from loaders.layout import (
+from credgraph.graph.engine.arrays import BoolArray, FloatArray, IntArray
+from credgraph.graph.errors import UsageError
+from credgraph.loaders.layout import (
     BLACKLIST,
     FILES,
     FIRM_STATUSES,
@@ -90,9 +91,6 @@ from loaders.layout import (
 __all__ = ["AS_OF", "CHUNK_SUBJECTS", "START", "generate"]
 
 Format = Literal["csv", "parquet"]
-IntArray = np.ndarray[Any, np.dtype[np.int64]]
-BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
-FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 #: Subjects generated and written per chunk (bounds memory).
 CHUNK_SUBJECTS = 50_000

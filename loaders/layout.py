@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from credgraph.graph.engine.vocabulary import ROLES
+
 ColumnType = Literal["str", "date", "amount", "share", "severity", "int", "enum"]
 
 
@@ -47,7 +49,6 @@ class FileSpec:
 
 
 FIRM_STATUSES = ("active", "dissolved", "bankrupt")
-ROLES = ("legal_representative", "director", "executive", "supervisor")
 LOAN_STATUSES = ("performing", "overdue", "defaulted", "repaid", "written_off")
 GUARANTEE_KINDS = ("joint", "limited", "collateral")
 

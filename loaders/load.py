@@ -23,16 +23,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, LiteralString
 
-from graph.errors import InputError, UsageError
-from graph.gateway import Gateway
-from graph.lease import Lease
-from graph.schema import ensure_schema
-from loaders.ftm import FtmReader, read_ftm
-from loaders.layout import FileSpec
-from loaders.readers import RawRow, discover, read_rows
-from loaders.rejects import RejectWriter
-from loaders.validate import Reject, Validator, ValidRow
-from loaders.writer import is_fresh, to_params, write_rows
+from credgraph.graph.errors import InputError, UsageError
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.lease import Lease
+from credgraph.graph.schema import ensure_schema
+from credgraph.loaders.ftm import FtmReader, read_ftm
+from credgraph.loaders.layout import FileSpec
+from credgraph.loaders.readers import RawRow, discover, read_rows
+from credgraph.loaders.rejects import RejectWriter
+from credgraph.loaders.validate import Reject, Validator, ValidRow
+from credgraph.loaders.writer import is_fresh, to_params, write_rows
 
 Format = Literal["csv", "parquet", "ftm"]
 

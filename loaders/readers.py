@@ -40,8 +40,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from graph.errors import InputError
-from loaders.layout import FILES, FileSpec
+from credgraph.graph.errors import InputError
+from credgraph.loaders.layout import FILES, FileSpec
 
 Format = Literal["csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet")

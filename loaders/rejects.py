@@ -18,7 +18,7 @@ from typing import IO
 from rich.table import Table
 from rich.text import Text
 
-from loaders.validate import Reject
+from credgraph.loaders.validate import Reject
 
 COLUMNS = ("file", "row", "column", "value", "reason")
 MAX_VALUE = 200

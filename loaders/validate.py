@@ -39,8 +39,8 @@ from datetime import date
 from pathlib import PurePath
 from typing import Any
 
-from loaders.layout import Column, FileSpec
-from loaders.readers import RawRow, RawValue
+from credgraph.loaders.layout import Column, FileSpec
+from credgraph.loaders.readers import RawRow, RawValue
 
 Known = Callable[[str, list[str]], set[str]]
 

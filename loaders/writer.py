@@ -49,10 +49,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, LiteralString, cast
 
-from graph.gateway import Gateway
-from graph.model import PROVENANCE, ROLE_TYPES, rel_type
-from loaders.layout import BY_NAME, FileSpec
-from loaders.validate import ValidRow
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.model import PROVENANCE, ROLE_TYPES, rel_type
+from credgraph.loaders.layout import BY_NAME, FileSpec
+from credgraph.loaders.validate import ValidRow
 
 # The input columns that name the ends of a file's relationships: (start, end) for a
 # relationship file, (lender, borrower) for loans, (subject, None) for the blacklist.

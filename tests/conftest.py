@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from graph.gateway import Gateway
-from graph.managed import ManagedServer
-from graph.settings import Settings, load_settings
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.managed import ManagedServer
+from credgraph.graph.settings import Settings, load_settings
 
 
 def free_port() -> int:

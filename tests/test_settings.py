@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from graph.errors import ConfigError, DatabaseError
-from graph.gateway import connection
-from graph.settings import load_settings
+from credgraph.graph.errors import ConfigError, DatabaseError
+from credgraph.graph.gateway import connection
+from credgraph.graph.settings import load_settings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,8 @@ import igraph as ig
 import numpy as np
 import numpy.typing as npt
 
+from credgraph.graph.engine.arrays import FloatArray, IntArray
+
 __all__ = [
     "Circle",
     "auto_betweenness_sample",
@@ -33,9 +35,6 @@ __all__ = [
     "kcore",
     "pagerank",
 ]
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 def _edges(n: int, src: npt.ArrayLike, dst: npt.ArrayLike) -> tuple[IntArray, IntArray]:

@@ -44,6 +44,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from credgraph.graph.engine.arrays import BoolArray, FloatArray, IntArray
+
 __all__ = [
     "DEFAULT_TOL",
     "DebtRankResult",
@@ -53,9 +55,6 @@ __all__ = [
     "relative_value",
 ]
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 #: A node counts as defaulted when ``h >= 1 - DEFAULT_TOL``.
 DEFAULT_TOL = 1e-12

@@ -23,15 +23,12 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from graph.engine.propagation import Scores
-from graph.errors import ConfigError
-from graph.projection import Projection, TransmissionGraph
-from graph.scoring_policy import CHANNELS, DOMAINS, Policy
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
+from credgraph.graph.engine.arrays import FloatArray, IntArray
+from credgraph.graph.engine.policy import CHANNELS, DOMAINS, Policy
+from credgraph.graph.engine.projection import Projection, TransmissionGraph
+from credgraph.graph.engine.propagation import Scores
+from credgraph.graph.errors import ConfigError
 
 PathItem = str | dict[str, Any]
 

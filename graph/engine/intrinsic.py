@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from graph.scoring_policy import DOMAINS
+from credgraph.graph.engine.arrays import FloatArray
+from credgraph.graph.engine.policy import DOMAINS
 
 if TYPE_CHECKING:
-    from graph.projection import Projection
+    from credgraph.graph.engine.projection import Projection
 
-FloatArray = npt.NDArray[np.float64]
 
 ACTIVE = "active"
 EXPIRED = "expired"

@@ -33,16 +33,13 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 
-from graph.engine.intrinsic import intrinsic_risk
-from graph.errors import ConfigError
-from graph.projection import Projection, TransmissionGraph
-from graph.scoring_policy import DOMAINS, Policy
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+from credgraph.graph.engine.arrays import FloatArray, IntArray
+from credgraph.graph.engine.intrinsic import intrinsic_risk
+from credgraph.graph.engine.policy import DOMAINS, Policy
+from credgraph.graph.engine.projection import Projection, TransmissionGraph
+from credgraph.graph.errors import ConfigError
 
 _SNAP = 1e-12  # relative: a cancellation residue below this fraction of the walk sum is 0
 _BATCH = 32768  # sources per batch in the closed-walk computation

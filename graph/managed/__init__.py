@@ -1,5 +1,5 @@
 """The managed local Neo4j server: jars from Maven Central, run under $CREDGRAPH_HOME."""
 
-from graph.managed.server import ManagedServer
+from credgraph.graph.managed.server import ManagedServer
 
 __all__ = ["ManagedServer"]

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graph.errors import ServerError
-from graph.settings import NEO4J_VERSION, Settings
+from credgraph.graph.errors import ServerError
+from credgraph.graph.settings import NEO4J_VERSION, Settings
 
 POM = Path(__file__).with_name("pom.xml")
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"

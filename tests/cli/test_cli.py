@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import app, main
+from credgraph.cli.main import app, main
 
 COMMANDS = [
     ["neo4j", "start"],
@@ -108,5 +108,6 @@ def test_input_that_looks_like_console_markup_prints_verbatim(
     """Rich markup is off: "[/]" in a value crashed the error printer, "[x]" vanished."""
     assert main(["stress", "--shock", "[/]a[bold]=2"]) == 2
     err = capsys.readouterr().err
-    assert "error: --shock '[/]a[bold]=2': fraction must be in (0, 1]" in err
+    assert "error: shock '[/]a[bold]=2': fraction must be in (0, 1]" in err
+    assert "hint: see --shock ID[=FRACTION]" in err
     assert "Traceback" not in err

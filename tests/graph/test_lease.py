@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from graph.gateway import Gateway
-from graph.lease import LEASE_ID, Busy, Lease, _machine, _started
-from graph.managed import ManagedServer
-from graph.schema import ensure_schema
-from loaders.generate import generate
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.lease import LEASE_ID, Busy, Lease, _machine, _started
+from credgraph.graph.managed import ManagedServer
+from credgraph.graph.schema import ensure_schema
+from credgraph.loaders.generate import generate
 
 pytestmark = pytest.mark.integration
 
@@ -192,7 +192,7 @@ def cli(server: ManagedServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.update(CREDGRAPH_HOME=str(server.home), CREDGRAPH_BOLT_PORT=str(server.port))
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "credgraph.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -229,7 +229,7 @@ def test_a_second_load_while_one_runs_is_refused(
     env = dict(os.environ)
     env.update(CREDGRAPH_HOME=str(neo4j_server.home), CREDGRAPH_BOLT_PORT=str(neo4j_server.port))
     first = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "load", str(sample), "--json"],
+        [sys.executable, "-m", "credgraph.cli.main", "load", str(sample), "--json"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from graph.errors import ServerError
-from graph.gateway import Gateway
-from graph.managed import ManagedServer
+from credgraph.cli.main import main
+from credgraph.graph.errors import ServerError
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.managed import ManagedServer
 from tests.conftest import free_port, make_settings
 
 pytestmark = pytest.mark.integration

@@ -17,18 +17,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cli.main import main
-from graph.export import export_tables
-from graph.gateway import Gateway
-from graph.lease import Busy
-from graph.managed import ManagedServer
-from graph.projection import build_projection, tables_from_folder
-from graph.runs import Runs
-from graph.scoring import dispute, stress, subject_score
-from graph.scoring_policy import DOMAINS, load_policy
-from graph.settings import Settings
-from loaders.generate import generate
-from loaders.load import load
+from credgraph.cli.main import main
+from credgraph.graph.engine.policy import DOMAINS, load_policy
+from credgraph.graph.engine.projection import build_projection
+from credgraph.graph.export import export_tables
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.lease import Busy
+from credgraph.graph.managed import ManagedServer
+from credgraph.graph.runs import Runs
+from credgraph.graph.settings import Settings
+from credgraph.loaders.generate import generate
+from credgraph.loaders.load import load
+from credgraph.loaders.tables import tables_from_folder
+from credgraph.services.caller import Caller
+from credgraph.services.disputes import dispute
+from credgraph.services.scores import score_lookup
+from credgraph.services.stress import stress
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +60,7 @@ def env_for(server: ManagedServer, **extra: str) -> dict[str, str]:
 
 def cli(server: ManagedServer, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "credgraph.cli.main", *args],
         env=env_for(server),
         capture_output=True,
         text=True,
@@ -232,7 +236,7 @@ def test_history_and_pruning(
     assert [r["r"] for r in kept] == sorted(ids[1:])
     assert not runs.artefact_path(ids[0]).exists()
     sid = loaded.read("MATCH (sc:Score) RETURN sc.subject AS s LIMIT 1")[0]["s"]
-    doc = subject_score(loaded, keep_one, sid)
+    doc = score_lookup(loaded, keep_one, sid, caller=Caller("tester", "test"))
     assert [h["run"] for h in doc["history"]] == ids[:0:-1]
     text = cli(neo4j_server, "score", sid).stdout
     lines = text[text.index("history (newest first):") :].splitlines()[1:]
@@ -260,7 +264,7 @@ def test_killed_write_back_keeps_previous_run_current(
 ) -> None:
     first = Runs(loaded, settings).run(load_policy(None), AS_OF).run_id
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "propagate", "--as-of", "2026-06-30"],
+        [sys.executable, "-m", "credgraph.cli.main", "propagate", "--as-of", "2026-06-30"],
         env=env_for(neo4j_server, CREDGRAPH_BATCH_SIZE="20"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -300,11 +304,13 @@ def test_dispute_takes_record_out_of_scoring(loaded: Gateway, settings: Settings
         "RETURN s.id AS s, b.id AS b ORDER BY b.id LIMIT 1"
     )[0]
     before = runs.run(load_policy(None), AS_OF)
-    ev = dispute(loaded, row["b"], reason="wrong person", resolve=False, actor="tester")
+    ev = dispute(
+        loaded, row["b"], reason="wrong person", resolve=False, caller=Caller("tester", "test")
+    )
     after = runs.run(load_policy(None), AS_OF)
     assert before.scores is not None and after.scores is not None
     assert np.all(after.scores.trust >= before.scores.trust - 1e-12)  # S2: never lowers any
-    doc = subject_score(loaded, settings, row["s"])
+    doc = score_lookup(loaded, settings, row["s"], caller=Caller("tester", "test"))
     rec = next(r for r in doc["records"] if r["id"] == row["b"])
     assert rec["status"] == "disputed" and rec["effective"] == 0.0  # S6: shown as such
     audit = loaded.read(
@@ -315,8 +321,8 @@ def test_dispute_takes_record_out_of_scoring(loaded: Gateway, settings: Settings
     assert audit == [{"a": "opened", "who": "tester", "why": "wrong person"}]
     assert ev["action"] == "opened"
     with pytest.raises(Exception, match="already disputed"):
-        dispute(loaded, row["b"], reason="again", resolve=False, actor="tester")
-    dispute(loaded, row["b"], reason=None, resolve=True, actor="tester")
+        dispute(loaded, row["b"], reason="again", resolve=False, caller=Caller("tester", "test"))
+    dispute(loaded, row["b"], reason=None, resolve=True, caller=Caller("tester", "test"))
     again = runs.run(load_policy(None), AS_OF)
     assert again.scores is not None
     assert np.allclose(again.scores.trust, before.scores.trust)

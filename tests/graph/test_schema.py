@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from graph.errors import SchemaError
-from graph.gateway import Gateway
-from graph.schema import SCHEMA_VERSION, ensure_schema, require_schema, schema_version
+from credgraph.graph.errors import SchemaError
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.schema import SCHEMA_VERSION, ensure_schema, require_schema, schema_version
 from tests.conftest import wipe
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def test_unique_subject_ids_are_enforced(session_gateway: Gateway) -> None:
     ensure_schema(gw)
     wipe(gw)
     gw.write("CREATE (:Subject:Person {id: 'X1'})")
-    from graph.errors import DatabaseError
+    from credgraph.graph.errors import DatabaseError
 
     with pytest.raises(DatabaseError, match="ConstraintValidationFailed"):
         gw.write("CREATE (:Subject:Firm {id: 'X1'})")

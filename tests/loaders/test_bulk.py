@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-import loaders.bulk as bulk
-from graph.errors import CredgraphError, UsageError
-from graph.gateway import Gateway
-from graph.managed import ManagedServer
-from graph.model import PROVENANCE, not_bookkeeping
-from graph.schema import SCHEMA_VERSION, STATEMENTS, schema_version
-from loaders.bulk import bulk_load
-from loaders.generate import generate
-from loaders.load import LoadReport, load
+import credgraph.loaders.bulk as bulk
+from credgraph.graph.errors import CredgraphError, UsageError
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.managed import ManagedServer
+from credgraph.graph.model import PROVENANCE, not_bookkeeping
+from credgraph.graph.schema import SCHEMA_VERSION, STATEMENTS, schema_version
+from credgraph.loaders.bulk import bulk_load
+from credgraph.loaders.generate import generate
+from credgraph.loaders.load import LoadReport, load
 from tests.conftest import wipe
 from tests.loaders.test_load_faults import content
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from graph.errors import InputError
-from loaders.ftm import read_ftm, role_of
-from loaders.layout import FILES
-from loaders.readers import RawRow
-from loaders.validate import Reject, Validator, ValidRow
+from credgraph.graph.errors import InputError
+from credgraph.loaders.ftm import read_ftm, role_of
+from credgraph.loaders.layout import FILES
+from credgraph.loaders.readers import RawRow
+from credgraph.loaders.validate import Reject, Validator, ValidRow
 
 SAMPLE = Path(__file__).parent / "data" / "opensanctions-eu-fsf-sample.ftm.json"
 
@@ -310,8 +310,8 @@ def test_documented_cleanup_of_directorships_loaded_before_roles(
 ) -> None:
     """The Cypher of docs/data-model.md removes the DIRECTOR_OF an older version wrote
     for a Directorship that now loads as EXECUTIVE_OF, and nothing else."""
-    import loaders.ftm as ftm
-    from loaders.load import load
+    import credgraph.loaders.ftm as ftm
+    from credgraph.loaders.load import load
 
     lines: list[dict[str, Any] | str] = [
         entity("p1", "Person", name="Ivan"),

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import loaders.generate as gen
-from graph.errors import UsageError
-from loaders.generate import generate
-from loaders.layout import FILES
+import credgraph.loaders.generate as gen
+from credgraph.graph.errors import UsageError
+from credgraph.loaders.generate import generate
+from credgraph.loaders.layout import FILES
 
 AS_OF = date(2026, 6, 30)
 EVENTS_FROM = date(2010, 1, 1)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from graph.errors import InputError
-from graph.gateway import Gateway
-from graph.model import not_bookkeeping
-from loaders.load import load
+from credgraph.graph.errors import InputError
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.model import not_bookkeeping
+from credgraph.loaders.load import load
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from graph.gateway import Gateway
-from graph.managed import ManagedServer
-from graph.model import not_bookkeeping
-from loaders.generate import generate
-from loaders.load import load
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.managed import ManagedServer
+from credgraph.graph.model import not_bookkeeping
+from credgraph.loaders.generate import generate
+from credgraph.loaders.load import load
 from tests.conftest import wipe
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def start_load(server: ManagedServer, data: Path, rejects: Path) -> subprocess.P
         CREDGRAPH_BOLT_PORT=str(server.port),
         CREDGRAPH_BATCH_SIZE="200",
     )
-    cmd = [sys.executable, "-m", "cli.main", "load", str(data), "--source", "s"]
+    cmd = [sys.executable, "-m", "credgraph.cli.main", "load", str(data), "--source", "s"]
     cmd += ["--rejects", str(rejects)]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from graph.errors import InputError
-from loaders.layout import BLACKLIST, FILES, FIRMS, LOANS, PERSONS
-from loaders.readers import INVALID_UTF8, RawRow, discover, read_rows, to_text
+from credgraph.graph.errors import InputError
+from credgraph.loaders.layout import BLACKLIST, FILES, FIRMS, LOANS, PERSONS
+from credgraph.loaders.readers import INVALID_UTF8, RawRow, discover, read_rows, to_text
 
 
 def write(path: Path, data: str | bytes) -> Path:

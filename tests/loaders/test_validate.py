@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from loaders.layout import FILES, LOANS, OWNERSHIP, PERSONS
-from loaders.readers import RawRow, discover, read_rows
-from loaders.rejects import COLUMNS, MAX_VALUE, RejectWriter, shorten, summary_table
-from loaders.validate import MISSING, Reject, Validator, ValidRow
+from credgraph.loaders.layout import FILES, LOANS, OWNERSHIP, PERSONS
+from credgraph.loaders.readers import RawRow, discover, read_rows
+from credgraph.loaders.rejects import COLUMNS, MAX_VALUE, RejectWriter, shorten, summary_table
+from credgraph.loaders.validate import MISSING, Reject, Validator, ValidRow
 
 PERSONS_CSV = "id,name,birth_date,country,national_id,net_worth\n"
 FIRMS_CSV = "id,name,status,equity,founded_on\n"

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from graph.gateway import Gateway
-from loaders.layout import BY_NAME
-from loaders.load import load
-from loaders.readers import RawRow, RawValue
-from loaders.validate import Validator
-from loaders.writer import is_fresh, to_params, write_rows
+from credgraph.graph.gateway import Gateway
+from credgraph.loaders.layout import BY_NAME
+from credgraph.loaders.load import load
+from credgraph.loaders.readers import RawRow, RawValue
+from credgraph.loaders.validate import Validator
+from credgraph.loaders.writer import is_fresh, to_params, write_rows
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +134,7 @@ def test_relationships_store_no_reference_ids(gateway: Gateway) -> None:
 def test_many_writers_small_batches_give_the_single_writer_graph(
     gateway: Gateway, tmp_path: Path
 ) -> None:
-    from loaders.generate import generate
+    from credgraph.loaders.generate import generate
 
     data = tmp_path / "data"
     generate(data, 300, 3, "csv")

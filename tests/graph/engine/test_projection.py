@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graph.errors import InputError
-from graph.projection import REL_TABLES, Projection, build_projection, tables_from_folder
-from graph.scoring_policy import CHANNELS, load_policy
+from credgraph.graph.engine.policy import CHANNELS, load_policy
+from credgraph.graph.engine.projection import REL_TABLES, Projection, build_projection
+from credgraph.graph.errors import InputError
+from credgraph.loaders.tables import tables_from_folder
 
 AS_OF = date(2024, 1, 1)
 

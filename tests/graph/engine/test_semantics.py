@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph.engine.explain import explain, subject_records
-from graph.engine.propagation import Scores
-from graph.projection import Projection
-from graph.runs import compute, score_rows
-from graph.scoring_policy import DOMAINS, Policy, load_policy, policy_from_mapping
-from tests.graph.test_propagation import (
+from credgraph.graph.engine.explain import explain, subject_records
+from credgraph.graph.engine.pipeline import compute, score_rows
+from credgraph.graph.engine.policy import DOMAINS, Policy, load_policy, policy_from_mapping
+from credgraph.graph.engine.projection import Projection
+from credgraph.graph.engine.propagation import Scores
+from tests.graph.engine.test_propagation import (
     AS_OF,
     DENSE_POLICY,
     LISTS,

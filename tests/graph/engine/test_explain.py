@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph.engine.explain import _step_dense, _step_sparse, explain, subject_records
-from graph.errors import ConfigError
-from graph.scoring_policy import DOMAINS, load_policy, policy_from_mapping
-from tests.graph.test_propagation import (
+from credgraph.graph.engine.explain import _step_dense, _step_sparse, explain, subject_records
+from credgraph.graph.engine.policy import DOMAINS, load_policy, policy_from_mapping
+from credgraph.graph.errors import ConfigError
+from tests.graph.engine.test_propagation import (
     AS_OF,
     DENSE_POLICY,
     PAST,

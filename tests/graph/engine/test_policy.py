@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from graph.errors import ConfigError
-from graph.scoring_policy import (
+from credgraph.graph.engine.policy import (
     CHANNELS,
     DEFAULT_POLICY_PATH,
     load_policy,
     policy_from_mapping,
 )
+from credgraph.graph.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:

@@ -7,9 +7,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from graph.engine.intrinsic import decay_factor, noisy_or_by_group, record_status
-from graph.scoring_policy import load_policy, policy_from_mapping
-from tests.graph.test_propagation import AS_OF, World, engine
+from credgraph.graph.engine.intrinsic import decay_factor, noisy_or_by_group, record_status
+from credgraph.graph.engine.policy import load_policy, policy_from_mapping
+from tests.graph.engine.test_propagation import AS_OF, World, engine
 
 D = np.datetime64
 ASOF = D(AS_OF, "D")

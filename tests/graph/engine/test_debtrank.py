@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graph.engine.debtrank import (
+from credgraph.graph.engine.debtrank import (
     DebtRankResult,
     debtrank,
     has_equity,

@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from graph.engine.centrality import (
+from credgraph.graph.engine.centrality import (
     Circle,
     auto_betweenness_sample,
     betweenness,
@@ -137,7 +137,7 @@ def test_brandes_pich_estimator_with_all_pivots_equals_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Force the sampling branch with every node a pivot: (n / n) sum_s delta_s(v) == C_B(v)."""
-    import graph.engine.centrality as c
+    import credgraph.graph.engine.centrality as c
 
     for directed in (True, False):
         n, src, dst = random_edges(40, 120, 8)

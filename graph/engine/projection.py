@@ -28,9 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,24 +39,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from graph.engine.intrinsic import (
+from credgraph.graph.engine.arrays import DateArray, FloatArray, IntArray, ObjArray
+from credgraph.graph.engine.columns import (
+    age_days,
+    as_day,
+    is_active,
+    loan_outstanding,
+    read_bools,
+    read_dates,
+    read_floats,
+    read_ids,
+)
+from credgraph.graph.engine.intrinsic import (
     ACTIVE,
     STATUS_DTYPE,
     decay_factor,
     noisy_or_by_group,
     record_status,
 )
-from graph.errors import InputError
-from graph.scoring_policy import CHANNELS, DOMAINS, ROLE_NAMES, Policy
-from loaders.layout import FILES, FileSpec
+from credgraph.graph.engine.policy import CHANNELS, DOMAINS, Policy
+from credgraph.graph.engine.vocabulary import ROLES
 
 Tables = dict[str, pd.DataFrame]
 """Layout file name (``persons``, ``loans``, ...) -> DataFrame with the layout columns."""
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-DateArray = npt.NDArray[np.datetime64]
-ObjArray = npt.NDArray[np.object_]
 
 PERSON = "person"
 FIRM = "firm"
@@ -69,7 +74,6 @@ REL_TABLES: tuple[str, ...] = ("loans", "guarantees", "ownership", "roles")
 
 _CH = {c: i for i, c in enumerate(CHANNELS)}
 _TB = {t: i for i, t in enumerate(REL_TABLES)}
-_NAT = np.datetime64("NaT", "D")
 
 
 # ----------------------------------------------------------------------------- data
@@ -230,62 +234,6 @@ class Projection:
 # ----------------------------------------------------------------------------- columns
 
 
-def _as_day(d: date | datetime | str) -> np.datetime64:
-    if isinstance(d, datetime):
-        d = d.date()
-    return np.datetime64(d, "D")
-
-
-def _ids(df: pd.DataFrame, name: str) -> pd.Series:
-    s = df[name] if name in df.columns else pd.Series([None] * len(df), dtype="str")
-    if not (pd.api.types.is_string_dtype(s) or s.dtype == object):
-        s = s.astype("str")
-    return s
-
-
-def _floats(df: pd.DataFrame, name: str) -> FloatArray:
-    if name not in df.columns:
-        return np.full(len(df), np.nan)
-    s = df[name]
-    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        s = pd.to_numeric(s, errors="coerce")
-    return np.asarray(s.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-
-
-def _dates(df: pd.DataFrame, name: str) -> DateArray:
-    if name not in df.columns:
-        return np.full(len(df), _NAT)
-    s = df[name]
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        s = pd.to_datetime(s, errors="coerce")
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        s = s.dt.tz_localize(None)
-    return np.asarray(s.to_numpy(), dtype="datetime64[D]")
-
-
-def _bools(df: pd.DataFrame, name: str) -> npt.NDArray[np.bool_]:
-    if name not in df.columns:
-        return np.zeros(len(df), dtype=bool)
-    s = df[name]
-    if pd.api.types.is_bool_dtype(s):
-        return np.asarray(s.to_numpy(dtype=bool, na_value=False), dtype=bool)
-    if pd.api.types.is_numeric_dtype(s):
-        return np.asarray(s.to_numpy(dtype=np.float64, na_value=0.0) != 0, dtype=bool)
-    low = s.astype("str").str.strip().str.lower()
-    return np.asarray(low.isin(["true", "1", "yes", "y", "t"]).to_numpy(), dtype=bool)
-
-
-def _age_days(as_of: np.datetime64, d: DateArray) -> FloatArray:
-    age = np.zeros(len(d), dtype=np.float64)
-    m = ~np.isnat(d)
-    age[m] = (as_of - d[m]).astype(np.int64)
-    return age
-
-
-def _active(as_of: np.datetime64, since: DateArray, until: DateArray) -> npt.NDArray[np.bool_]:
-    return (np.isnat(since) | (since <= as_of)) & (np.isnat(until) | (until >= as_of))
-
-
 def _arrow_strings(s: pd.Series) -> list[pa.Array]:
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
         a = pa.array(s.array)
@@ -369,8 +317,8 @@ def _subjects(tables: Tables, dropped: dict[str, int]) -> tuple[Subjects, dict[s
         if df is not None and len(df):
             frames.append((df, kind))
     ref_cols = [(t, c) for t, c in SUBJECT_REFS if t in tables and len(tables[t])]
-    id_series = [_ids(df, "id") for df, _ in frames]
-    codes = _encode([*id_series, *(_ids(tables[t], c) for t, c in ref_cols)])
+    id_series = [read_ids(df, "id") for df, _ in frames]
+    codes = _encode([*id_series, *(read_ids(tables[t], c) for t, c in ref_cols)])
     sub_codes = np.concatenate(codes[: len(frames)]) if frames else np.zeros(0, dtype=np.int64)
     keep, code_to_subject = _first_of_codes(sub_codes)
     missing = int((sub_codes < 0).sum())
@@ -380,7 +328,9 @@ def _subjects(tables: Tables, dropped: dict[str, int]) -> tuple[Subjects, dict[s
         dropped["subjects.duplicate_id"] = int((~keep).sum()) - missing
 
     def col(name: str, kind: str) -> FloatArray:
-        parts = [_floats(df, name) if k == kind else np.full(len(df), np.nan) for df, k in frames]
+        parts = [
+            read_floats(df, name) if k == kind else np.full(len(df), np.nan) for df, k in frames
+        ]
         return np.concatenate(parts)[keep] if parts else np.zeros(0)
 
     ids = (
@@ -432,32 +382,32 @@ def _loan_records(
     as_of: np.datetime64,
     parts: _RecordParts,
 ) -> None:
-    status = _ids(loans, "status")
+    status = read_ids(loans, "status")
     adverse = status.isin(list(policy.loan_status)).to_numpy(dtype=bool) & (borrower >= 0)
     rows = np.flatnonzero(adverse)
     if len(rows) == 0:
         return
     st = np.asarray(status.iloc[rows].to_numpy(dtype=object), dtype=np.object_)
     sev = np.zeros(len(rows))
-    days = _floats(loans, "days_overdue")[rows]
+    days = read_floats(loans, "days_overdue")[rows]
     for name, lp in policy.loan_status.items():
         m = st == name
         sev[m] = lp.severity
         if lp.max_severity is not None and lp.days_to_max is not None:
             frac = np.clip(np.nan_to_num(days[m], nan=0.0) / lp.days_to_max, 0.0, 1.0)
             sev[m] = lp.severity + (lp.max_severity - lp.severity) * frac
-    status_on = _dates(loans, "status_on")[rows]
-    d = np.where(np.isnat(status_on), _dates(loans, "issued_on")[rows], status_on)
+    status_on = read_dates(loans, "status_on")[rows]
+    d = np.where(np.isnat(status_on), read_dates(loans, "issued_on")[rows], status_on)
     hl = policy.half_life_days.loan
-    parts.id.append(_ids(loans, "id").iloc[rows].to_numpy(dtype=object))
+    parts.id.append(read_ids(loans, "id").iloc[rows].to_numpy(dtype=object))
     parts.kind.append(np.full(len(rows), LOAN, dtype="<U9"))
     parts.label.append(st)
     parts.subject.append(borrower[rows])
     parts.domain.append(np.full(len(rows), DOMAINS.index("credit"), dtype=np.int8))
     parts.date.append(d)
     parts.severity.append(sev)
-    parts.decay.append(decay_factor(_age_days(as_of, d), np.nan if hl is None else hl))
-    parts.status.append(record_status(as_of, d, disputed=_bools(loans, "disputed")[rows]))
+    parts.decay.append(decay_factor(age_days(as_of, d), np.nan if hl is None else hl))
+    parts.status.append(record_status(as_of, d, disputed=read_bools(loans, "disputed")[rows]))
 
 
 def _blacklist_records(
@@ -470,30 +420,30 @@ def _blacklist_records(
     rows = np.flatnonzero(subj >= 0)
     if len(rows) == 0:
         return
-    lists = _ids(bl, "list").iloc[rows].fillna("default").to_numpy(dtype=object)
+    lists = read_ids(bl, "list").iloc[rows].fillna("default").to_numpy(dtype=object)
     inv, uniq = pd.factorize(lists)
     dom = np.array([DOMAINS.index(policy.list_policy(u).domain) for u in uniq], dtype=np.int8)
     dsev = np.array([policy.list_policy(u).severity for u in uniq], dtype=np.float64)
     hls = [policy.half_life_for_list(u) for u in uniq]
     hl = np.array([np.nan if h is None else h for h in hls], dtype=np.float64)
-    own = _floats(bl, "severity")[rows]
+    own = read_floats(bl, "severity")[rows]
     sev = np.where(np.isnan(own), dsev[inv], np.clip(own, 0.0, 1.0))
-    d = _dates(bl, "listed_on")[rows]
-    parts.id.append(_ids(bl, "id").iloc[rows].to_numpy(dtype=object))
+    d = read_dates(bl, "listed_on")[rows]
+    parts.id.append(read_ids(bl, "id").iloc[rows].to_numpy(dtype=object))
     parts.kind.append(np.full(len(rows), BLACKLIST, dtype="<U9"))
     parts.label.append(np.asarray(lists, dtype=np.object_))
     parts.subject.append(subj[rows])
     parts.domain.append(dom[inv])
     parts.date.append(d)
     parts.severity.append(sev)
-    parts.decay.append(decay_factor(_age_days(as_of, d), hl[inv]))
+    parts.decay.append(decay_factor(age_days(as_of, d), hl[inv]))
     parts.status.append(
         record_status(
             as_of,
             d,
-            expires_on=_dates(bl, "expires_on")[rows],
-            delisted_on=_dates(bl, "delisted_on")[rows],
-            disputed=_bools(bl, "disputed")[rows],
+            expires_on=read_dates(bl, "expires_on")[rows],
+            delisted_on=read_dates(bl, "delisted_on")[rows],
+            disputed=read_bools(bl, "disputed")[rows],
         )
     )
 
@@ -577,13 +527,9 @@ def _edge_batches(
     if loans is not None and len(loans):
         lender, borrower = refs["loans.lender_id"], refs["loans.borrower_id"]
         _loan_records(loans, borrower, policy, as_of, parts)
-        issued = _dates(loans, "issued_on")
-        status_on = _dates(loans, "status_on")
-        repaid = (_ids(loans, "status") == "repaid").to_numpy(dtype=bool, na_value=False)
-        repaid = repaid & (np.isnat(status_on) | (status_on <= as_of))
-        exposed = (np.isnat(issued) | (issued <= as_of)) & ~repaid
-        amount = _floats(loans, "amount")
-        keys["loans"] = {"id": _ids(loans, "id")}
+        exposed = loan_outstanding(loans, as_of)
+        amount = read_floats(loans, "amount")
+        keys["loans"] = {"id": read_ids(loans, "id")}
         rows = np.flatnonzero(exposed & (lender >= 0) & (borrower >= 0))
         out.append(
             _Batch(
@@ -596,7 +542,7 @@ def _edge_batches(
             )
         )
         if guar is not None and len(guar):
-            loan_codes, ref_codes = _encode([_ids(loans, "id"), _ids(guar, "loan_id")])
+            loan_codes, ref_codes = _encode([read_ids(loans, "id"), read_ids(guar, "loan_id")])
             first, code_to_kept = _first_of_codes(loan_codes)
             kept_rows = np.flatnonzero(first)
             lpos = _map_codes(code_to_kept, ref_codes)
@@ -606,10 +552,10 @@ def _edge_batches(
             ok = (lpos >= 0) & (guarantor >= 0)
             loan_row = np.where(ok, kept_rows[np.maximum(lpos, 0)], 0)
             ok &= exposed[loan_row] & (borrower[loan_row] >= 0)
-            ok &= _active(as_of, _dates(guar, "since"), _dates(guar, "until"))
+            ok &= is_active(as_of, read_dates(guar, "since"), read_dates(guar, "until"))
             rows = np.flatnonzero(ok)
-            g_amount = _floats(guar, "amount")[rows]
-            keys["guarantees"] = {"id": _ids(guar, "id")}
+            g_amount = read_floats(guar, "amount")[rows]
+            keys["guarantees"] = {"id": read_ids(guar, "id")}
             out.append(
                 _Batch(
                     "guarantee",
@@ -626,11 +572,18 @@ def _edge_batches(
     own = tables.get("ownership")
     if own is not None and len(own):
         owner, firm = refs["ownership.owner_id"], refs["ownership.firm_id"]
-        share = _floats(own, "share")
+        share = read_floats(own, "share")
         share = np.clip(np.where(np.isnan(share), policy.propagation.unknown_share, share), 0, 1)
-        ok = (owner >= 0) & (firm >= 0) & _active(as_of, _dates(own, "since"), _dates(own, "until"))
+        ok = (
+            (owner >= 0)
+            & (firm >= 0)
+            & is_active(as_of, read_dates(own, "since"), read_dates(own, "until"))
+        )
         rows = np.flatnonzero(ok)
-        keys["ownership"] = {"owner_id": _ids(own, "owner_id"), "firm_id": _ids(own, "firm_id")}
+        keys["ownership"] = {
+            "owner_id": read_ids(own, "owner_id"),
+            "firm_id": read_ids(own, "firm_id"),
+        }
         out.append(
             _Batch("ownership_to_owner", "ownership", firm[rows], owner[rows], share[rows], rows)
         )
@@ -639,20 +592,20 @@ def _edge_batches(
     roles = tables.get("roles")
     if roles is not None and len(roles):
         person, firm = refs["roles.person_id"], refs["roles.firm_id"]
-        role = _ids(roles, "role")
+        role = read_ids(roles, "role")
         ok = (person >= 0) & (firm >= 0)
-        ok &= _active(as_of, _dates(roles, "since"), _dates(roles, "until"))
+        ok &= is_active(as_of, read_dates(roles, "since"), read_dates(roles, "until"))
         keys["roles"] = {
-            "person_id": _ids(roles, "person_id"),
-            "firm_id": _ids(roles, "firm_id"),
+            "person_id": read_ids(roles, "person_id"),
+            "firm_id": read_ids(roles, "firm_id"),
             "role": role,
         }
-        for r in ROLE_NAMES:
+        for r in ROLES:
             rows = np.flatnonzero(ok & (role == r).to_numpy(dtype=bool, na_value=False))
             one = np.ones(len(rows))
             out.append(_Batch(f"{r}_to_firm", "roles", person[rows], firm[rows], one, rows))
             out.append(_Batch(f"{r}_to_person", "roles", firm[rows], person[rows], one, rows))
-        unknown_role = ok & ~role.isin(list(ROLE_NAMES)).to_numpy(dtype=bool)
+        unknown_role = ok & ~role.isin(list(ROLES)).to_numpy(dtype=bool)
         if unknown_role.any():
             dropped["roles.role"] = int(unknown_role.sum())
 
@@ -753,7 +706,7 @@ def _graph(domain: str, n: int, batches: list[_Batch], policy: Policy) -> Transm
 
 def build_projection(tables: Tables, policy: Policy, as_of: date) -> Projection:
     """Project ``tables`` as of ``as_of`` under ``policy`` (see module docstring)."""
-    day = _as_day(as_of)
+    day = as_day(as_of)
     as_of_date = day.astype(object)
     dropped: dict[str, int] = {}
     subjects, refs = _subjects(tables, dropped)
@@ -774,51 +727,3 @@ def build_projection(tables: Tables, policy: Policy, as_of: date) -> Projection:
         dropped=dropped,
         relationship_keys=keys,
     )
-
-
-_CAST = {"date", "amount", "share", "severity", "int"}
-
-
-def _cast(df: pd.DataFrame, spec: FileSpec) -> pd.DataFrame:
-    out = df.copy()
-    for col in spec.columns:
-        if col.name not in out.columns:
-            continue
-        s = out[col.name]
-        if col.type == "date":
-            if not pd.api.types.is_datetime64_any_dtype(s):
-                out[col.name] = pd.to_datetime(s, errors="coerce", format="ISO8601")
-        elif col.type == "int":
-            out[col.name] = pd.to_numeric(s, errors="coerce").astype("Int64")
-        elif col.type in _CAST:
-            out[col.name] = pd.to_numeric(s, errors="coerce").astype(np.float64)
-        else:
-            out[col.name] = s.astype("str")
-    if "disputed" in out.columns:
-        out["disputed"] = _bools(out, "disputed")
-    return out
-
-
-def tables_from_folder(path: str | Path) -> Tables:
-    """Read ``<file>.csv`` or ``<file>.parquet`` for every layout file present in ``path``,
-    type-cast by :mod:`loaders.layout` (dates, floats, nullable ints, strings).
-
-    No validation (the loaders' validator does that); raises :class:`InputError` when
-    the folder is missing or a file exists both as CSV and Parquet.
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise InputError(f"input folder not found: {folder}")
-    tables: Tables = {}
-    for spec in FILES:
-        csv, pq = folder / f"{spec.name}.csv", folder / f"{spec.name}.parquet"
-        if csv.exists() and pq.exists():
-            raise InputError(f"{folder}: both {csv.name} and {pq.name} exist; keep one")
-        if csv.exists():
-            df = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
-        elif pq.exists():
-            df = pd.read_parquet(pq)
-        else:
-            continue
-        tables[spec.name] = _cast(df, spec)
-    return tables

@@ -23,10 +23,10 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph.engine.propagation import closed_walk_weights, propagate, walk_sum
-from graph.errors import ConfigError
-from graph.projection import build_projection
-from graph.scoring_policy import DOMAINS, Policy, load_policy, policy_from_mapping
+from credgraph.graph.engine.policy import DOMAINS, Policy, load_policy, policy_from_mapping
+from credgraph.graph.engine.projection import build_projection
+from credgraph.graph.engine.propagation import closed_walk_weights, propagate, walk_sum
+from credgraph.graph.errors import ConfigError
 
 AS_OF = date(2024, 1, 1)
 PAST = [date(2020, 6, 1), date(2023, 6, 1), date(2023, 12, 31)]
@@ -533,7 +533,7 @@ def test_closed_walks_on_a_long_chain_into_a_cycle() -> None:
     """Peeling stops after a few passes on a long chain; the rest must still be exact."""
     import scipy.sparse as sp
 
-    from graph.engine.propagation import closed_walk_weights
+    from credgraph.graph.engine.propagation import closed_walk_weights
 
     # 0 -> 1 -> ... -> 19 -> 20 <-> 21 (a 2-cycle at the end of a 20-link chain)
     src = list(range(20)) + [20, 21]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from graph.scoring import _risk, upgrade_score_row
-from graph.scoring_policy import DOMAINS
+from credgraph.graph.engine.pipeline import upgrade_score_row
+from credgraph.graph.engine.policy import DOMAINS
+from credgraph.services.scores import risk_of as _risk
 
 
 def row(**domain_values: float) -> dict[str, float]:

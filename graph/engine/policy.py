@@ -1,7 +1,7 @@
 """The scoring policy: severities, half-lives, transmission weights, damping, hop limit.
 
 A policy is a TOML file validated into an immutable :class:`Policy`. The shipped
-default lives in ``graph/policies/default.toml``; a user's file is laid over it key
+default lives in ``graph/engine/policies/default.toml``; a user's file is laid over it key
 by key (a key left out keeps its default), and the result is validated as a whole:
 unknown keys, values out of range and wrong types raise
 :class:`graph.errors.ConfigError` naming the file and the dotted key.
@@ -22,7 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from graph.errors import ConfigError
+from credgraph.graph.engine.vocabulary import ROLES
+from credgraph.graph.errors import ConfigError
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "policies" / "default.toml"
 
@@ -32,7 +33,6 @@ DOMAINS: tuple[str, ...] = ("credit", "compliance")
 Domain = Literal["credit", "compliance"]
 AdverseLoanStatus = Literal["overdue", "defaulted", "written_off"]
 
-ROLE_NAMES: tuple[str, ...] = ("legal_representative", "director", "executive", "supervisor")
 
 CHANNELS: tuple[str, ...] = (
     "guarantee",
@@ -40,8 +40,8 @@ CHANNELS: tuple[str, ...] = (
     "ownership_to_owner",
     "ownership_to_firm",
     "control_to_firm",
-    *(f"{r}_to_firm" for r in ROLE_NAMES),
-    *(f"{r}_to_person" for r in ROLE_NAMES),
+    *(f"{r}_to_firm" for r in ROLES),
+    *(f"{r}_to_person" for r in ROLES),
 )
 """Transmission channels: a relationship kind plus the direction risk travels in.
 

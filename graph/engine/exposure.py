@@ -17,11 +17,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-# The projection's column readers: one way to read a table's ids, amounts and dates.
-from graph.projection import Subjects, Tables, _active, _dates, _floats, _ids
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
+from credgraph.graph.engine.arrays import FloatArray, IntArray
+from credgraph.graph.engine.columns import (
+    is_active,
+    loan_outstanding,
+    read_dates,
+    read_floats,
+    read_ids,
+)
+from credgraph.graph.engine.projection import Subjects, Tables
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Exposures:
 
 
 def _live(df: pd.DataFrame, as_of: np.datetime64) -> npt.NDArray[np.bool_]:
-    return _active(as_of, _dates(df, "since"), _dates(df, "until"))
+    return is_active(as_of, read_dates(df, "since"), read_dates(df, "until"))
 
 
 def exposures(tables: Tables, subjects: Subjects, as_of: date) -> Exposures:
@@ -50,16 +54,12 @@ def exposures(tables: Tables, subjects: Subjects, as_of: date) -> Exposures:
     guar = tables.get("guarantees", empty)
     idx = subjects.index
     if len(loans):
-        issued = _dates(loans, "issued_on")
-        status = _ids(loans, "status").astype(object).to_numpy()
-        status_on = _dates(loans, "status_on")
-        repaid = (status == "repaid") & (np.isnat(status_on) | (status_on <= day))
-        live = (np.isnat(issued) | (issued <= day)) & ~repaid
-        lender = idx.get_indexer(_ids(loans, "lender_id").astype(object))
-        borrower = idx.get_indexer(_ids(loans, "borrower_id").astype(object))
-        amount = _floats(loans, "amount")
+        live = loan_outstanding(loans, day)
+        lender = idx.get_indexer(read_ids(loans, "lender_id").astype(object))
+        borrower = idx.get_indexer(read_ids(loans, "borrower_id").astype(object))
+        amount = read_floats(loans, "amount")
         ok = live & (lender >= 0) & (borrower >= 0) & (lender != borrower) & (amount > 0)
-        loan_pos = pd.Index(_ids(loans, "id").astype(object))
+        loan_pos = pd.Index(read_ids(loans, "id").astype(object))
     else:
         lender = borrower = np.zeros(0, dtype=np.int64)
         amount = np.zeros(0)
@@ -73,10 +73,10 @@ def exposures(tables: Tables, subjects: Subjects, as_of: date) -> Exposures:
         [np.zeros(int(ok.sum()), dtype=bool)],
     )
     if len(guar) and len(loans):
-        at = loan_pos.get_indexer(_ids(guar, "loan_id").astype(object))
+        at = loan_pos.get_indexer(read_ids(guar, "loan_id").astype(object))
         has_loan = at >= 0
-        guarantor = idx.get_indexer(_ids(guar, "guarantor_id").astype(object))
-        g_amount = _floats(guar, "amount")
+        guarantor = idx.get_indexer(read_ids(guar, "guarantor_id").astype(object))
+        g_amount = read_floats(guar, "amount")
         debtor = np.where(has_loan, borrower[np.where(has_loan, at, 0)], -1)
         loan_live = np.where(has_loan, live[np.where(has_loan, at, 0)], False)
         g_ok = (

@@ -1,0 +1,170 @@
+"""The engine's pipeline on input tables, no database: projection, scores, centrality,
+and the Score row schema every reader of a run shares.
+
+:func:`compute` is what a propagation run does between the export and the
+write-back; :func:`score_rows` flattens its result into one row per subject
+(the ``(:Score)`` nodes, ``credgraph scores``, the API), with the columns of
+:data:`SCORE_COLUMNS`; :func:`upgrade_score_row` reads rows of runs stored by
+earlier versions as this version reports them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from credgraph.graph.engine import centrality
+from credgraph.graph.engine.arrays import FloatArray
+from credgraph.graph.engine.exposure import Exposures, exposures
+from credgraph.graph.engine.policy import DOMAINS, Policy
+from credgraph.graph.engine.projection import Projection, build_projection
+from credgraph.graph.engine.propagation import Scores, propagate
+
+
+@dataclass
+class Centrality:
+    pagerank: FloatArray
+    betweenness: np.ndarray
+    betweenness_sample: int | None
+    kcore: np.ndarray
+    circle: np.ndarray  # circle number or -1
+    circles: list[centrality.Circle]
+
+
+def betweenness_sample(n: int) -> int | None:
+    """Exact betweenness up to 5,000 subjects; sampled pivots beyond (Brandes & Pich 2007).
+
+    The cost is one single-source pass per pivot, about linear in the graph's
+    size, so the sample shrinks as the graph grows to keep a run's time bounded.
+    """
+    if n <= 5000:
+        return None
+    if n <= 200_000:
+        return 128
+    return 16
+
+
+def compute_centrality(n: int, exp: Exposures) -> Centrality:
+    """Centralities on the exposure graph (creditor -> debtor, weighted by amount)."""
+    sample = betweenness_sample(n)
+    bc, used = centrality.betweenness(n, exp.creditor, exp.debtor, sample=sample, seed=0)
+    g_src, g_dst, g_amount = exp.guarantees
+    circles = centrality.guarantee_circles(n, g_src, g_dst, g_amount)
+    return Centrality(
+        pagerank=centrality.pagerank(n, exp.creditor, exp.debtor, weight=exp.amount),
+        betweenness=bc,
+        betweenness_sample=used,
+        kcore=centrality.kcore(n, exp.creditor, exp.debtor),
+        circle=centrality.circle_membership(n, circles),
+        circles=circles,
+    )
+
+
+def compute(
+    tables: dict[str, Any], policy: Policy, as_of: date, timings: dict[str, float]
+) -> tuple[Projection, Scores, Centrality]:
+    """The engine on input tables, no database: projection, scores, centrality."""
+    t = time.perf_counter()
+    projection = build_projection(tables, policy, as_of)
+    timings["projection"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scores = propagate(projection, policy)
+    timings["propagation"] = time.perf_counter() - t
+    t = time.perf_counter()
+    exp = exposures(tables, projection.subjects, as_of)
+    cent = compute_centrality(projection.n_subjects, exp)
+    timings["centrality"] = time.perf_counter() - t
+    return projection, scores, cent
+
+
+def score_rows(
+    projection: Projection, scores: Scores, cent: Centrality
+) -> Iterator[dict[str, Any]]:
+    """One flat row per subject: what a Score node and `credgraph scores` hold."""
+    s = projection.subjects
+    cols: dict[str, Any] = {
+        "subject": s.ids,
+        "kind": s.kind,
+        "trust_score": scores.trust,
+        "intrinsic": scores.intrinsic_total,
+        "network": scores.network_total,
+        "total": scores.total,
+    }
+    for d in DOMAINS:
+        cols[f"{d}_intrinsic"] = scores.intrinsic[d]
+        # S1: every reported risk component is in [0, 1]; the uncapped sum is what
+        # the contributions add up to (S5), kept beside it.
+        cols[f"{d}_network"] = np.minimum(1.0, scores.network[d])
+        cols[f"{d}_network_uncapped"] = scores.network[d]
+        cols[f"{d}_total"] = scores.domain[d]
+    cols["pagerank"] = cent.pagerank
+    cols["betweenness"] = cent.betweenness
+    cols["kcore"] = cent.kcore
+    cols["circle"] = cent.circle
+    names = list(cols)
+    # `+ 0.0` turns the -0.0 that 1 - prod(1 - 0) can give into 0.0.
+    lists = [
+        (np.asarray(v) + 0.0).tolist()
+        if np.asarray(v).dtype.kind == "f"
+        else np.asarray(v).tolist()
+        for v in cols.values()
+    ]
+    for values in zip(*lists, strict=True):
+        yield dict(zip(names, values, strict=True))
+
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "subject",
+    "kind",
+    "trust_score",
+    "intrinsic",
+    "network",
+    "total",
+    *[f"{d}_{k}" for d in DOMAINS for k in ("intrinsic", "network", "total")],
+    "pagerank",
+    "betweenness",
+    "kcore",
+    "circle",
+    # added 2026-11-26, last so that readers of the earlier columns by position still work
+    *[f"{d}_network_uncapped" for d in DOMAINS],
+)
+"""The columns of a Score row, in the order :func:`score_rows` gives them."""
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id",
+    *[c for c in SCORE_COLUMNS[1:] if not c.endswith("_network_uncapped")],
+    "run",
+    *[c for c in SCORE_COLUMNS if c.endswith("_network_uncapped")],
+)
+"""The columns of an export of a run's scores (``credgraph scores``): ``subject`` is
+``id``; columns added later come after ``run``, so readers by position keep working."""
+
+
+def upgrade_score_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A Score row as this version reports it (S1: every risk in [0, 1]).
+
+    Runs stored before ``<d>_network_uncapped`` existed held the uncapped walk
+    sum under ``<d>_network``: it moves to ``<d>_network_uncapped`` and
+    ``<d>_network`` becomes it capped at 1. Current rows come back unchanged.
+    """
+    out = dict(row)
+    for d in DOMAINS:
+        net = out.get(f"{d}_network")
+        if out.get(f"{d}_network_uncapped") is None and net is not None:
+            out[f"{d}_network_uncapped"] = net
+            out[f"{d}_network"] = min(1.0, net)
+    return out
+
+
+def export_row(row: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """A stored Score row as one row of an export (:data:`EXPORT_COLUMNS`)."""
+    r = upgrade_score_row(row)
+    out = {"id": r["subject"]}
+    out.update({k: r.get(k) for k in EXPORT_COLUMNS if k not in ("id", "run")})
+    out["run"] = run_id
+    return {k: out[k] for k in EXPORT_COLUMNS}

@@ -1,0 +1,52 @@
+"""The ``(:Load)`` records as the writers see them: which loads did not finish.
+
+A load writes ``(:Load {id, outcome, started_at, ended_at, ...})`` with
+``outcome`` one of ``running``, ``completed``, ``completed_with_rejects``,
+``refused`` (strict, nothing written), ``failed`` (stopped by an error: earlier
+batches are stored) and ``interrupted`` (killed, or stopped by a signal, before it
+could record an end). Loads and propagation runs take turns under the writer
+lease (graph/lease.py), so a load still marked ``running`` when another writer
+holds the lease is dead: :func:`mark_interrupted` records it as such.
+
+:func:`unfinished_load` is what a propagation run asks before it scores: the
+newest load that wrote something, if it did not complete (a later completed
+load of the same or other input rolls the graph forward and clears it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from credgraph.graph.gateway import Gateway
+
+UNFINISHED = ("running", "failed", "interrupted")
+"""Outcomes of a load that may have left the graph half-loaded."""
+
+
+def mark_interrupted(gw: Gateway, holder: str) -> list[str]:
+    """Mark every load still ``running`` but ``holder`` (the caller, which holds the
+    writer lease) as ``interrupted``; returns their ids. Call it only under the lease."""
+    rows = gw.write(
+        "MATCH (l:Load {outcome: 'running'}) WHERE l.id <> $holder "
+        "SET l.outcome = 'interrupted', l.interrupted_at = $now, "
+        "l.note = 'found running by ' + $holder + ', which held the writer lease' "
+        "RETURN l.id AS id ORDER BY id",
+        holder=holder,
+        now=datetime.now(UTC),
+    )
+    return [r["id"] for r in rows]
+
+
+def unfinished_load(gw: Gateway) -> dict[str, Any] | None:
+    """The newest load (by start) that wrote or may have written something, if its
+    outcome is one of :data:`UNFINISHED`; else None."""
+    rows = gw.read(
+        "MATCH (l:Load) WHERE l.outcome <> 'refused' "
+        "RETURN l.id AS id, l.outcome AS outcome, l.source AS source, l.path AS path, "
+        "toString(l.started_at) AS started_at "
+        "ORDER BY l.started_at DESC, l.id DESC LIMIT 1"
+    )
+    if rows and rows[0]["outcome"] in UNFINISHED:
+        return rows[0]
+    return None

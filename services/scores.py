@@ -1,0 +1,204 @@
+"""Score lookups and exports: audited before they answer.
+
+:func:`score_lookup` and :func:`export_scores` write their audit event first
+(``graph/audit.py``) and only then read the answer, so every edge that shows a
+subject's score leaves the same trace; a lookup whose event cannot be written
+fails. :func:`summary` is the demo's "lowest scores and why" with its top-reason
+rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterator
+from threading import Lock
+from typing import Any
+
+from credgraph.graph.audit import record_lookup
+from credgraph.graph.engine.explain import explain, subject_records
+from credgraph.graph.engine.pipeline import EXPORT_COLUMNS, export_row, upgrade_score_row
+from credgraph.graph.engine.policy import DOMAINS, Policy, policy_from_mapping
+from credgraph.graph.errors import NotFound
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.runs import Runs, load_artefact
+from credgraph.graph.settings import Settings
+from credgraph.services.caller import Caller
+
+_ARTEFACTS: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_ARTEFACTS_LOCK = Lock()
+
+
+def artefact(settings: Settings, run_id: str) -> dict[str, Any] | None:
+    """A run's projection and scores, kept in memory for the last two runs asked for."""
+    with _ARTEFACTS_LOCK:
+        if run_id in _ARTEFACTS:
+            _ARTEFACTS.move_to_end(run_id)
+            return _ARTEFACTS[run_id]
+    data = load_artefact(settings, run_id)
+    if data is not None:
+        with _ARTEFACTS_LOCK:
+            _ARTEFACTS[run_id] = data
+            while len(_ARTEFACTS) > 2:
+                _ARTEFACTS.popitem(last=False)
+    return data
+
+
+def run_policy(run: dict[str, Any]) -> Policy:
+    """The policy a run was computed with (kept on its Run record)."""
+    data = json.loads(run["policy"])
+    return policy_from_mapping(data, source=f"run {run['id']}")
+
+
+def audit(gw: Gateway, caller: Caller, subject: str, action: str, run: str | None) -> None:
+    """Write the audit event of one lookup (who, whom, what, why, which run)."""
+    record_lookup(
+        gw,
+        actor=caller.actor,
+        subject=subject,
+        action=action,
+        reason=caller.reason,
+        via=caller.via,
+        run=run,
+    )
+
+
+def risk_of(row: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Intrinsic, network and total risk of a Score row, each in [0, 1] (S1); per
+    domain also ``network_uncapped``, the sum the contributions add up to (S5)."""
+    names = ("intrinsic", "network", "total") + (("network_uncapped",) if prefix else ())
+    return {k: row[f"{prefix}_{k}" if prefix else k] for k in names}
+
+
+def score_lookup(
+    gw: Gateway,
+    settings: Settings,
+    subject_id: str,
+    *,
+    caller: Caller,
+    run_id: str | None = None,
+    top: int | None = None,
+    action: str = "score",
+) -> dict[str, Any]:
+    """Score, sub-scores, own records, contributions and history of one subject.
+
+    Audited first (also when the subject or the run is not found): the event
+    names the caller, the subject, the action and the run asked for.
+    """
+    audit(gw, caller, subject_id, action, run_id)
+    return _answer(gw, settings, subject_id, run_id=run_id, top=top)
+
+
+def _answer(
+    gw: Gateway, settings: Settings, subject_id: str, *, run_id: str | None, top: int | None
+) -> dict[str, Any]:
+    runs = Runs(gw, settings)
+    run = runs.get(run_id)
+    row = runs.score_row(run["id"], subject_id)
+    if row is None:
+        exists = gw.read("MATCH (s:Subject {id: $id}) RETURN s.id AS id", id=subject_id)
+        if not exists:
+            raise NotFound(f"no subject {subject_id!r}", field="subject")
+        raise NotFound(
+            f"subject {subject_id!r} has no score in run {run['id']} (loaded after it?)",
+            code="not_scored",
+        )
+    sc = upgrade_score_row(row)
+    result: dict[str, Any] = {
+        "subject": subject_id,
+        "kind": sc["kind"],
+        "trust_score": sc["trust_score"],
+        "risk": risk_of(sc),
+        "domains": {d: risk_of(sc, d) for d in DOMAINS},
+        "centrality": {
+            "pagerank": sc["pagerank"],
+            "betweenness": sc["betweenness"],
+            "kcore": sc["kcore"],
+            "circle": sc["circle"] if sc["circle"] >= 0 else None,
+        },
+        "run": {"id": run["id"], "as_of": str(run["as_of"]), "policy_hash": run["policy_hash"]},
+    }
+    data = artefact(settings, run["id"])
+    if data is None:
+        result["contributions"] = None
+        result["records"] = None
+        result["explanation_note"] = (
+            f"the saved projection of run {run['id']} is not on this machine "
+            f"({settings.home / 'runs'}); rerun propagation here to explain scores"
+        )
+    else:
+        projection, scores = data["projection"], data["scores"]
+        i = projection.subjects.index_of(subject_id)
+        policy = run_policy(run)
+        result["contributions"] = [
+            c.to_dict() for c in explain(projection, policy, scores, i, top=top)
+        ]
+        result["records"] = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "label": r.label,
+                "domain": r.domain,
+                "date": r.date.isoformat() if r.date else None,
+                "severity": r.severity,
+                "decay": r.decay,
+                "effective": r.effective,
+                "status": r.status,
+            }
+            for r in subject_records(projection, i)
+        ]
+    result["history"] = runs.score_history(subject_id)
+    return result
+
+
+def export_scores(
+    gw: Gateway, settings: Settings, *, caller: Caller, run_id: str | None = None
+) -> tuple[str, tuple[str, ...], Iterator[dict[str, Any]]]:
+    """Every subject's scores of a run (default: the current one), for downstream systems.
+
+    Audited first as one lookup of every subject (subject ``*``, action ``scores``).
+    Returns the run id, the columns (:data:`EXPORT_COLUMNS`) and the rows in
+    subject order.
+    """
+    runs = Runs(gw, settings)
+    run = runs.get(run_id)["id"]
+    audit(gw, caller, "*", "scores", run)
+    rows = runs.iter_score_rows(run)
+    return run, EXPORT_COLUMNS, (export_row(r, run) for r in rows)
+
+
+def top_reason(score: dict[str, Any]) -> str:
+    """The one reason a summary gives for a low score: the subject's own strongest
+    record when it weighs at least as much as the largest contribution, else that
+    contribution (its domain, source, records and hops)."""
+    recs = [r for r in score.get("records") or [] if r["effective"] > 0]
+    contrib = (score.get("contributions") or [None])[0]
+    if recs and (contrib is None or recs[0]["effective"] >= contrib["amount"]):
+        return f"own {recs[0]['label']} {recs[0]['id']} ({recs[0]['domain']})"
+    if contrib:
+        return (
+            f"{contrib['domain']} risk from {contrib['source_subject']} "
+            f"({', '.join(contrib['records'][:2])}), {contrib['hops']} hop(s)"
+        )
+    return ""
+
+
+def summary(
+    gw: Gateway,
+    settings: Settings,
+    run_id: str,
+    *,
+    caller: Caller,
+    lowest: int = 10,
+    circles: int = 5,
+) -> dict[str, Any]:
+    """The lowest trust scores of a run with their top reason, and its largest
+    guarantee circles. Audited as one lookup (subject ``*``, action ``summary``):
+    it names subjects."""
+    audit(gw, caller, "*", "summary", run_id)
+    runs = Runs(gw, settings)
+    low = []
+    for row in runs.lowest(run_id, lowest):
+        sc = _answer(gw, settings, row["id"], run_id=run_id, top=1)
+        low.append(row | {"reason": top_reason(sc)})
+    return {"run": run_id, "lowest": low, "circles": runs.circles(run_id, circles)}
