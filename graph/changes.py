@@ -1,0 +1,98 @@
+"""What a scheduler asks the store around a propagation run.
+
+- :func:`changes_since_current`: did anything happen since the current run
+  started that its scores do not reflect (a load completed, a dispute opened or
+  resolved, another policy, another as-of day)? Loads and runs take turns under
+  the writer lease, so a load that ended after the run started came after it; a
+  dispute does not take the lease, so one made while the run exported counts as
+  new (at worst one run too many, never one too few).
+- :func:`tag_own_run`: put scheduler properties (``trigger``, ``tick``, ...) on
+  the run this process is running right now (the holder of the writer lease).
+- :func:`settle_abandoned`: a run this process gave up while the database was
+  away stays ``running`` and its lease held; once the database is back, mark it
+  ``failed`` with its reason and free the lease if it is still the holder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, date, datetime
+from typing import Any
+
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.lease import LEASE_ID, Lease
+
+COMPLETED_LOADS = ["completed", "completed_with_rejects"]
+
+
+def changes_since_current(
+    gw: Gateway, *, policy_hash: str | None = None, as_of: date | None = None
+) -> list[str]:
+    """Why the current run is out of date, one reason per kind (empty: it is not)."""
+    cur = gw.read(
+        "MATCH (r:Run {current: true}) RETURN r.id AS id, r.started_at AS started_at, "
+        "r.policy_hash AS policy_hash, r.as_of AS as_of"
+    )
+    if not cur:
+        return ["no completed run yet"]
+    run = cur[0]
+    found = gw.read(
+        "CALL () { MATCH (l:Load) WHERE l.outcome IN $outcomes "
+        "AND coalesce(l.ended_at, l.started_at) >= datetime.truncate('second', $since) "
+        "RETURN count(l) AS loads, collect(l.id)[..3] AS load_ids } "
+        "CALL () { MATCH (d:Dispute) WHERE d.at >= $since RETURN count(d) AS disputes } "
+        "RETURN loads, load_ids, disputes",
+        outcomes=COMPLETED_LOADS,
+        since=run["started_at"],
+    )[0]
+    reasons = []
+    if found["loads"]:
+        reasons.append(f"{found['loads']} load(s) completed since ({', '.join(found['load_ids'])})")
+    if found["disputes"]:
+        reasons.append(f"{found['disputes']} dispute action(s) since")
+    if policy_hash is not None and run["policy_hash"] != policy_hash:
+        reasons.append("another policy")
+    if as_of is not None and run["as_of"] is not None and run["as_of"].to_native() != as_of:
+        reasons.append(f"as of {as_of.isoformat()}, the current run is as of {run['as_of']}")
+    return reasons
+
+
+def tag_own_run(gw: Gateway, **props: Any) -> str | None:
+    """Set ``props`` on the running run whose process (this one, on this host) holds
+    the writer lease; its id, or None if there is none (not started yet)."""
+    rows = gw.write(
+        "MATCH (l:Lease {id: $lease}) WHERE l.pid = $pid AND l.host = $host "
+        "AND l.holder STARTS WITH 'run-' "
+        "MATCH (r:Run {id: l.holder}) WHERE r.status = 'running' "
+        "SET r += $props RETURN r.id AS id",
+        lease=LEASE_ID,
+        pid=os.getpid(),
+        host=socket.gethostname(),
+        props=props,
+    )
+    return rows[0]["id"] if rows else None
+
+
+def settle_abandoned(gw: Gateway, run_id: str, reason: str) -> bool:
+    """Mark ``run_id`` failed with ``reason`` if it is still ``running`` and free the
+    writer lease if it still holds it; whether the run was marked. Its partial
+    scores go with the next completed run's pruning."""
+    rows = gw.write(
+        "MATCH (r:Run {id: $id}) WHERE r.status = 'running' "
+        "SET r.status = 'failed', r.error = $error, r.ended_at = $now RETURN r.id AS id",
+        id=run_id,
+        error=reason[:2000],
+        now=datetime.now(UTC),
+    )
+    Lease(gw, run_id, "propagate").release()  # frees it only if run_id still holds it
+    return bool(rows)
+
+
+def current_run(gw: Gateway) -> dict[str, Any] | None:
+    """The current run's id, start, end and subjects, or None."""
+    rows = gw.read(
+        "MATCH (r:Run {current: true}) RETURN r.id AS id, r.started_at AS started_at, "
+        "r.ended_at AS ended_at, r.subjects AS subjects"
+    )
+    return rows[0] if rows else None

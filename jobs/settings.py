@@ -1,0 +1,47 @@
+"""The scheduler's settings, from the environment (``CREDGRAPH_SCHEDULE_*``,
+``CREDGRAPH_METRICS_*``, ``CREDGRAPH_LOG_FORMAT``); the command's flags win.
+
+Kept apart from :class:`credgraph.graph.settings.Settings` (the connection and
+the store), which the scheduler reads as well.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from credgraph.graph.errors import ConfigError
+
+DEFAULT_EVERY = "1h"
+
+
+class ScheduleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDGRAPH_", extra="ignore")
+
+    schedule_every: str | None = Field(None, description="interval, e.g. 15m, 1h, 1d")
+    schedule_cron: str | None = Field(None, description="crontab expression, e.g. '0 3 * * *'")
+    schedule_timezone: str = "UTC"
+    schedule_only_if_changed: bool = False
+    schedule_now: bool = False
+    schedule_policy: Path | None = None
+    schedule_retries: int = Field(3, ge=0, le=100)
+    schedule_retry_delay: str = "30s"
+    schedule_retry_max: str = "10m"
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
+
+
+def load_schedule_settings(**overrides: object) -> ScheduleSettings:
+    try:
+        return ScheduleSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"bad setting {field}: {first['msg']}",
+            hint=f"check the environment variable CREDGRAPH_{field.upper()}",
+        ) from exc
