@@ -29,26 +29,37 @@ COMPLETED_LOADS = ["completed", "completed_with_rejects"]
 def changes_since_current(
     gw: Gateway, *, policy_hash: str | None = None, as_of: date | None = None
 ) -> list[str]:
-    """Why the current run is out of date, one reason per kind (empty: it is not)."""
+    """Why the current run is out of date, one reason per kind (empty: it is not).
+
+    Loads: a run tagged by :func:`tag_own_run` counted the completed loads when it
+    began, so more of them now means a new one. A run without that count (started
+    by hand) is compared by time: loads record their end to the second, so one that
+    ended in the second the run started counts as new (a run too many, not too few).
+    """
     cur = gw.read(
         "MATCH (r:Run {current: true}) RETURN r.id AS id, r.started_at AS started_at, "
-        "r.policy_hash AS policy_hash, r.as_of AS as_of"
+        "r.policy_hash AS policy_hash, r.as_of AS as_of, r.seen_loads AS seen_loads"
     )
     if not cur:
         return ["no completed run yet"]
     run = cur[0]
     found = gw.read(
         "CALL () { MATCH (l:Load) WHERE l.outcome IN $outcomes "
-        "AND coalesce(l.ended_at, l.started_at) >= datetime.truncate('second', $since) "
-        "RETURN count(l) AS loads, collect(l.id)[..3] AS load_ids } "
+        "RETURN count(l) AS loads, "
+        "count(CASE WHEN coalesce(l.ended_at, l.started_at) >= "
+        "datetime.truncate('second', $since) THEN 1 END) AS loads_after } "
         "CALL () { MATCH (d:Dispute) WHERE d.at >= $since RETURN count(d) AS disputes } "
-        "RETURN loads, load_ids, disputes",
+        "RETURN loads, loads_after, disputes",
         outcomes=COMPLETED_LOADS,
         since=run["started_at"],
     )[0]
+    if run["seen_loads"] is not None:
+        loads = found["loads"] - run["seen_loads"]
+    else:
+        loads = found["loads_after"]
     reasons = []
-    if found["loads"]:
-        reasons.append(f"{found['loads']} load(s) completed since ({', '.join(found['load_ids'])})")
+    if loads > 0:
+        reasons.append(f"{loads} load(s) completed since")
     if found["disputes"]:
         reasons.append(f"{found['disputes']} dispute action(s) since")
     if policy_hash is not None and run["policy_hash"] != policy_hash:
@@ -60,16 +71,20 @@ def changes_since_current(
 
 def tag_own_run(gw: Gateway, **props: Any) -> str | None:
     """Set ``props`` on the running run whose process (this one, on this host) holds
-    the writer lease; its id, or None if there is none (not started yet)."""
+    the writer lease, with the number of completed loads it sees (``seen_loads``,
+    for :func:`changes_since_current`); its id, or None if there is none yet.
+    Call it before the run exports the graph (its first phase)."""
     rows = gw.write(
         "MATCH (l:Lease {id: $lease}) WHERE l.pid = $pid AND l.host = $host "
         "AND l.holder STARTS WITH 'run-' "
         "MATCH (r:Run {id: l.holder}) WHERE r.status = 'running' "
-        "SET r += $props RETURN r.id AS id",
+        "CALL () { MATCH (ld:Load) WHERE ld.outcome IN $outcomes RETURN count(ld) AS seen } "
+        "SET r += $props, r.seen_loads = seen RETURN r.id AS id",
         lease=LEASE_ID,
         pid=os.getpid(),
         host=socket.gethostname(),
         props=props,
+        outcomes=COMPLETED_LOADS,
     )
     return rows[0]["id"] if rows else None
 

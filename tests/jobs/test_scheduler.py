@@ -1,0 +1,284 @@
+"""`credgraph scheduler` processes against a real Neo4j: two at once, one killed,
+one whose database goes away."""
+
+from __future__ import annotations
+
+import signal
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credgraph.graph.changes import changes_since_current, settle_abandoned, tag_own_run
+from credgraph.graph.engine.policy import load_policy
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.lease import LEASE_ID, Lease
+from credgraph.graph.managed import ManagedServer
+from credgraph.graph.runs import Runs
+from credgraph.graph.schema import ensure_schema
+from credgraph.graph.settings import Settings
+from credgraph.loaders.generate import generate
+from credgraph.loaders.load import load
+from credgraph.services.caller import Caller
+from credgraph.services.disputes import dispute
+from tests.conftest import free_port, make_settings
+from tests.jobs.helpers import events, start_scheduler, stop, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("small")
+    generate(folder, 300, 5, "csv")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("medium")
+    generate(folder, 1500, 3, "csv")
+    return folder
+
+
+def runs_in(gw: Gateway) -> list[dict[str, Any]]:
+    return gw.read(
+        "MATCH (r:Run) RETURN r.id AS id, r.status AS status, r.current AS current, "
+        "r.started_at AS started_at, r.ended_at AS ended_at, r.trigger AS trigger, "
+        "r.error AS error ORDER BY r.started_at"
+    )
+
+
+def current_id(gw: Gateway) -> str | None:
+    rows = gw.read("MATCH (r:Run {current: true}) RETURN r.id AS id")
+    assert len(rows) <= 1
+    return rows[0]["id"] if rows else None
+
+
+def lease_holder(gw: Gateway) -> str | None:
+    rows = gw.read("MATCH (l:Lease {id: $id}) RETURN l.holder AS h", id=LEASE_ID)
+    return rows[0]["h"] if rows else None
+
+
+def check_fires_accounted(log: Path) -> list[dict[str, Any]]:
+    """Every fire of the schedule is a tick, coalesced into one, or pending at stop;
+    ticks are numbered 1, 2, ... without gaps. Returns the tick events."""
+    ticks = events(log, "tick")
+    fired = events(log, "fired")
+    stopped = events(log, "stopped")
+    assert len(stopped) == 1, "the scheduler did not log its stop"
+    assert [t["tick"] for t in ticks] == list(range(1, len(ticks) + 1))
+    assert len(fired) == len(ticks) + sum(t["coalesced"] for t in ticks) + stopped[0]["pending"]
+    return ticks
+
+
+def test_two_schedulers_never_overlap_and_lose_no_tick(
+    gateway: Gateway, settings: Settings, small: Path, tmp_path: Path
+) -> None:
+    load(gateway, small, source="small", rejects_path=tmp_path / "r.csv")
+    env = {"CREDGRAPH_SCHEDULE_EVERY": "1s", "CREDGRAPH_SCHEDULE_NOW": "true"}
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [start_scheduler(settings, log, **env) for log in logs]
+    try:
+        wait_for(
+            "six completed runs",
+            lambda: sum(r["status"] == "completed" for r in runs_in(gateway)) >= 6,
+            timeout=150,
+        )
+    finally:
+        codes = [stop(p) for p in procs]
+    assert codes == [0, 0], [log.read_text()[-2000:] for log in logs]
+
+    runs = runs_in(gateway)
+    assert all(r["ended_at"] is not None for r in runs), "a run was left running"
+    for before, after in zip(runs, runs[1:], strict=False):
+        assert after["started_at"] >= before["ended_at"], f"{before['id']} overlaps {after['id']}"
+    assert {r["trigger"] for r in runs} == {"scheduler"}
+
+    ticks = [t for log in logs for t in check_fires_accounted(log)]
+    outcomes = {t["outcome"] for t in ticks}
+    assert outcomes <= {"completed", "busy", "abandoned"}, ticks
+    assert "busy" in outcomes  # they did collide: the second found the lease held
+    ran = {t["run"] for t in ticks if t["outcome"] == "completed"}
+    assert ran == {r["id"] for r in runs if r["status"] == "completed"}
+    for t in ticks:
+        if t["outcome"] == "abandoned" and t.get("run"):  # stopped mid-run by the SIGTERM
+            gone = next(r for r in runs if r["id"] == t["run"])
+            assert gone["status"] == "failed" and "SIGTERM" in gone["error"]
+    assert current_id(gateway) == runs[-1 if runs[-1]["status"] == "completed" else -2]["id"]
+    assert lease_holder(gateway) is None
+
+
+def test_killed_scheduler_mid_run(
+    gateway: Gateway, settings: Settings, medium: Path, tmp_path: Path
+) -> None:
+    """SIGKILL during a run's write-back: the previous run stays current all along; the
+    next scheduler takes the dead one's lease over at once and its first tick runs."""
+    load(gateway, medium, source="medium", rejects_path=tmp_path / "r.csv")
+    first = Runs(gateway, settings).run(load_policy(None), date.today()).run_id
+    env = {"CREDGRAPH_SCHEDULE_EVERY": "1h", "CREDGRAPH_SCHEDULE_NOW": "true"}
+    doomed = start_scheduler(settings, tmp_path / "a.log", CREDGRAPH_BATCH_SIZE="20", **env)
+
+    def writing_back() -> str | None:
+        assert current_id(gateway) == first
+        rows = gateway.read(
+            "MATCH (sc:Score) WHERE sc.run <> $first RETURN sc.run AS r, count(*) AS n",
+            first=first,
+        )
+        return rows[0]["r"] if rows and rows[0]["n"] > 100 else None
+
+    try:
+        killed = wait_for("the scheduled run's write-back", writing_back, timeout=180)
+        assert doomed.poll() is None, "the run ended before the kill"
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    assert lease_holder(gateway) == killed
+    assert current_id(gateway) == first
+
+    log = tmp_path / "b.log"
+    nxt = start_scheduler(settings, log, **env)
+    try:
+
+        def first_tick() -> dict[str, Any] | None:
+            cur = current_id(gateway)
+            ticks = events(log, "tick")
+            if not ticks:
+                assert cur == first  # still the previous run, never the killed one
+            return ticks[0] if ticks else None
+
+        tick = wait_for("the next scheduler's first tick", first_tick, timeout=180)
+    finally:
+        assert stop(nxt) == 0
+    # it ran at its first tick, at its first attempt: no wait for the lease's ttl
+    assert (tick["tick"], tick["outcome"], tick["attempts"]) == (1, "completed", 1), tick
+    assert not events(log, "attempt_failed")
+    assert current_id(gateway) == tick["run"]
+    status = {r["id"]: r["status"] for r in runs_in(gateway)}
+    assert status == {first: "completed", killed: "interrupted", tick["run"]: "completed"}
+    assert lease_holder(gateway) is None
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[ManagedServer]:
+    """A server of this test's own: it is stopped and started again."""
+    server = ManagedServer(make_settings(tmp_path / "home", free_port()))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:  # noqa: S310
+        text = resp.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def test_database_away_is_logged_retried_and_recovered(
+    own_server: ManagedServer, small: Path, tmp_path: Path
+) -> None:
+    settings = own_server.settings
+    with Gateway(settings) as gw:
+        ensure_schema(gw)
+        load(gw, small, source="small", rejects_path=tmp_path / "r.csv")
+    port = free_port()
+    log = tmp_path / "s.log"
+    proc = start_scheduler(
+        settings,
+        log,
+        CREDGRAPH_SCHEDULE_EVERY="2s",
+        CREDGRAPH_SCHEDULE_NOW="true",
+        CREDGRAPH_SCHEDULE_RETRIES="100",
+        CREDGRAPH_SCHEDULE_RETRY_DELAY="1s",
+        CREDGRAPH_SCHEDULE_RETRY_MAX="2s",
+        CREDGRAPH_METRICS_PORT=str(port),
+    )
+    try:
+        wait_for("a first completed run", lambda: events(log, "tick"), timeout=120)
+        assert events(log, "tick")[0]["outcome"] == "completed"
+        own_server.stop()
+        failed = wait_for("a failed attempt", lambda: events(log, "attempt_failed"), timeout=120)
+        assert failed[0]["code"] == "database_error"
+        assert "not reachable" in failed[0]["error"]
+        wait_for("a retry", lambda: events(log, "retrying"), timeout=60)
+        assert scrape(port)["credgraph_scheduler_failures_total"] >= 1
+        own_server.start()
+
+        def recovered() -> dict[str, Any] | None:
+            done = [t for t in events(log, "tick")[1:] if t["outcome"] == "completed"]
+            return done[0] if done else None
+
+        tick = wait_for("a completed run after the restart", recovered, timeout=240)
+        metrics = scrape(port)
+    finally:
+        assert stop(proc) == 0
+    assert tick["attempts"] > 1  # the same tick, retried until the database was back
+    ticks = check_fires_accounted(log)
+    assert [t["outcome"] for t in ticks[: ticks.index(tick) + 1]] == [
+        "completed",
+        *["failed"] * (ticks.index(tick) - 1),
+        "completed",
+    ]
+    assert metrics['credgraph_scheduler_ticks_total{outcome="completed"}'] >= 2
+    assert metrics["credgraph_scheduler_last_success_subjects"] == 300
+    with Gateway(settings) as gw:
+        assert current_id(gw) == tick["run"]
+        assert lease_holder(gw) is None
+
+
+# ------------------------------------------------------------------ the store's part
+def test_changes_since_the_current_run(gateway: Gateway, settings: Settings, small: Path) -> None:
+    policy = load_policy(None)
+    today = date.today()
+    assert changes_since_current(gateway) == ["no completed run yet"]
+    runs = Runs(gateway, settings)
+
+    def tagged(phase: str) -> None:
+        if phase == "export":
+            assert tag_own_run(gateway, trigger="test") is not None
+
+    load(gateway, small, source="small")
+    runs.run(policy, today, on_phase=tagged)
+    assert changes_since_current(gateway, policy_hash=policy.hash, as_of=today) == []
+    entry = gateway.read("MATCH (b:BlacklistEntry) RETURN b.id AS id ORDER BY id LIMIT 1")[0]
+    dispute(gateway, entry["id"], reason="wrong person", resolve=False, caller=Caller("t", "t"))
+    assert changes_since_current(gateway, policy_hash=policy.hash) == ["1 dispute action(s) since"]
+    runs.run(policy, today, on_phase=tagged)
+    assert changes_since_current(gateway, as_of=today) == []
+    load(gateway, small, source="small")  # the same input again: still a completed load
+    reasons = changes_since_current(gateway, policy_hash="other", as_of=date(2020, 1, 1))
+    assert len(reasons) == 3
+    assert reasons[0] == "1 load(s) completed since"
+    assert reasons[1] == "another policy"
+    assert reasons[2].startswith("as of 2020-01-01")
+
+
+def test_a_run_abandoned_while_the_database_was_away_is_settled(gateway: Gateway) -> None:
+    gateway.write(
+        "CREATE (:Run {id: 'run-cut', status: 'running', current: false, started_at: datetime()})"
+    )
+    gateway.write(
+        "CREATE (:Run {id: 'run-done', status: 'completed', current: true, started_at: datetime()})"
+    )
+    lease = Lease(gateway, "run-cut", "propagate")
+    lease.acquire()
+    lease._stop.set()  # as if its process lost the database: no renewal, no release
+    assert lease_holder(gateway) == "run-cut"
+    assert settle_abandoned(gateway, "run-cut", "DatabaseError: Neo4j is not reachable")
+    rows = {r["id"]: (r["status"], r["error"]) for r in runs_in(gateway)}
+    assert rows["run-cut"] == ("failed", "DatabaseError: Neo4j is not reachable")
+    assert rows["run-done"] == ("completed", None)
+    assert lease_holder(gateway) is None
+    assert not settle_abandoned(gateway, "run-done", "no")  # a completed run is left alone
+    assert current_id(gateway) == "run-done"
+    lease.release()
