@@ -111,3 +111,8 @@ def current_run(gw: Gateway) -> dict[str, Any] | None:
         "r.ended_at AS ended_at, r.subjects AS subjects"
     )
     return rows[0] if rows else None
+
+
+def run_status(gw: Gateway, run_id: str) -> str | None:
+    rows = gw.read("MATCH (r:Run {id: $id}) RETURN r.status AS s", id=run_id)
+    return rows[0]["s"] if rows else None

@@ -54,6 +54,7 @@ from apscheduler.triggers.base import BaseTrigger
 from credgraph.graph.changes import (
     changes_since_current,
     current_run,
+    run_status,
     settle_abandoned,
     tag_own_run,
 )
@@ -306,6 +307,11 @@ class Scheduler:
             finally:
                 self._interruptible = False
         except SchedulerStopped as exc:
+            if run["id"] and self._status(run["id"]) == "completed":
+                # stopped after its switch (while it pruned or released the lease): it
+                # is current; what was left undone the next run does
+                self._init_metrics()
+                return Outcome("completed", fields={"run": run["id"], "note": str(exc)})
             return Outcome("abandoned", fields={"run": run["id"], "error": str(exc) or None})
         except Busy as exc:
             return Outcome("busy", fields={"run": run["id"], "holder": exc.message})
@@ -333,6 +339,12 @@ class Scheduler:
             "completed",
             fields={"run": res.run_id, "subjects": subjects, "duration": round(duration, 3)},
         )
+
+    def _status(self, run_id: str) -> str | None:
+        try:
+            return run_status(self._gateway(), run_id)
+        except CredgraphError:
+            return None
 
     def _init_metrics(self) -> None:
         """The last success from the store (it may predate this process); skipped
