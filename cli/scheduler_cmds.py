@@ -96,6 +96,10 @@ def scheduler_cmd(
         first=parse_duration(conf.schedule_retry_delay, "retry_delay"),
         cap=parse_duration(conf.schedule_retry_max, "retry_max"),
     )
+    pause = None
+    if conf.schedule_test_pause:
+        phase, _, secs = conf.schedule_test_pause.partition("=")
+        pause = (phase, parse_duration(secs, "test_pause").total_seconds())
     settings = settings_of(ctx)
     configure_logging(fmt)
     sched = Scheduler(
@@ -108,6 +112,7 @@ def scheduler_cmd(
         policy_file=policy or conf.schedule_policy,
         backoff=backoff,
         run_now=conf.schedule_now if now is None else now,
+        test_pause=pause,
     )
     port = metrics_port if metrics_port is not None else conf.metrics_port
     if port is not None:

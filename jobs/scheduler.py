@@ -100,6 +100,7 @@ class Scheduler:
         backoff: Backoff | None = None,
         run_now: bool = False,
         metrics: SchedulerMetrics | None = None,
+        test_pause: tuple[str, float] | None = None,
     ) -> None:
         self.settings = settings
         self.trigger = trigger
@@ -109,6 +110,7 @@ class Scheduler:
         self.backoff = backoff or Backoff()
         self.run_now = run_now
         self.metrics = metrics or SchedulerMetrics()
+        self.test_pause = test_pause
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._fires: queue.Queue[datetime] = queue.Queue()
         self._stop = threading.Event()
@@ -281,6 +283,9 @@ class Scheduler:
                 except CredgraphError:
                     pass  # a tag is not worth failing the run for
             log.debug("phase", extra={"fields": {"run": run["id"], "phase": phase}})
+            if self.test_pause and phase == self.test_pause[0]:
+                self.event("test_pause", run=run["id"], phase=phase, seconds=self.test_pause[1])
+                time.sleep(self.test_pause[1])
 
         def work() -> RunResult | None:
             if self._stop.is_set():

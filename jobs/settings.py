@@ -33,6 +33,9 @@ class ScheduleSettings(BaseSettings):
     metrics_port: int | None = Field(None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
     log_format: Literal["text", "json"] = "text"
+    # A test hook: "PHASE=SECONDS" pauses each run for SECONDS when it enters PHASE
+    # (export, compute, write-back), so that a test can kill it there.
+    schedule_test_pause: str | None = None
 
 
 def load_schedule_settings(**overrides: object) -> ScheduleSettings:

@@ -37,13 +37,6 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def medium(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("medium")
-    generate(folder, 1500, 3, "csv")
-    return folder
-
-
 def runs_in(gw: Gateway) -> list[dict[str, Any]]:
     return gw.read(
         "MATCH (r:Run) RETURN r.id AS id, r.status AS status, r.current AS current, "
@@ -61,6 +54,16 @@ def current_id(gw: Gateway) -> str | None:
 def lease_holder(gw: Gateway) -> str | None:
     rows = gw.read("MATCH (l:Lease {id: $id}) RETURN l.holder AS h", id=LEASE_ID)
     return rows[0]["h"] if rows else None
+
+
+def tagged_run(gw: Gateway, settings: Settings) -> str:
+    """A run tagged as the scheduler tags its own (graph/changes.py tag_own_run)."""
+
+    def tag(phase: str) -> None:
+        if phase == "export":
+            assert tag_own_run(gw, trigger="test") is not None
+
+    return Runs(gw, settings).run(load_policy(None), date.today(), on_phase=tag).run_id
 
 
 def check_fires_accounted(log: Path) -> list[dict[str, Any]]:
@@ -113,29 +116,31 @@ def test_two_schedulers_never_overlap_and_lose_no_tick(
 
 
 def test_killed_scheduler_mid_run(
-    gateway: Gateway, settings: Settings, medium: Path, tmp_path: Path
+    gateway: Gateway, settings: Settings, small: Path, tmp_path: Path
 ) -> None:
-    """SIGKILL during a run's write-back: the previous run stays current all along; the
-    next scheduler takes the dead one's lease over at once and its first tick runs."""
-    load(gateway, medium, source="medium", rejects_path=tmp_path / "r.csv")
+    """SIGKILL in the middle of a scheduled run: the previous run stays current all
+    along; the next scheduler takes the dead one's lease over at once and its first
+    tick runs."""
+    load(gateway, small, source="small", rejects_path=tmp_path / "r.csv")
     first = Runs(gateway, settings).run(load_policy(None), date.today()).run_id
     env = {"CREDGRAPH_SCHEDULE_EVERY": "1h", "CREDGRAPH_SCHEDULE_NOW": "true"}
-    doomed = start_scheduler(settings, tmp_path / "a.log", CREDGRAPH_BATCH_SIZE="20", **env)
+    a_log = tmp_path / "a.log"
+    # the test hook holds the run for 10 minutes once exported and scored, before its
+    # write-back: killed there, it is a run in the middle (running, holding the lease)
+    doomed = start_scheduler(settings, a_log, CREDGRAPH_SCHEDULE_TEST_PAUSE="write-back=10m", **env)
 
-    def writing_back() -> str | None:
+    def paused() -> str | None:
         assert current_id(gateway) == first
-        rows = gateway.read(
-            "MATCH (sc:Score) WHERE sc.run <> $first RETURN sc.run AS r, count(*) AS n",
-            first=first,
-        )
-        return rows[0]["r"] if rows and rows[0]["n"] > 100 else None
+        ev = events(a_log, "test_pause")
+        return ev[0]["run"] if ev else None
 
     try:
-        killed = wait_for("the scheduled run's write-back", writing_back, timeout=180)
-        assert doomed.poll() is None, "the run ended before the kill"
+        killed = wait_for("the scheduled run's pause", paused, timeout=180)
+        assert doomed.poll() is None
     finally:
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
+    assert {r["id"]: r["status"] for r in runs_in(gateway)}[killed] == "running"
     assert lease_holder(gateway) == killed
     assert current_id(gateway) == first
 
@@ -160,6 +165,42 @@ def test_killed_scheduler_mid_run(
     status = {r["id"]: r["status"] for r in runs_in(gateway)}
     assert status == {first: "completed", killed: "interrupted", tick["run"]: "completed"}
     assert lease_holder(gateway) is None
+
+
+def test_only_if_changed_skips_until_a_dispute(
+    gateway: Gateway, settings: Settings, small: Path, tmp_path: Path
+) -> None:
+    load(gateway, small, source="small", rejects_path=tmp_path / "r.csv")
+    first = tagged_run(gateway, settings)  # counts the loads it saw, as a scheduled run does
+    log = tmp_path / "s.log"
+    proc = start_scheduler(
+        settings,
+        log,
+        CREDGRAPH_SCHEDULE_EVERY="1s",
+        CREDGRAPH_SCHEDULE_NOW="true",
+        CREDGRAPH_SCHEDULE_ONLY_IF_CHANGED="true",
+    )
+    try:
+        wait_for("two unchanged ticks", lambda: len(events(log, "tick")) >= 2, timeout=120)
+        assert current_id(gateway) == first
+        entry = gateway.read("MATCH (b:BlacklistEntry) RETURN b.id AS id ORDER BY id LIMIT 1")[0]
+        dispute(gateway, entry["id"], reason="wrong person", resolve=False, caller=Caller("t", "t"))
+
+        def ran() -> list[dict[str, Any]]:
+            return [t for t in events(log, "tick") if t["outcome"] == "completed"]
+
+        done = wait_for("a run after the dispute", ran, timeout=120)
+        wait_for(
+            "an unchanged tick after it", lambda: events(log, "tick")[-1]["outcome"] == "unchanged"
+        )
+    finally:
+        assert stop(proc) == 0
+    ticks = check_fires_accounted(log)
+    assert len(done) == 1  # one run for one dispute; the ticks after it find nothing new
+    assert {t["outcome"] for t in ticks} == {"unchanged", "completed"}
+    (changed,) = events(log, "changed")
+    assert changed["reasons"] == ["1 dispute action(s) since"]
+    assert current_id(gateway) == done[0]["run"]
 
 
 @pytest.fixture
@@ -187,10 +228,15 @@ def scrape(port: int) -> dict[str, float]:
 def test_database_away_is_logged_retried_and_recovered(
     own_server: ManagedServer, small: Path, tmp_path: Path
 ) -> None:
+    """The database is stopped when a tick comes: nothing can be recorded, so the
+    failure is logged and counted, and the tick retried with back-off until the
+    database is back; then it runs, and its run replaces the previous one."""
     settings = own_server.settings
     with Gateway(settings) as gw:
         ensure_schema(gw)
         load(gw, small, source="small", rejects_path=tmp_path / "r.csv")
+        first = Runs(gw, settings).run(load_policy(None), date.today()).run_id
+    own_server.stop()
     port = free_port()
     log = tmp_path / "s.log"
     proc = start_scheduler(
@@ -204,35 +250,38 @@ def test_database_away_is_logged_retried_and_recovered(
         CREDGRAPH_METRICS_PORT=str(port),
     )
     try:
-        wait_for("a first completed run", lambda: events(log, "tick"), timeout=120)
-        assert events(log, "tick")[0]["outcome"] == "completed"
-        own_server.stop()
-        failed = wait_for("a failed attempt", lambda: events(log, "attempt_failed"), timeout=120)
-        assert failed[0]["code"] == "database_error"
+        wait_for("a retry", lambda: len(events(log, "retrying")) >= 2, timeout=120)
+        failed = events(log, "attempt_failed")
+        assert {f["code"] for f in failed} == {"database_error"}
         assert "not reachable" in failed[0]["error"]
-        wait_for("a retry", lambda: events(log, "retrying"), timeout=60)
-        assert scrape(port)["credgraph_scheduler_failures_total"] >= 1
+        assert not events(log, "tick")  # still the first tick, retrying
+        down = scrape(port)
+        assert down["credgraph_scheduler_failures_total"] >= 2
+        assert down["credgraph_scheduler_last_success_timestamp_seconds"] == 0  # unknown yet
         own_server.start()
 
         def recovered() -> dict[str, Any] | None:
-            done = [t for t in events(log, "tick")[1:] if t["outcome"] == "completed"]
+            done = [t for t in events(log, "tick") if t["outcome"] == "completed"]
             return done[0] if done else None
 
         tick = wait_for("a completed run after the restart", recovered, timeout=240)
-        metrics = scrape(port)
+        up = scrape(port)
     finally:
         assert stop(proc) == 0
-    assert tick["attempts"] > 1  # the same tick, retried until the database was back
-    ticks = check_fires_accounted(log)
-    assert [t["outcome"] for t in ticks[: ticks.index(tick) + 1]] == [
-        "completed",
-        *["failed"] * (ticks.index(tick) - 1),
-        "completed",
-    ]
-    assert metrics['credgraph_scheduler_ticks_total{outcome="completed"}'] >= 2
-    assert metrics["credgraph_scheduler_last_success_subjects"] == 300
+    # the first tick, retried until the database was back: nothing lost
+    assert tick["tick"] == 1 and tick["attempts"] > 2, tick
+    assert tick["coalesced"] >= 1  # the fires that came while it retried
+    check_fires_accounted(log)
+    assert up["credgraph_scheduler_failures_total"] == tick["attempts"] - 1
+    assert up['credgraph_scheduler_ticks_total{outcome="completed"}'] == 1
+    assert up["credgraph_scheduler_last_success_subjects"] == 300
+    assert up["credgraph_scheduler_last_success_timestamp_seconds"] > 0
     with Gateway(settings) as gw:
         assert current_id(gw) == tick["run"]
+        assert {r["id"]: r["status"] for r in runs_in(gw)} == {
+            first: "completed",
+            tick["run"]: "completed",
+        }
         assert lease_holder(gw) is None
 
 
@@ -241,19 +290,13 @@ def test_changes_since_the_current_run(gateway: Gateway, settings: Settings, sma
     policy = load_policy(None)
     today = date.today()
     assert changes_since_current(gateway) == ["no completed run yet"]
-    runs = Runs(gateway, settings)
-
-    def tagged(phase: str) -> None:
-        if phase == "export":
-            assert tag_own_run(gateway, trigger="test") is not None
-
     load(gateway, small, source="small")
-    runs.run(policy, today, on_phase=tagged)
+    tagged_run(gateway, settings)
     assert changes_since_current(gateway, policy_hash=policy.hash, as_of=today) == []
     entry = gateway.read("MATCH (b:BlacklistEntry) RETURN b.id AS id ORDER BY id LIMIT 1")[0]
     dispute(gateway, entry["id"], reason="wrong person", resolve=False, caller=Caller("t", "t"))
     assert changes_since_current(gateway, policy_hash=policy.hash) == ["1 dispute action(s) since"]
-    runs.run(policy, today, on_phase=tagged)
+    tagged_run(gateway, settings)
     assert changes_since_current(gateway, as_of=today) == []
     load(gateway, small, source="small")  # the same input again: still a completed load
     reasons = changes_since_current(gateway, policy_hash="other", as_of=date(2020, 1, 1))
