@@ -113,6 +113,8 @@ class Scheduler:
         self.test_pause = test_pause
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._fires: queue.Queue[datetime] = queue.Queue()
+        self._fires_lock = threading.Lock()
+        self._closed = False  # no more fires taken (stopping)
         self._stop = threading.Event()
         self._interruptible = False
         self._stop_signal: str | None = None
@@ -154,6 +156,8 @@ class Scheduler:
                 self._fire(now=True)
             self._loop()
         finally:
+            with self._fires_lock:
+                self._closed = True
             aps.shutdown(wait=False)
             pending = self._drain()
             self.event("stopped", signal=self._stop_signal, pending=pending)
@@ -190,9 +194,12 @@ class Scheduler:
     # -------------------------------------------------------------------- fires
     def _fire(self, now: bool = False) -> None:
         """APScheduler's job (its own thread): hand the fire to the main thread."""
-        at = datetime.now(UTC)
-        self.event("fired", at=at.isoformat(timespec="milliseconds"), now=now)
-        self._fires.put(at)
+        with self._fires_lock:
+            if self._closed:
+                return
+            at = datetime.now(UTC)
+            self.event("fired", at=at.isoformat(timespec="milliseconds"), now=now)
+            self._fires.put(at)
         self._set_next()
 
     def _missed(self, ev: JobExecutionEvent) -> None:
