@@ -146,18 +146,21 @@ def test_killed_scheduler_mid_run(
 
     log = tmp_path / "b.log"
     nxt = start_scheduler(settings, log, **env)
+    seen = [first]  # the current runs, in the order they were seen
     try:
 
         def first_tick() -> dict[str, Any] | None:
             cur = current_id(gateway)
+            if cur != seen[-1]:
+                seen.append(cur)  # type: ignore[arg-type]
             ticks = events(log, "tick")
-            if not ticks:
-                assert cur == first  # still the previous run, never the killed one
             return ticks[0] if ticks else None
 
         tick = wait_for("the next scheduler's first tick", first_tick, timeout=180)
     finally:
         assert stop(nxt) == 0
+    # the previous run stayed current until the next one completed; never the killed one
+    assert seen in ([first], [first, tick["run"]]), seen
     # it ran at its first tick, at its first attempt: no wait for the lease's ttl
     assert (tick["tick"], tick["outcome"], tick["attempts"]) == (1, "completed", 1), tick
     assert not events(log, "attempt_failed")
