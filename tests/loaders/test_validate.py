@@ -493,6 +493,7 @@ def test_reject_writer_and_summary_table(tmp_path: Path) -> None:
     assert "persons.csv" in text and "[weird].csv" in text and "total" in text
 
 
+@settings(deadline=None)  # no timing assertion in a unit test
 @given(st.floats(min_value=0, max_value=1e300, allow_nan=False))
 def test_any_nonnegative_amount_round_trips(x: float) -> None:
     v = Validator(lambda space, ids: set(ids))
@@ -574,7 +575,7 @@ def _good(c: Any) -> str:
 
 
 # Generation, not the test, can be slow on a busy CI machine (Neo4j beside it).
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
     st.sampled_from(FILES),
     st.lists(

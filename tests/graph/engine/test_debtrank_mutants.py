@@ -1,0 +1,129 @@
+"""graph.engine.debtrank against references that do not call the module.
+
+The relative economic value is checked against its documented formula
+(``v_i = a_i / sum_j a_j``, unknown assets filled with the *mean* of the known ones),
+computed here in plain Python; DebtRank on multi-hop cascades (chains with cycles
+and side exposures, shocked at the far end) against the plain-Python brute force of
+Battiston et al. (2012) in test_debtrank, fed with that independent value.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+from hypothesis import event, given, settings, target
+from hypothesis import strategies as st
+
+from credgraph.graph.engine.debtrank import debtrank, impact_matrix, relative_value
+from tests.graph.engine.test_debtrank import Exposure, assert_same, brute_force, columns
+
+NAN = float("nan")
+
+
+def reference_value(assets: list[float]) -> list[float]:
+    """``v_i = a_i / sum_j a_j``; unknown ``a_i`` (nan, inf, <= 0) = mean of the known."""
+    known = [a for a in assets if math.isfinite(a) and a > 0]
+    fill = statistics.fmean(known) if known else 1.0
+    filled = [a if math.isfinite(a) and a > 0 else fill for a in assets]
+    total = math.fsum(filled)
+    return [a / total for a in filled]
+
+
+def test_relative_value_fills_with_the_mean_not_the_median() -> None:
+    # Known 100, 200, 600: mean 300 (the median would be 200).
+    # (100, 200, 600, 300, 300, 300) / 1800.
+    got = relative_value([100.0, 200.0, 600.0, NAN, -1.0, math.inf])
+    np.testing.assert_allclose(got, np.array([100, 200, 600, 300, 300, 300]) / 1800, rtol=1e-15)
+    # Two known values (mean 50), one known (itself), none known (equal shares).
+    np.testing.assert_allclose(relative_value([10.0, 90.0, 0.0]), np.array([10, 90, 50]) / 150)
+    np.testing.assert_allclose(relative_value([0.0, 7.0, NAN]), [1 / 3, 1 / 3, 1 / 3])
+    np.testing.assert_allclose(relative_value([-1.0, 0.0, NAN]), [1 / 3, 1 / 3, 1 / 3])
+    # the input is not changed in place
+    a = np.array([5.0, NAN])
+    relative_value(a)
+    assert math.isnan(a[1])
+
+
+asset = st.sampled_from([NAN, -1.0, 0.0, math.inf]) | st.floats(1.0, 1e6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(asset, min_size=1, max_size=12))
+def test_relative_value_matches_its_formula(assets: list[float]) -> None:
+    known = [a for a in assets if math.isfinite(a) and a > 0]
+    event("some unknown" if len(known) < len(assets) else "all known")
+    if 0 < len(known) < len(assets):
+        # the mean and the median differ: the fill is what the test can see
+        target(abs(statistics.fmean(known) - statistics.median(known)), label="mean - median")
+    got = relative_value(assets)
+    np.testing.assert_allclose(got, reference_value(assets), rtol=1e-12, atol=1e-15)
+    assert got.sum() == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------- cascades
+
+
+@st.composite
+def cascades(draw: st.DrawFn) -> tuple[int, list[Exposure], list[float], dict[int, float], list]:
+    """A chain p0 <- p1 <- ... <- pk of loans (p_i lent to p_{i+1}), shocked at pk, so
+    the distress walks back k hops; plus back edges (cycles), parallel and side
+    exposures, unassessed nodes, and total assets with some unknown."""
+    n = draw(st.integers(3, 10))
+    order = draw(st.permutations(range(n)))
+    k = draw(st.integers(2, n - 1))  # hops along the chain
+    chain = order[: k + 1]
+    equity = [draw(st.sampled_from([50.0, 100.0, 400.0])) for _ in range(n)]
+    exposures: list[Exposure] = []
+    for a, b in zip(chain, chain[1:], strict=False):
+        ratio = draw(st.sampled_from([0.3, 0.5, 0.8, 1.0, 1.5]) | st.floats(0.05, 2.0))
+        exposures.append((a, b, ratio * equity[a]))
+    node = st.integers(0, n - 1)
+    extra = draw(st.lists(st.tuples(node, node, st.floats(0.0, 300.0)), max_size=2 * n))
+    exposures += extra
+    if draw(st.booleans()):  # a back edge closes a cycle along the chain
+        exposures.append((chain[-1], chain[0], draw(st.floats(1.0, 300.0))))
+    for j in draw(st.lists(node, max_size=2)):
+        if j != chain[0]:  # the chain's end stays assessed so the cascade reaches it
+            equity[j] = draw(st.sampled_from([NAN, 0.0, -3.0]))
+    shocks = {chain[-1]: draw(st.sampled_from([1.0, 0.6]) | st.floats(0.05, 1.0))}
+    if draw(st.booleans()):
+        shocks[draw(node)] = draw(st.floats(0.05, 1.0))
+    assets = draw(st.lists(asset, min_size=n, max_size=n))
+    return n, exposures, equity, shocks, assets
+
+
+@settings(max_examples=200, deadline=None)
+@given(cascades())
+def test_multi_hop_cascades_match_brute_force(case: tuple) -> None:
+    n, exposures, equity, shocks, assets = case
+    v = reference_value(assets)
+    eq = np.array(equity, dtype=np.float64)
+    W = impact_matrix(n, *columns(exposures), eq)
+    got = debtrank(W, shocks, relative_value(assets), equity=eq)
+    ref = brute_force(n, exposures, equity, shocks, v)
+    assert_same(got, ref)
+    np.testing.assert_allclose(got.value, v, rtol=1e-12)
+    hit = int(np.count_nonzero(got.h > got.h_initial))
+    event(f"propagation steps: {min(got.iterations, 5)}{'+' if got.iterations >= 5 else ''}")
+    target(float(got.iterations), label="propagation steps")
+    target(float(hit), label="nodes newly distressed")
+
+
+def test_a_three_hop_cascade_by_hand() -> None:
+    # 0 lent 50 to 1 (E0 = 100): W[0,1] = 0.5;  1 lent 100 to 2 (E1 = 100): W[1,2] = 1;
+    # 2 lent 20 to 3 (E2 = 50): W[2,3] = 0.4.  Shock psi_3 = 1.
+    # t=2: h2 = 0.4;  t=3: h1 = 0.4;  t=4: h0 = 0.2;  t=5: nobody: 4 steps.
+    # Assets (1, NaN, 3, 8): known mean 4 fills node 1: v = (1, 4, 3, 8) / 16.
+    # R = (0.2*1 + 0.4*4 + 0.4*3) / 16 = 3.0 / 16 = 0.1875
+    # (with the median 3 as the fill: v = (1, 3, 3, 8)/15, R = 2.6/15 = 0.1733).
+    exposures = [(0, 1, 50.0), (1, 2, 100.0), (2, 3, 20.0)]
+    eq = np.array([100.0, 100.0, 50.0, 10.0])
+    W = impact_matrix(4, *columns(exposures), eq)
+    r = debtrank(W, {3: 1.0}, relative_value([1.0, NAN, 3.0, 8.0]), equity=eq)
+    np.testing.assert_allclose(r.h, [0.2, 0.4, 0.4, 1.0])
+    assert r.iterations == 4
+    assert r.debtrank == pytest.approx(0.1875)
+    assert r.initial_shock == pytest.approx(0.5)
