@@ -274,22 +274,32 @@ def _links(projection: Projection, g: TransmissionGraph, edges: IntArray) -> dic
     weights = g.rel_weight[ks].tolist()
     out: dict[int, Any] = {}
     at = 0
-    for e, cnt in zip(edges.tolist(), counts.tolist(), strict=True):
-        rels = sorted((-weights[k], kinds[k], ids[k]) for k in range(at, at + cnt))
+    pair_weights = g.weight[edges].tolist()
+    for e, cnt, pw in zip(edges.tolist(), counts.tolist(), pair_weights, strict=True):
+        if cnt == 1:
+            rels = [{"id": ids[at], "kind": kinds[at], "weight": weights[at]}]
+        else:
+            ordered = sorted((-weights[k], kinds[k], ids[k]) for k in range(at, at + cnt))
+            rels = [{"id": i, "kind": c, "weight": -w} for w, c, i in ordered]
         at += cnt
-        out[e] = {
-            "weight": float(g.weight[e]),
-            "relationships": [{"id": i, "kind": c, "weight": -w} for w, c, i in rels],
-        }
+        out[e] = {"weight": pw, "relationships": rels}
     return out
 
 
-def _source_records(projection: Projection, s: int, d_code: int) -> list[str]:
+def _source_records(
+    projection: Projection, sources: IntArray, d_codes: IntArray
+) -> list[list[str]]:
+    """Active record ids of each (source, domain), largest effect first, then by id."""
     rec = projection.records
-    sl = rec.of_subject(s)
-    ks = [k for k in range(sl.start, sl.stop) if rec.domain[k] == d_code and rec.effective[k] > 0]
-    ks.sort(key=lambda k: (-float(rec.effective[k]), str(rec.id[k])))
-    return [str(rec.id[k]) for k in ks]
+    owner, pos = _gather(rec.subject_ptr, np.asarray(sources, dtype=np.int64))
+    keep = (rec.domain[pos] == np.asarray(d_codes)[owner]) & (rec.effective[pos] > 0)
+    owner, pos = owner[keep], pos[keep]
+    out: list[list[str]] = [[] for _ in range(len(sources))]
+    ids = [str(x) for x in rec.id[pos]]
+    rows = zip(owner.tolist(), (-rec.effective[pos]).tolist(), ids, strict=True)
+    for o, _, rid in sorted(rows):
+        out[o].append(rid)
+    return out
 
 
 def explain(
@@ -353,21 +363,30 @@ def explain(
             paths[(d_code, s)] = walk
         used = np.array([e for s in srcs.tolist() for e in paths[(d_code, s)][1]], dtype=np.int64)
         links[d_code] = _links(projection, projection.graphs[DOMAINS[d_code]], used)
+    records = _source_records(
+        projection,
+        np.array([s for *_, s in found], dtype=np.int64),
+        np.array([d_code for _, d_code, _, _ in found], dtype=np.int64),
+    )
+    weights = {d_code: projection.graphs[DOMAINS[d_code]].weight for d_code in layers_of}
+    str_ids: dict[int, str] = {}
     out = []
-    for a, d_code, sid, s in found:
-        g = projection.graphs[DOMAINS[d_code]]
+    for (a, d_code, sid, s), recs in zip(found, records, strict=True):
+        w = weights[d_code]
         subj, edges = paths[(d_code, s)]
         path: list[PathItem] = [sid]
         strength = 1.0
         for e, t in zip(edges, subj[1:], strict=True):
             path.append(links[d_code][e])
-            path.append(str(ids[t]))
-            strength *= float(g.weight[e])
+            if t not in str_ids:
+                str_ids[t] = str(ids[t])
+            path.append(str_ids[t])
+            strength *= float(w[e])
         hops = len(edges)
         out.append(
             Contribution(
                 domain=DOMAINS[d_code],
-                records=_source_records(projection, s, d_code),
+                records=recs,
                 source_subject=sid,
                 amount=a,
                 path=path,
