@@ -1,87 +1,157 @@
-"""Benchmark `credgraph propagate`: export, compute and write-back times, peak memory,
-and the compute step against the same propagation written with networkx.
+"""Benchmark propagation: the engine in-process (projection, propagation, centrality:
+what ``credgraph propagate`` computes between export and write-back, as
+``pipeline.compute``), one explanation, S10's share, the old walk-sum model as the
+baseline; optionally the whole ``credgraph propagate`` command against Neo4j.
 
-For each scale: generate (cached), start a dedicated managed Neo4j, load the
-sample (bulk when available, else online), run ``credgraph propagate --json``
-as a child process (phase timings from its report, peak RSS from ``wait4``),
-time one subject's explanation, then time the compute step in-process with
-the engine (scipy sparse) and with networkx (dict-of-dicts graphs, the same
-walk-sum formula, closed walks subtracted per source) on the same projection.
-The networkx version runs up to --nx-max subjects.
+Engine mode (default): for each scale, generate (cached, seed --seed), then a child
+process reads the folder and runs ``pipeline.compute`` once (the first run after a
+load: nothing cached; wall and CPU seconds, since the machine may be shared), times
+explanations (the subject with the highest credit network risk, as in the earlier
+series, averaged over 10 calls; the subject with the most in-links, its top 20 and
+all of its contributions), prints the share of subjects with no record of
+their own whose trust is below 1 (S10) and times the walk sum used until 2026-11-30
+on the same projection (``designs.py``; up to --baseline-max subjects). Peak RSS of
+the child from ``wait4``.
 
-    .venv/bin/python benchmarks/propagate.py --scales 10000 100000
+    .venv/bin/python benchmarks/propagate.py --scales 100000 1000000
+    .venv/bin/python benchmarks/propagate.py --neo4j --scales 100000   # via the database
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 from common import bench_server, env_for, machine, run_measured, table
 
 from credgraph.graph.engine.explain import explain
-from credgraph.graph.engine.intrinsic import intrinsic_risk
-from credgraph.graph.engine.policy import DOMAINS, Policy, load_policy
-from credgraph.graph.engine.projection import Projection, build_projection
+from credgraph.graph.engine.policy import DOMAINS, load_policy
+from credgraph.graph.engine.projection import build_projection
 from credgraph.graph.engine.propagation import propagate
 from credgraph.loaders.generate import generate
 from credgraph.loaders.tables import tables_from_folder
 
-AS_OF = date(2026, 6, 30)
+AS_OF = date(2026, 11, 30)
 
 
-def networkx_network_risk(projection: Projection, policy: Policy) -> dict[str, np.ndarray]:
-    """The engine's walk sum, written plainly over networkx graphs (the comparison)."""
-    hop, a = policy.propagation.hop_limit, policy.propagation.damping
-    b_all = intrinsic_risk(projection)
-    out = {}
+def child(data: Path, as_of: date, baseline: bool) -> None:
+    """One engine run in this (fresh) process; prints a JSON line of figures."""
+    from designs import combine, pair_amounts
+
+    from credgraph.graph.engine.pipeline import compute
+
+    policy = load_policy(None)
+    started = time.perf_counter()
+    tables = tables_from_folder(data)
+    out: dict[str, float] = {"read": time.perf_counter() - started}
+    timings: dict[str, float] = {}
+    started, cpu = time.perf_counter(), time.process_time()
+    projection, scores, _ = compute(tables, policy, as_of, timings)
+    out["compute"] = time.perf_counter() - started
+    out["compute_cpu"] = time.process_time() - cpu
+    out.update(timings)
+    norec = np.ones(projection.n_subjects, dtype=bool)
     for d in DOMAINS:
-        g = projection.graphs[d]
-        G = nx.DiGraph()
-        G.add_nodes_from(range(projection.n_subjects))
-        G.add_weighted_edges_from(
-            zip(g.src.tolist(), g.dst.tolist(), g.weight.tolist(), strict=True)
+        norec &= scores.intrinsic[d] == 0
+    out["s10"] = 100.0 * float((scores.trust[norec] < 1).mean())
+    out["s10_count"] = int((scores.trust[norec] < 1).sum())
+    out["no_record"] = int(norec.sum())
+    in_links = np.zeros(projection.n_subjects)
+    for d in DOMAINS:
+        in_links += np.diff(projection.graphs[d].in_indptr)
+    typical = int(np.argmax(scores.network["credit"]))  # the subject of the earlier series
+    hardest = int(np.argmax(in_links + scores.network["credit"]))
+    explain(projection, policy, scores, typical)  # warm the lazily built subject index
+    for name, i, top, reps in (
+        ("typical", typical, None, 10),
+        ("hardest_top20", hardest, 20, 10),
+        ("hardest", hardest, None, 1),
+    ):
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(reps):
+            got = explain(projection, policy, scores, i, top=top)
+        out[f"explain_{name}_ms"] = (time.perf_counter() - started) / reps * 1000
+        out[f"explain_{name}_cpu_ms"] = (time.process_time() - cpu) / reps * 1000
+        out[f"explain_{name}_n"] = len(got)
+    out["old"] = float("nan")
+    if baseline:
+        hop, a = policy.propagation.hop_limit, policy.propagation.damping
+        started = time.perf_counter()
+        for d in DOMAINS:
+            _, subj, c = pair_amounts("walk", projection.graphs[d], scores.intrinsic[d], hop, a)
+            combine("walk", subj, c, projection.n_subjects)
+        out["old"] = time.perf_counter() - started
+    print(json.dumps(out))
+
+
+def engine_main(args: argparse.Namespace) -> None:
+    rows = []
+    for scale in args.scales:
+        data = args.work / f"data-{scale}-seed{args.seed}"
+        if not (data / "blacklist.csv").exists():
+            generate(data, scale, args.seed, "csv")
+        cmd = [sys.executable, __file__, "--child", str(data), "--as-of", args.as_of.isoformat()]
+        if scale <= args.baseline_max:
+            cmd.append("--baseline")
+        wall, rss, text = run_measured(cmd, dict(os.environ))
+        row = json.loads(text.strip().splitlines()[-1])
+        row.update(scale=scale, wall=wall, rss=rss)
+        row["ratio"] = row["old"] / row["propagation"]
+        rows.append(row)
+        print(row, file=sys.stderr)
+    print(f"\nmachine: {machine()}; date: {time.strftime('%Y-%m-%d %H:%M')}\n")
+    print(
+        table(
+            rows,
+            [
+                ("scale", "subjects", ","),
+                ("read", "read folder s", ".1f"),
+                ("projection", "projection s", ".2f"),
+                ("propagation", "propagation s", ".2f"),
+                ("centrality", "centrality s", ".2f"),
+                ("compute", "compute s", ".1f"),
+                ("wall", "process wall s", ".1f"),
+                ("rss", "peak RSS MiB", ".0f"),
+                ("compute_cpu", "compute CPU s", ".1f"),
+                ("explain_typical_ms", "explain ms", ".0f"),
+                ("explain_typical_n", "its contributions", ","),
+                ("explain_hardest_top20_ms", "hardest, top 20 ms", ".0f"),
+                ("explain_hardest_ms", "hardest, all ms", ".0f"),
+                ("explain_hardest_n", "its contributions", ","),
+                ("s10", "S10 % below 1", ".2f"),
+                ("s10_count", "of no-record", ","),
+                ("old", "old walk sum s", ".2f"),
+                ("ratio", "old / new propagation", ".2f"),
+            ],
         )
-        b = b_all[d]
-        n = np.zeros(projection.n_subjects)
-        x = {i: float(v) for i, v in enumerate(b) if v > 0}
-        for h in range(1, hop + 1):
-            nxt: dict[int, float] = {}
-            for u, val in x.items():
-                for _, v, w in G.out_edges(u, data="weight"):
-                    nxt[v] = nxt.get(v, 0.0) + val * w
-            for v, val in nxt.items():
-                n[v] += a ** (h - 1) * val
-            x = nxt
-        for s in np.flatnonzero(b > 0).tolist():  # closed walks back to the source
-            y = {s: 1.0}
-            ret = 0.0
-            for h in range(1, hop + 1):
-                nxt = {}
-                for u, val in y.items():
-                    for _, v, w in G.out_edges(u, data="weight"):
-                        nxt[v] = nxt.get(v, 0.0) + val * w
-                ret += a ** (h - 1) * nxt.get(s, 0.0)
-                y = nxt
-            n[s] -= b[s] * ret
-        out[d] = np.maximum(n, 0.0)
-    return out
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scales", type=int, nargs="+", default=[10_000, 100_000])
-    ap.add_argument("--nx-max", type=int, default=100_000)
+    ap.add_argument("--scales", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
+    ap.add_argument("--baseline-max", type=int, default=100_000)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "credgraph-bench")
+    ap.add_argument("--neo4j", action="store_true", help="the whole command against Neo4j")
     ap.add_argument("--online", action="store_true", help="load online even if bulk exists")
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child is not None:
+        child(args.child, args.as_of, args.baseline)
+        return
+    if not args.neo4j:
+        engine_main(args)
+        return
     policy = load_policy(None)
     rows = []
     for scale in args.scales:
@@ -121,16 +191,6 @@ def main() -> None:
         for _ in range(10):
             explain(projection, policy, scores, worst)
         row["explain_ms"] = (time.perf_counter() - started) / 10 * 1000
-        if scale <= args.nx_max:
-            started = time.perf_counter()
-            ref = networkx_network_risk(projection, policy)
-            row["networkx"] = time.perf_counter() - started
-            for d in DOMAINS:
-                assert np.allclose(ref[d], scores.network[d], atol=1e-9), d
-            row["ratio"] = row["networkx"] / row["engine"]
-        else:
-            row["networkx"] = float("nan")
-            row["ratio"] = float("nan")
         rows.append(row)
         print(row, file=sys.stderr)
     print(f"\nmachine: {machine()}; date: {time.strftime('%Y-%m-%d')}\n")
@@ -146,8 +206,6 @@ def main() -> None:
                 ("total", "end to end s", ".1f"),
                 ("rss", "peak RSS MiB", ".0f"),
                 ("engine", "propagation s", ".3f"),
-                ("networkx", "networkx s", ".2f"),
-                ("ratio", "networkx / engine", ".0f"),
                 ("explain_ms", "explain ms", ".1f"),
             ],
         )

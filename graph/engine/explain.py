@@ -2,18 +2,23 @@
 
 For subject ``i`` and domain ``d`` the network risk is (see :mod:`.propagation`)::
 
-    n_i = sum_{s != i} b_s * c_s,   c_s = sum_{h=1..H} a^(h-1) (W^h)[s, i]
+    n_i = 1 - prod_{s != i} (1 - c(s, i)),   c(s, i) = b_s * p(s, i)
 
-:func:`explain` computes the column ``c`` by ``H`` backward steps from ``i`` over
-the in-edges of the current frontier (work proportional to the ``H``-hop
-in-neighbourhood of ``i``, not to the graph), and returns one
-:class:`Contribution` per (domain, source) with amount ``b_s * c_s``: they add up
-to ``n_i`` before the cap (S5). Each names the source's active records in that
-domain and the strongest real path from the source to ``i``: the simple path of at
-most ``H`` links maximising ``a^(h-1) * prod(link weights)``, found by the
-max-product version of the same backward search (a walk with a cycle is never
-stronger than the path without it, since weights and damping are <= 1; ties go
-to the fewer hops, then the lower subject index).
+with ``p(s, i)`` the strength of the strongest path of at most ``H`` links from
+``s`` to ``i`` (``a^(h-1) * prod(link weights)``). :func:`explain` finds it by ``H``
+backward steps from ``i`` in the max-times semiring over the in-edges of the
+current frontier (work proportional to the ``H``-hop in-neighbourhood of ``i``,
+not to the graph), and returns one :class:`Contribution` per (domain, source) with
+amount ``c(s, i)`` and that path. The contributions reconcile with the network
+risk by the noisy-OR rule of S5 (``docs/policy.md``)::
+
+    n_i = 1 - prod_k (1 - amount_k),  i.e.  -log(1 - n_i) = sum_k -log(1 - amount_k)
+
+Each names the source's active records in that domain and the strongest real
+path from the source to ``i`` (a walk with a cycle is never stronger than the
+path without it, since weights and damping are <= 1; ties go to the fewer hops,
+then the lower subject index). No amount exceeds its source's own intrinsic risk
+in the domain (S8).
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ class Contribution:
     ``path`` alternates subject ids and links, from the source to the subject; a link is
     ``{"weight": w, "relationships": [{"id", "kind", "weight"}, ...]}`` (parallel
     relationships of the pair, strongest first; ``kind`` is the policy channel).
-    ``strength`` is ``damping^(hops-1) * prod(link weights)`` of that path.
+    ``strength`` is ``damping^(hops-1) * prod(link weights)`` of that path and
+    ``amount = b_source * strength`` (at most the source's own risk, S8); a
+    subject's contributions in a domain combine by noisy-OR into its network risk.
     """
 
     domain: str
@@ -136,37 +143,26 @@ def _gather(indptr: IntArray, nodes: IntArray) -> tuple[IntArray, IntArray]:
     return owner, np.repeat(starts, counts) + offs
 
 
-def _step_sparse(
-    g: TransmissionGraph, nodes: IntArray, sums: FloatArray, best: FloatArray
-) -> tuple[FloatArray, _Layer]:
-    """One backward step over the in-edges of ``nodes`` only (small frontiers)."""
+def _step_sparse(g: TransmissionGraph, nodes: IntArray, best: FloatArray) -> _Layer:
+    """One backward max-times step over the in-edges of ``nodes`` only (small frontiers)."""
     owner, pos = _gather(g.in_indptr, nodes)
     if len(pos) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return np.zeros(0), _Layer(empty, np.zeros(0), empty, empty)
+        return _Layer(empty, np.zeros(0), empty, empty)
     src = g.in_src[pos]
     edge = g.in_edge[pos]
-    w = g.weight[edge]
+    cand = g.weight[edge] * best[owner]
     uniq, inv = np.unique(src, return_inverse=True)
-    new_sums = np.asarray(
-        np.bincount(inv, weights=w * sums[owner], minlength=len(uniq)), dtype=np.float64
-    )
-    cand = w * best[owner]
     order = np.lexsort((nodes[owner], -cand, inv))  # ties: the lower next subject
     first = order[np.r_[True, inv[order][1:] != inv[order][:-1]]]
-    return new_sums, _Layer(uniq, cand[first], nodes[owner[first]], edge[first])
+    return _Layer(uniq, cand[first], nodes[owner[first]], edge[first])
 
 
-def _step_dense(
-    g: TransmissionGraph, nodes: IntArray, sums: FloatArray, best: FloatArray
-) -> tuple[FloatArray, _Layer]:
+def _step_dense(g: TransmissionGraph, nodes: IntArray, best: FloatArray) -> _Layer:
     """The same step over every edge (large frontiers): O(edges), no sort."""
-    ys = np.zeros(g.n)
-    ys[nodes] = sums
     yb = np.zeros(g.n)
     yb[nodes] = best
     cand = g.weight * yb[g.dst]
-    row_sum = np.bincount(g.src, weights=g.weight * ys[g.dst], minlength=g.n)
     nonempty = np.flatnonzero(np.diff(g.indptr) > 0)
     row_max = np.zeros(g.n)
     if len(nonempty):
@@ -174,61 +170,55 @@ def _step_dense(
     hit = np.flatnonzero((cand > 0) & (cand == row_max[g.src]))
     # edges are sorted by (src, dst): the first hit of a row has the lower next subject
     first = hit[np.r_[True, g.src[hit][1:] != g.src[hit][:-1]]] if len(hit) else hit
-    new_nodes = g.src[first]
-    layer = _Layer(new_nodes, cand[first], g.dst[first], first.astype(np.int64))
-    return np.asarray(row_sum[new_nodes], dtype=np.float64), layer
+    return _Layer(g.src[first], cand[first], g.dst[first], first.astype(np.int64))
 
 
-def _backward(
-    g: TransmissionGraph, i: int, hop_limit: int, damping: float
-) -> tuple[IntArray, FloatArray, list[_Layer]]:
-    """Column ``c`` (as sparse nodes/values) and the max-product layers, from ``i`` back.
+def _backward(g: TransmissionGraph, i: int, hop_limit: int) -> list[_Layer]:
+    """The max-product layers from ``i`` back: layer ``h`` holds, for every subject
+    with a walk of exactly ``h`` links to ``i``, the largest product of link weights.
 
     Each step walks the in-edges of the frontier; once the frontier touches more than
     1/8 of all edges, a dense pass over all edges is cheaper than gathering and sorting.
     """
     nodes = np.array([i], dtype=np.int64)
-    sums = np.ones(1)
     best = np.ones(1)
     layers: list[_Layer] = []
-    acc_nodes: list[IntArray] = []
-    acc_vals: list[FloatArray] = []
-    for h in range(1, hop_limit + 1):
+    for _ in range(hop_limit):
         touched = int((g.in_indptr[nodes + 1] - g.in_indptr[nodes]).sum())
         if touched == 0:
             break
         step = _step_dense if touched * 8 > g.n_edges else _step_sparse
-        sums, layer = step(g, nodes, sums, best)
+        layer = step(g, nodes, best)
         if len(layer.nodes) == 0:
             break
         layers.append(layer)
-        acc_nodes.append(layer.nodes)
-        acc_vals.append(damping ** (h - 1) * sums)
         nodes, best = layer.nodes, layer.best
-    if not acc_nodes:
-        return np.zeros(0, dtype=np.int64), np.zeros(0), layers
-    all_nodes = np.concatenate(acc_nodes)
-    cu, cinv = np.unique(all_nodes, return_inverse=True)
-    c = np.asarray(
-        np.bincount(cinv, weights=np.concatenate(acc_vals), minlength=len(cu)), dtype=np.float64
-    )
-    return cu, c, layers
+    return layers
+
+
+def _strengths(
+    layers: list[_Layer], damping: float, n: int
+) -> tuple[IntArray, FloatArray, IntArray]:
+    """Every subject reaching ``i``: (subject, ``p(s, i)``, hops of its strongest walk),
+    the fewest hops on ties."""
+    strength = np.full(n, -1.0)
+    hops = np.zeros(n, dtype=np.int64)
+    for h, lay in enumerate(layers, start=1):
+        v = damping ** (h - 1) * lay.best
+        better = v > strength[lay.nodes]
+        strength[lay.nodes[better]] = v[better]
+        hops[lay.nodes[better]] = h
+    nodes = np.flatnonzero(hops > 0)
+    return nodes, strength[nodes], hops[nodes]
 
 
 def _best_paths(
-    sources: IntArray, layers: list[_Layer], damping: float
+    sources: IntArray, best_h: IntArray, layers: list[_Layer]
 ) -> list[tuple[list[int], list[int]]]:
-    """Subjects and pair edges of the strongest walk from each source to the subject
-    (fewest hops on ties), any cycle cut out (never weaker, see module docstring)."""
+    """Subjects and pair edges of the strongest walk of ``best_h`` links from each
+    source to the subject, any cycle cut out (never weaker, see module docstring)."""
     m = len(sources)
-    best_h = np.zeros(m, dtype=np.int64)
-    best_v = np.full(m, -1.0)
-    for h, lay in enumerate(layers, start=1):
-        pos = np.minimum(np.searchsorted(lay.nodes, sources), len(lay.nodes) - 1)
-        v = np.where(lay.nodes[pos] == sources, damping ** (h - 1) * lay.best[pos], -1.0)
-        better = v > best_v
-        best_h[better] = h
-        best_v[better] = v[better]
+    best_h = best_h.copy()
     depth = int(best_h.max()) if m else 0
     nodes = np.full((m, depth + 1), -1, dtype=np.int64)
     edges = np.full((m, depth), -1, dtype=np.int64)
@@ -284,22 +274,32 @@ def _links(projection: Projection, g: TransmissionGraph, edges: IntArray) -> dic
     weights = g.rel_weight[ks].tolist()
     out: dict[int, Any] = {}
     at = 0
-    for e, cnt in zip(edges.tolist(), counts.tolist(), strict=True):
-        rels = sorted((-weights[k], kinds[k], ids[k]) for k in range(at, at + cnt))
+    pair_weights = g.weight[edges].tolist()
+    for e, cnt, pw in zip(edges.tolist(), counts.tolist(), pair_weights, strict=True):
+        if cnt == 1:
+            rels = [{"id": ids[at], "kind": kinds[at], "weight": weights[at]}]
+        else:
+            ordered = sorted((-weights[k], kinds[k], ids[k]) for k in range(at, at + cnt))
+            rels = [{"id": i, "kind": c, "weight": -w} for w, c, i in ordered]
         at += cnt
-        out[e] = {
-            "weight": float(g.weight[e]),
-            "relationships": [{"id": i, "kind": c, "weight": -w} for w, c, i in rels],
-        }
+        out[e] = {"weight": pw, "relationships": rels}
     return out
 
 
-def _source_records(projection: Projection, s: int, d_code: int) -> list[str]:
+def _source_records(
+    projection: Projection, sources: IntArray, d_codes: IntArray
+) -> list[list[str]]:
+    """Active record ids of each (source, domain), largest effect first, then by id."""
     rec = projection.records
-    sl = rec.of_subject(s)
-    ks = [k for k in range(sl.start, sl.stop) if rec.domain[k] == d_code and rec.effective[k] > 0]
-    ks.sort(key=lambda k: (-float(rec.effective[k]), str(rec.id[k])))
-    return [str(rec.id[k]) for k in ks]
+    owner, pos = _gather(rec.subject_ptr, np.asarray(sources, dtype=np.int64))
+    keep = (rec.domain[pos] == np.asarray(d_codes)[owner]) & (rec.effective[pos] > 0)
+    owner, pos = owner[keep], pos[keep]
+    out: list[list[str]] = [[] for _ in range(len(sources))]
+    ids = [str(x) for x in rec.id[pos]]
+    rows = zip(owner.tolist(), (-rec.effective[pos]).tolist(), ids, strict=True)
+    for o, _, rid in sorted(rows):
+        out[o].append(rid)
+    return out
 
 
 def explain(
@@ -311,8 +311,9 @@ def explain(
 ) -> list[Contribution]:
     """Contributions to ``scores.network[d][subject_index]`` for every domain ``d``.
 
-    One per (domain, source subject), largest amount first; per domain they add up
-    to the uncapped network risk. ``top=K`` keeps the K largest (totals unaffected).
+    One per (domain, source subject), largest amount first; per domain they combine
+    by noisy-OR into the network risk, ``n = 1 - prod(1 - amount)`` (S5). ``top=K``
+    keeps the K largest (scores unaffected).
     """
     if projection.policy_hash != policy.hash or scores.policy_hash != policy.hash:
         raise ConfigError("explain: projection, scores and policy come from different policies")
@@ -322,6 +323,7 @@ def explain(
     hop, damping = policy.propagation.hop_limit, policy.propagation.damping
     ids = projection.subjects.ids
     layers_of: dict[int, list[_Layer]] = {}
+    hops_of: dict[int, tuple[IntArray, IntArray]] = {}  # sorted subjects, hops
     amounts: list[FloatArray] = []
     dcodes: list[IntArray] = []
     sources: list[IntArray] = []
@@ -329,12 +331,14 @@ def explain(
         b = scores.intrinsic[d]
         if not b.any():
             continue
-        nodes, c, layers_of[d_code] = _backward(projection.graphs[d], i, hop, damping)
-        amount = b[nodes] * c
+        layers_of[d_code] = _backward(projection.graphs[d], i, hop)
+        nodes, p_si, n_hops = _strengths(layers_of[d_code], damping, projection.n_subjects)
+        amount = b[nodes] * p_si
         keep = (amount > 0) & (nodes != i)
         amounts.append(amount[keep])
         sources.append(nodes[keep])
         dcodes.append(np.full(int(keep.sum()), d_code, dtype=np.int64))
+        hops_of[d_code] = (nodes, n_hops)
     if not amounts:
         return []
     amt, dc, src = np.concatenate(amounts), np.concatenate(dcodes), np.concatenate(sources)
@@ -353,25 +357,36 @@ def explain(
         srcs = np.array([s for _, dc, _, s in found if dc == d_code], dtype=np.int64)
         if not len(srcs):
             continue
-        for s, walk in zip(srcs.tolist(), _best_paths(srcs, layers, damping), strict=True):
+        h_nodes, h_hops = hops_of[d_code]
+        best_h = h_hops[np.searchsorted(h_nodes, srcs)]
+        for s, walk in zip(srcs.tolist(), _best_paths(srcs, best_h, layers), strict=True):
             paths[(d_code, s)] = walk
         used = np.array([e for s in srcs.tolist() for e in paths[(d_code, s)][1]], dtype=np.int64)
         links[d_code] = _links(projection, projection.graphs[DOMAINS[d_code]], used)
+    records = _source_records(
+        projection,
+        np.array([s for *_, s in found], dtype=np.int64),
+        np.array([d_code for _, d_code, _, _ in found], dtype=np.int64),
+    )
+    weights = {d_code: projection.graphs[DOMAINS[d_code]].weight for d_code in layers_of}
+    str_ids: dict[int, str] = {}
     out = []
-    for a, d_code, sid, s in found:
-        g = projection.graphs[DOMAINS[d_code]]
+    for (a, d_code, sid, s), recs in zip(found, records, strict=True):
+        w = weights[d_code]
         subj, edges = paths[(d_code, s)]
         path: list[PathItem] = [sid]
         strength = 1.0
         for e, t in zip(edges, subj[1:], strict=True):
             path.append(links[d_code][e])
-            path.append(str(ids[t]))
-            strength *= float(g.weight[e])
+            if t not in str_ids:
+                str_ids[t] = str(ids[t])
+            path.append(str_ids[t])
+            strength *= float(w[e])
         hops = len(edges)
         out.append(
             Contribution(
                 domain=DOMAINS[d_code],
-                records=_source_records(projection, s, d_code),
+                records=recs,
                 source_subject=sid,
                 amount=a,
                 path=path,

@@ -97,9 +97,9 @@ def score_rows(
     }
     for d in DOMAINS:
         cols[f"{d}_intrinsic"] = scores.intrinsic[d]
-        # S1: every reported risk component is in [0, 1]; the uncapped sum is what
-        # the contributions add up to (S5), kept beside it.
-        cols[f"{d}_network"] = np.minimum(1.0, scores.network[d])
+        # S9: the network risk is in [0, 1] by construction (no cap since
+        # 2026-11-30); `<d>_network_uncapped` stays in the schema and equals it.
+        cols[f"{d}_network"] = scores.network[d]
         cols[f"{d}_network_uncapped"] = scores.network[d]
         cols[f"{d}_total"] = scores.domain[d]
     cols["pagerank"] = cent.pagerank
@@ -130,7 +130,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "betweenness",
     "kcore",
     "circle",
-    # added 2026-11-26, last so that readers of the earlier columns by position still work
+    # added 2026-11-26, last so that readers of the earlier columns by position still work;
+    # equal to `<d>_network` since 2026-11-30 (the model needs no cap, S9)
     *[f"{d}_network_uncapped" for d in DOMAINS],
 )
 """The columns of a Score row, in the order :func:`score_rows` gives them."""

@@ -59,7 +59,8 @@ class _Strict(BaseModel):
 
 
 class PropagationPolicy(_Strict):
-    """Damped walk sum parameters and the fallbacks for missing data."""
+    """Propagation parameters (damping, hop limit of the strongest paths) and the fallbacks
+    for missing data."""
 
     damping: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
     hop_limit: Annotated[int, Field(ge=1, le=10)]

@@ -1,39 +1,61 @@
 """Propagation: network risk per domain, then domain, total risk and trust score.
 
-Per domain, with ``W[s, t]`` the transmission weight of edge ``s -> t`` (risk flows
-from ``s`` to ``t``), ``b`` the intrinsic risk, damping ``a`` and hop limit ``H``::
+Per domain, with ``W[s, t]`` in [0, 1] the transmission weight of edge ``s -> t``
+(risk flows from ``s`` to ``t``), ``b`` the intrinsic risk, damping ``a`` in (0, 1]
+and hop limit ``H``, the **strength** of source ``s`` at subject ``i != s`` is that
+of its strongest path of at most ``H`` links::
 
-    n_i = sum_{s != i} b_s * sum_{h=1..H} a^(h-1) * (W^h)[s, i]
+    p(s, i) = max over paths s = v0 -> v1 -> ... -> vh = i, 1 <= h <= H, of
+              a^(h-1) * W[v0, v1] * ... * W[v(h-1), vh]
 
-that is a Katz-style damped sum over *walks* (Katz 1953, "A new status index
-derived from sociometric analysis", Psychometrika 18:39-43), truncated at ``H``
-hops, counting every walk of 1..H links that ends at ``i`` and does *not* start at
-``i``: a subject's own risk never comes back to it through a cycle (mutual
-guarantees, a legal representative and its firm). Walks from other sources may
-revisit nodes (a guarantee circle amplifies the risk entering it, bounded by
-damping and the hop limit). The network risk is reported uncapped (it is the sum
-the explanation adds up to, S5) and capped at 1 when combined::
+(``p(s, s)`` is not defined: a source never reaches itself). Source ``s`` passes
+``c(s, i) = b_s * p(s, i)`` to ``i``, and the sources combine by noisy-OR::
 
-    domain_i = 1 - (1 - b_i) * (1 - min(1, n_i))
+    n_i = 1 - prod_{s != i} (1 - c(s, i))
+    -log(1 - n_i) = sum_{s != i} -log(1 - c(s, i))      (the S5 reconciliation rule)
+
+The maximum over paths equals the maximum over walks: a walk with a cycle is never
+stronger than the path without it, since weights and damping are at most 1. So
+
+* S8 (no amplification): ``c(s, i) <= b_s``, however many loops, cycles and
+  parallel paths join ``s`` and ``i`` (a strongest path counts once);
+* S9: ``n_i`` is in [0, 1] by construction, with no cap;
+* S2: adding a record raises ``b_s``, adding a relationship can only add paths,
+  and noisy-OR grows in every argument;
+* S4: along a chain of equal links ``w`` the strength ``a^(h-1) w^h`` does not
+  grow with distance.
+
+This is the *most reliable path* of a network whose links fail independently,
+solved by Bellman-Ford in the max-times semiring (Gondran & Minoux 2008, *Graphs,
+Dioids and Semirings*, ch. 4; Mohri 2002, "Semiring frameworks and algorithms for
+shortest-distance problems", J. Autom. Lang. Comb. 7:321-350), and the noisy-OR
+of independent causes (Pearl 1988, *Probabilistic Reasoning in Intelligent
+Systems*, sec. 4.3.2). The comparison with the walk sum (Katz 1953) used before
+2026-11-30, a substochastic transmission matrix and a DebtRank-like pass
+(Battiston et al. 2012) is in ``docs/policy.md``. Then, per subject::
+
+    domain_i = 1 - (1 - b_i) * (1 - n_i)
     total_i  = 1 - prod_domains (1 - domain_i)      (domains never netted)
     trust_i  = 100 * (1 - total_i)
 
-Computation: ``H`` sparse mat-vecs with ``W^T`` give the sum over all walks; the
-walks that start at ``i`` and end at ``i`` are then subtracted exactly, for the
-sources with ``b_i > 0`` only, as ``b_i * sum_h a^(h-1) (W^h)[i, i]``. Nodes that
-cannot lie on a cycle (no in- or no out-edge, peeled repeatedly) are dropped first,
-then the diagonal is computed meet-in-the-middle: ``(W^h)[i, i] = sum_j (W^p)[i, j] (W^q)[j, i]``
-with ``p = ceil(h/2)``, ``q = h - p`` (rows of ``W^p`` and columns of ``W^q`` for the
-sources, in batches).
+Computation: hop-synchronous Bellman-Ford for a batch of sources at once, over
+(source, subject) pairs in flat arrays: each hop joins the pairs that improved at
+the previous hop with the out-edges of their subject (CSR gather), keeps the
+largest candidate per pair (one sort of ``source * n + subject`` keys) and only
+the pairs that beat the best value found at fewer hops (a pair reached at more
+hops with no more strength cannot lead to a stronger path within the limit).
+Then ``log1p(-c)`` is summed per subject with ``bincount``. Work and memory are
+proportional to the number of pairs within ``H`` hops of a source, bounded per
+batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-import scipy.sparse as sp
 
 from credgraph.graph.engine.arrays import FloatArray, IntArray
 from credgraph.graph.engine.intrinsic import intrinsic_risk
@@ -41,17 +63,17 @@ from credgraph.graph.engine.policy import DOMAINS, Policy
 from credgraph.graph.engine.projection import Projection, TransmissionGraph
 from credgraph.graph.errors import ConfigError
 
-_SNAP = 1e-12  # relative: a cancellation residue below this fraction of the walk sum is 0
-_BATCH = 32768  # sources per batch in the closed-walk computation
-_PEEL_PASSES = 8  # passes removing nodes that cannot be on a cycle
+_PAIR_BUDGET = 4_000_000  # candidate (source, subject) pairs per hop before a batch splits
 
 
 @dataclass(frozen=True, eq=False)
 class Scores:
     """Scores of every subject (arrays indexed like ``projection.subjects``).
 
-    ``network[d]`` is uncapped (the sum of the contributions); every other array is
-    in [0, 1] except ``trust`` in [0, 100].
+    Every array is in [0, 1] except ``trust`` in [0, 100]. ``network[d]`` is the
+    noisy-OR of the sources' contributions (module docstring), in [0, 1] by
+    construction: there is no cap, so what earlier versions reported as the
+    "uncapped" network risk is the same number.
     """
 
     as_of: date
@@ -61,96 +83,109 @@ class Scores:
     network: dict[str, FloatArray]
     domain: dict[str, FloatArray]
     intrinsic_total: FloatArray  # 1 - prod_d (1 - intrinsic[d])
-    network_total: FloatArray  # 1 - prod_d (1 - min(1, network[d]))
+    network_total: FloatArray  # 1 - prod_d (1 - network[d])
     total: FloatArray
     trust: FloatArray
 
 
-def walk_sum(wt: sp.csr_matrix, b: FloatArray, hop_limit: int, damping: float) -> FloatArray:
-    """``sum_{h=1..H} a^(h-1) (W^T)^h b``, all walks including closed ones (``wt = W^T``)."""
-    acc = np.zeros(len(b))
-    x = np.asarray(b, dtype=np.float64)
-    for h in range(1, hop_limit + 1):
-        x = wt @ x
-        if not x.any():
+def _expand(
+    indptr: IntArray, dst: IntArray, weight: FloatArray, nodes: IntArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Every out-edge of every entry of ``nodes``: (entry position, target, weight)."""
+    starts = indptr[nodes]
+    counts = indptr[nodes + 1] - starts
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(nodes), dtype=np.int64), counts)
+    pos = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(
+        total, dtype=np.int64
+    )
+    return owner, dst[pos], weight[pos]
+
+
+def _max_by_key(keys: IntArray, vals: FloatArray) -> tuple[IntArray, FloatArray]:
+    """Sorted unique keys and the largest value of each."""
+    order = np.lexsort((vals, keys))  # by key, then value: the last of a run is its max
+    k, v = keys[order], vals[order]
+    last = np.r_[k[1:] != k[:-1], True] if len(k) else np.zeros(0, dtype=bool)
+    return k[last], v[last]
+
+
+def strongest_paths(
+    graph: TransmissionGraph, sources: IntArray, hop_limit: int, damping: float
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """``p(s, i)`` (module docstring) for every ``s`` in ``sources`` and every ``i != s``
+    it reaches within ``hop_limit`` links: arrays (source, subject, strength), sorted
+    by (position of the source in ``sources``, subject)."""
+    n = graph.n
+    sources = np.asarray(sources, dtype=np.int64)
+    indptr, dst, weight = graph.indptr, graph.dst, graph.weight
+    # hop 1: the out-edges of the sources themselves
+    owner, tgt, val = _expand(indptr, dst, weight, sources)
+    keys, vals = _max_by_key(owner * n + tgt, val)
+    best_k, best_v = keys, vals
+    front_k, front_v = keys, vals
+    for _ in range(2, hop_limit + 1):
+        if len(front_k) == 0:
             break
-        acc += damping ** (h - 1) * x
-    return acc
+        f_src, f_node = np.divmod(front_k, n)
+        owner, tgt, w = _expand(indptr, dst, weight, f_node)
+        cand_k = f_src[owner] * n + tgt
+        cand_v = front_v[owner] * damping * w
+        keep = tgt != sources[f_src[owner]]  # a source never reaches itself
+        cand_k, cand_v = _max_by_key(cand_k[keep], cand_v[keep])
+        at = np.searchsorted(best_k, cand_k)
+        found = at < len(best_k)
+        found[found] = best_k[at[found]] == cand_k[found]
+        old = np.zeros(len(cand_k))
+        old[found] = best_v[at[found]]
+        better = cand_v > old
+        front_k, front_v = cand_k[better], cand_v[better]
+        # merge the improvements into the best values (sorted keys, one per pair)
+        upd = better & found
+        best_v = best_v.copy()
+        best_v[at[upd]] = cand_v[upd]
+        new = better & ~found
+        if new.any():
+            merged_k = np.concatenate([best_k, cand_k[new]])
+            merged_v = np.concatenate([best_v, cand_v[new]])
+            order = np.argsort(merged_k, kind="stable")
+            best_k, best_v = merged_k[order], merged_v[order]
+    s_pos, subj = np.divmod(best_k, n)
+    return s_pos, subj, best_v
 
 
-def closed_walk_weights(
-    w: sp.csr_matrix, nodes: IntArray, hop_limit: int, damping: float
-) -> FloatArray:
-    """``sum_{h=2..H} a^(h-1) (W^h)[i, i]`` for each ``i`` in ``nodes`` (no self-loops).
-
-    Exact; on the subgraph left after peeling acyclic nodes, meet-in-the-middle.
-    """
-    nodes = np.asarray(nodes, dtype=np.int64)
-    out = np.zeros(len(nodes))
-    if hop_limit < 2 or len(nodes) == 0 or w.nnz == 0:
-        return out
-    n = w.shape[0]
-    coo = w.tocoo()
-    row, col, data = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
-    # Peel nodes that cannot lie on a cycle (no in-edge or no out-edge among the
-    # remaining ones); every closed walk survives, so the result stays exact.
-    on_cycle = np.ones(n, dtype=bool)
-    for _ in range(_PEEL_PASSES):
-        on_cycle = (np.bincount(row, minlength=n) > 0) & (np.bincount(col, minlength=n) > 0)
-        keep_e = on_cycle[row] & on_cycle[col]
-        if keep_e.all():
-            break
-        row, col, data = row[keep_e], col[keep_e], data[keep_e]
-    # Whatever the passes left: drop edges to nodes with no in- or no out-edge (a
-    # node peeled here lies on no cycle, so no closed walk loses a step).
-    on_cycle = (np.bincount(row, minlength=n) > 0) & (np.bincount(col, minlength=n) > 0)
-    keep_e = on_cycle[row] & on_cycle[col]
-    row, col, data = row[keep_e], col[keep_e], data[keep_e]
-    sel = np.flatnonzero(on_cycle[nodes])
-    if len(sel) == 0:
-        return out
-    keep = np.flatnonzero(on_cycle)
-    local = np.full(n, -1, dtype=np.int64)
-    local[keep] = np.arange(len(keep))
-    k = len(keep)
-    wc = sp.csr_matrix((data, (local[row], local[col])), shape=(k, k))
-    wct = wc.T.tocsr()
-    p_max, q_max = (hop_limit + 1) // 2, hop_limit // 2
-    targets = local[nodes[sel]]
-    for lo in range(0, len(targets), _BATCH):
-        t = targets[lo : lo + _BATCH]
-        m = len(t)
-        sel_rows = sp.csr_matrix((np.ones(m), (np.arange(m), t)), shape=(m, k))
-        fwd: list[sp.csr_matrix] = [sel_rows, wc[t]]  # fwd[p] = rows t of W^p
-        for _ in range(2, p_max + 1):
-            fwd.append(fwd[-1] @ wc)
-        bwd: list[sp.csr_matrix] = [sel_rows]  # bwd[q][r, j] = (W^q)[j, t_r]
-        for _ in range(1, q_max + 1):
-            bwd.append(bwd[-1] @ wct)
-        tot = np.zeros(m)
-        for h in range(2, hop_limit + 1):
-            p = (h + 1) // 2
-            q = h - p
-            diag = np.asarray(fwd[p].multiply(bwd[q]).sum(axis=1)).ravel()
-            tot += damping ** (h - 1) * diag
-        out[sel[lo : lo + m]] = tot
-    return out
+def _batches(graph: TransmissionGraph, sources: IntArray, hop_limit: int) -> Iterator[IntArray]:
+    """Consecutive slices of ``sources`` whose first hop stays within the pair budget
+    (an estimate: out-degree sums; a batch holds at least one source)."""
+    deg = (graph.indptr[sources + 1] - graph.indptr[sources]).astype(np.float64)
+    mean = max(graph.n_edges / max(graph.n, 1), 1.0)
+    # each further hop multiplies the frontier by about the mean out-degree
+    est = np.cumsum(np.maximum(deg, 1.0) * mean ** max(hop_limit - 2, 0))
+    lo = 0
+    while lo < len(sources):
+        hi = int(np.searchsorted(est, (est[lo - 1] if lo else 0.0) + _PAIR_BUDGET, side="right"))
+        hi = max(hi, lo + 1)
+        yield sources[lo:hi]
+        lo = hi
 
 
 def network_risk(
     graph: TransmissionGraph, b: FloatArray, hop_limit: int, damping: float
 ) -> FloatArray:
-    """Network risk ``n`` of one domain (module docstring), uncapped."""
+    """Network risk ``n`` of one domain (module docstring), in [0, 1]."""
     b = np.asarray(b, dtype=np.float64)
+    n = len(b)
     if graph.n_edges == 0 or not b.any():
-        return np.zeros(len(b))
-    acc = walk_sum(graph.transpose_matrix(), b, hop_limit, damping)
-    src = np.flatnonzero(b > 0)
-    ret = closed_walk_weights(graph.matrix(), src, hop_limit, damping)
-    n = acc.copy()
-    n[src] -= b[src] * ret
-    n[n <= _SNAP * acc] = 0.0
-    return n
+        return np.zeros(n)
+    log_keep = np.zeros(n)  # sum_s log(1 - c(s, i)); -inf where some c(s, i) = 1
+    sources = np.flatnonzero(b > 0)
+    with np.errstate(divide="ignore"):
+        for batch in _batches(graph, sources, hop_limit):
+            s_pos, subj, strength = strongest_paths(graph, batch, hop_limit, damping)
+            c = b[batch[s_pos]] * strength
+            log_keep += np.bincount(subj, weights=np.log1p(-c), minlength=n)
+    out: FloatArray = -np.expm1(log_keep)
+    return out
 
 
 def _noisy_or(parts: list[FloatArray], n: int) -> FloatArray:
@@ -180,7 +215,7 @@ def propagate(projection: Projection, policy: Policy) -> Scores:
     dom: dict[str, FloatArray] = {}
     for d in DOMAINS:
         net[d] = network_risk(projection.graphs[d], b[d], hop, damping)
-        dom[d] = _noisy_or([b[d], np.minimum(1.0, net[d])], n)
+        dom[d] = _noisy_or([b[d], net[d]], n)
     total = _noisy_or([dom[d] for d in DOMAINS], n)
     return Scores(
         as_of=projection.as_of,
@@ -190,7 +225,7 @@ def propagate(projection: Projection, policy: Policy) -> Scores:
         network=net,
         domain=dom,
         intrinsic_total=_noisy_or([b[d] for d in DOMAINS], n),
-        network_total=_noisy_or([np.minimum(1.0, net[d]) for d in DOMAINS], n),
+        network_total=_noisy_or([net[d] for d in DOMAINS], n),
         total=total,
         trust=np.clip(100.0 * (1.0 - total), 0.0, 100.0),
     )

@@ -3,7 +3,9 @@
 The reference (``reference_scores``) recomputes everything from the raw rows with
 plain Python: edge weights from the formulas in docs/policy.md, parallel edges by
 noisy-OR, intrinsic risk record by record, and the network risk by listing every
-walk of 1..H links that does not start at the subject. ``worlds()`` is the
+walk of 1..H links from every source, keeping the strongest per (source, subject)
+(``a^(h-1) * prod(w)``, the subject never the source) and combining the sources
+by noisy-OR. ``worlds()`` is the
 hypothesis strategy of small random inputs shared by test_semantics and test_explain.
 """
 
@@ -19,13 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credgraph.graph.engine.policy import DOMAINS, Policy, load_policy, policy_from_mapping
-from credgraph.graph.engine.projection import build_projection
-from credgraph.graph.engine.propagation import closed_walk_weights, propagate, walk_sum
+from credgraph.graph.engine.projection import TransmissionGraph, build_projection
+from credgraph.graph.engine.propagation import network_risk, propagate, strongest_paths
 from credgraph.graph.errors import ConfigError
 
 AS_OF = date(2024, 1, 1)
@@ -331,27 +332,30 @@ def reference_intrinsic(world: World, policy: Policy, as_of: date) -> dict[str, 
 def reference_network(
     edges: dict[tuple[str, str], float], b: dict[str, float], hop_limit: int, damping: float
 ) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
-    """``n_i = sum over walks s -> ... -> i, s != i, 1..H links, of a^(h-1) prod(w) b_s``,
-    by explicit enumeration; also returns the per-(source, target) amounts."""
+    """``n_i = 1 - prod_{s != i} (1 - b_s * max over walks s -> ... -> i of 1..H links
+    of a^(h-1) prod(w))``, by explicit enumeration of every walk; also returns the
+    per-(source, target) amounts ``b_s * max(...)``."""
     out_adj: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for (s, t), w in sorted(edges.items()):
         out_adj[s].append((t, w))
-    per_pair: dict[tuple[str, str], float] = defaultdict(float)
+    strongest: dict[tuple[str, str], float] = defaultdict(float)
 
     def walk(src: str, node: str, h: int, prod: float) -> None:
         for t, w in out_adj[node]:
             p = prod * w
             if t != src:
-                per_pair[(src, t)] += damping**h * p * b[src]
+                strongest[(src, t)] = max(strongest[(src, t)], damping**h * p)
             if h + 1 < hop_limit:
                 walk(src, t, h + 1, p)
 
     for s, bs in sorted(b.items()):
         if bs > 0:
             walk(s, s, 0, 1.0)
-    n: dict[str, float] = defaultdict(float)
+    per_pair = {(s, t): b[s] * v for (s, t), v in strongest.items()}
+    keep: dict[str, float] = defaultdict(lambda: 1.0)
     for (_, t), v in per_pair.items():
-        n[t] += v
+        keep[t] *= 1.0 - v
+    n = {t: 1.0 - k for t, k in keep.items()}
     return n, per_pair
 
 
@@ -370,7 +374,7 @@ def reference_scores(world: World, policy: Policy, as_of: date) -> dict[str, Any
     for s in uniq:
         keep = 1.0
         for d in DOMAINS:
-            keep *= (1.0 - b[d].get(s, 0.0)) * (1.0 - min(1.0, net[d].get(s, 0.0)))
+            keep *= (1.0 - b[d].get(s, 0.0)) * (1.0 - net[d].get(s, 0.0))
         trust[s] = 100.0 * keep
     return {"edges": edges, "b": b, "n": net, "pairs": pairs, "trust": trust, "ids": uniq}
 
@@ -453,9 +457,11 @@ def test_mutual_guarantee_own_risk_does_not_return() -> None:
     a, b_ = proj.subjects.index_of("A"), proj.subjects.index_of("B")
     assert scores.intrinsic["credit"][a] == 1.0
     assert scores.network["credit"][a] == 0.0  # its own risk never comes back
-    # A -> B (0.5), A -> B -> A -> B (0.5 * 0.8 * 0.5, damping^2), H = 4
-    d = pol.propagation.damping
-    assert scores.network["credit"][b_] == pytest.approx(0.5 + d**2 * 0.5 * 0.8 * 0.5)
+    # A -> B weighs 50 / 100 = 0.5 and B -> A 80 / 100 = 0.8. The strongest path from A
+    # to B is the direct link (0.5); the walk A -> B -> A -> B (0.5 * 0.8 * 0.5 * 0.5^2
+    # = 0.05) is weaker and the circle adds nothing: n_B = b_A * 0.5 = 0.5 (the walk
+    # sum before 2026-11-30 gave 0.5 + 0.05 = 0.55).
+    assert scores.network["credit"][b_] == pytest.approx(0.5, abs=1e-12)
 
 
 def test_hop_limit_cuts_long_chains() -> None:
@@ -474,27 +480,59 @@ def test_hop_limit_cuts_long_chains() -> None:
         assert n[proj.subjects.index_of(f"F{k}")] == pytest.approx(expect)
 
 
-def test_closed_walk_weights_against_dense_powers() -> None:
+def graph_of(dense: np.ndarray) -> TransmissionGraph:
+    """A TransmissionGraph from a dense weight matrix (no relationships underneath)."""
+    n = dense.shape[0]
+    src, dst = np.nonzero(dense)
+    src, dst = src.astype(np.int64), dst.astype(np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    in_order = np.argsort(dst, kind="stable").astype(np.int64)
+    in_indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dst, minlength=n), out=in_indptr[1:])
+    m = len(src)
+    z8 = np.zeros(m, dtype=np.int8)
+    return TransmissionGraph(
+        domain="credit", n=n, indptr=indptr, src=src, dst=dst, weight=dense[src, dst],
+        rel_ptr=np.arange(m + 1, dtype=np.int64), rel_channel=z8, rel_table=z8,
+        rel_row=np.arange(m, dtype=np.int64), rel_weight=dense[src, dst],
+        in_indptr=in_indptr, in_src=src[in_order], in_edge=in_order,
+    )  # fmt: skip
+
+
+def dense_strongest(dense: np.ndarray, hop: int, a: float) -> np.ndarray:
+    """``P[s, i] = max_h a^(h-1) (W^h)[s, i]`` in the max-times semiring, diagonal 0."""
+    n = dense.shape[0]
+    power = dense.copy()
+    best = dense.copy()
+    for h in range(2, hop + 1):
+        power = (power[:, :, None] * dense[None, :, :]).max(axis=1)  # max-times product
+        best = np.maximum(best, a ** (h - 1) * power)
+    best[np.arange(n), np.arange(n)] = 0.0
+    return best
+
+
+def test_strongest_paths_against_dense_max_times_powers() -> None:
+    """Bellman-Ford with pruning against the max-times matrix powers, random dense graphs
+    with cycles; and the network risk against its noisy-OR of the dense strengths."""
     rng = np.random.default_rng(7)
-    for trial in range(20):
+    for trial in range(30):
         n = int(rng.integers(2, 12))
         dense = (rng.random((n, n)) < 0.35) * rng.random((n, n))
+        dense[rng.random((n, n)) < 0.1] = 1.0
         np.fill_diagonal(dense, 0.0)
-        w = sp.csr_matrix(dense)
         hop = int(rng.integers(1, 8))
         a = float(rng.uniform(0.2, 1.0))
-        nodes = np.arange(n)
-        got = closed_walk_weights(w, nodes, hop, a)
-        expect = np.zeros(n)
-        power = np.eye(n)
-        for h in range(1, hop + 1):
-            power = power @ dense
-            expect += a ** (h - 1) * np.diag(power)
-        np.testing.assert_allclose(got, expect, rtol=1e-12, atol=1e-14, err_msg=str(trial))
-        b = rng.random(n)
-        acc = walk_sum(w.T.tocsr(), b, hop, a)
-        full = sum(a ** (h - 1) * np.linalg.matrix_power(dense.T, h) @ b for h in range(1, hop + 1))
-        np.testing.assert_allclose(acc, full, rtol=1e-12, atol=1e-14)
+        g = graph_of(dense)
+        srcs = np.flatnonzero(rng.random(n) < 0.6)
+        s_pos, subj, strength = strongest_paths(g, srcs, hop, a)
+        got = np.zeros((n, n))
+        got[srcs[s_pos], subj] = strength
+        expect = dense_strongest(dense, hop, a)
+        np.testing.assert_allclose(got[srcs], expect[srcs], rtol=1e-12, atol=0, err_msg=str(trial))
+        b = rng.random(n) * (rng.random(n) < 0.5)
+        want = 1.0 - np.prod(1.0 - b[:, None] * expect, axis=0)
+        np.testing.assert_allclose(network_risk(g, b, hop, a), want, rtol=1e-12, atol=1e-15)
 
 
 def test_policy_mismatch_is_refused() -> None:
@@ -529,18 +567,19 @@ def test_domain_and_total_combination() -> None:
     assert math.isclose(scores.intrinsic_total[0], 0.7)
 
 
-def test_closed_walks_on_a_long_chain_into_a_cycle() -> None:
-    """Peeling stops after a few passes on a long chain; the rest must still be exact."""
-    import scipy.sparse as sp
-
-    from credgraph.graph.engine.propagation import closed_walk_weights
-
-    # 0 -> 1 -> ... -> 19 -> 20 <-> 21 (a 2-cycle at the end of a 20-link chain)
-    src = list(range(20)) + [20, 21]
-    dst = list(range(1, 21)) + [21, 20]
-    w = sp.csr_matrix((np.full(len(src), 0.5), (src, dst)), shape=(22, 22))
-    got = closed_walk_weights(w, np.array([0, 20, 21]), hop_limit=4, damping=0.5)
-    # 20 -> 21 -> 20 is 2 hops (0.5 * 0.5, damping^1); 4 hops twice round (0.5^4, damping^3)
-    expected = 0.5 * 0.25 + 0.5**3 * 0.5**4
-    assert got[0] == 0.0
-    assert got[1] == pytest.approx(expected) and got[2] == pytest.approx(expected)
+def test_strongest_paths_on_a_long_chain_into_a_cycle() -> None:
+    """0 -> 1 -> ... -> 19 -> 20 <-> 21, every link 0.5, H = 4, damping 0.5."""
+    n = 22
+    dense = np.zeros((n, n))
+    for k in range(20):
+        dense[k, k + 1] = 0.5
+    dense[20, 21] = dense[21, 20] = 0.5
+    g = graph_of(dense)
+    s_pos, subj, strength = strongest_paths(g, np.array([0, 20, 18]), 4, 0.5)
+    got = {(int(s), int(t)): float(v) for s, t, v in zip(s_pos, subj, strength, strict=True)}
+    # from 0: 1 hop 0.5, 2 hops 0.5 * 0.25, 3 hops 0.25 * 0.125, 4 hops 0.125 * 0.0625
+    assert got == pytest.approx(
+        {(0, 1): 0.5, (0, 2): 0.125, (0, 3): 0.03125, (0, 4): 0.0078125,
+         (1, 21): 0.5,  # 20 -> 21; 20 is never reached from itself
+         (2, 19): 0.5, (2, 20): 0.125, (2, 21): 0.03125}
+    )  # fmt: skip
