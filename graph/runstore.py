@@ -222,9 +222,12 @@ class RunStore:
         """
         try:
             check_run_id(run_id)
-        except BadRunId as exc:
+        except BadRunId:
+            # not repeated here: a crafted id may itself be a path
             raise SnapshotUnavailable(
-                f"{exc.message}: its snapshot is not read", reason="refused"
+                "the run's id is not a run id (run-YYYYMMDDTHHMMSS-xxxxxx): "
+                "its snapshot is not read",
+                reason="refused",
             ) from None
         if not expected_sha256:
             raise SnapshotUnavailable(

@@ -234,7 +234,9 @@ def test_history_and_pruning(
     assert [h.get("current") for h in hist] == [True, False, False]
     kept = loaded.read("MATCH (sc:Score) RETURN DISTINCT sc.run AS r ORDER BY r")
     assert [r["r"] for r in kept] == sorted(ids[1:])
-    assert not runs.artefact_path(ids[0]).exists()
+    # the pruned run's snapshot is gone with its scores; the kept runs keep theirs
+    assert not runs.store.path_of(ids[0]).exists()
+    assert all(runs.store.exists(i) for i in ids[1:])
     sid = loaded.read("MATCH (sc:Score) RETURN sc.subject AS s LIMIT 1")[0]["s"]
     doc = score_lookup(loaded, keep_one, sid, caller=Caller("tester", "test"))
     assert [h["run"] for h in doc["history"]] == ids[:0:-1]
