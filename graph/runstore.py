@@ -482,7 +482,9 @@ class _Encoder:
         self.part = part
         self.columns: list[tuple[str, pa.Array]] = []
 
-    def _column(self, values: pa.Array) -> str:
+    def _column(self, values: pa.Array | pa.ChunkedArray) -> str:
+        if isinstance(values, pa.ChunkedArray):  # pandas' Arrow-backed columns are chunked
+            values = values.combine_chunks()
         name = f"c{len(self.columns)}"
         self.columns.append((name, values))
         return name

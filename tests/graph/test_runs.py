@@ -296,6 +296,10 @@ def test_killed_write_back_keeps_previous_run_current(
     assert runs.get(killed_run)["status"] == "interrupted"
     left = loaded.read("MATCH (sc:Score {run: $r}) RETURN count(*) AS n", r=killed_run)
     assert left == [{"n": 0}]
+    # the killed run had saved its snapshot before the write-back: gone with its scores
+    assert not runs.store.path_of(killed_run).exists()
+    assert not list(runs.store.root.glob(f".tmp-{killed_run}-*"))
+    assert runs.store.exists(nxt)
 
 
 def test_dispute_takes_record_out_of_scoring(loaded: Gateway, settings: Settings) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from credgraph.graph.engine.centrality import Circle
@@ -225,6 +226,9 @@ def test_round_trip_of_every_kind_of_value(tmp_path: Path) -> None:
         "series_object": pd.Series(["x", None], dtype=object),
         "series_float": pd.Series([1.5, np.nan], index=pd.Index([10, 20], name="row")),
         "series_sliced": pd.Series(["p", "q", "r"], dtype="str").iloc[1:],
+        "series_chunked": pd.Series(
+            pd.array(pa.chunked_array([["a", None], ["b"]]), dtype=pd.StringDtype("pyarrow"))
+        ),
         "circles": [
             Circle(id=0, members=np.array([1, 5, 9], dtype=np.int64), size=3, amount_inside=2.5),
             Circle(id=1, members=np.zeros(0, dtype=np.int64), size=0, amount_inside=0.0),
@@ -295,8 +299,6 @@ def test_files_are_private_and_the_write_is_whole(
 
 def test_the_arrow_files_are_plain_data(engine_output: dict[str, Any], tmp_path: Path) -> None:
     """Any Arrow reader opens a part: one row, a list column per array."""
-    import pyarrow as pa
-
     store = RunStore(tmp_path)
     store.save(RUN, engine_output)
     manifest = json.loads((tmp_path / RUN / MANIFEST).read_bytes())
