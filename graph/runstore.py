@@ -791,7 +791,10 @@ class _Decoder:
                 storage=d["storage"], na_value=pd.NA if d["na"] == "NA" else np.nan
             )
             values = self.columns[node["values"]["col"]]
-            data: Any = pd.array(values.to_numpy(zero_copy_only=False), dtype=dtype)
+            if dtype.storage == "pyarrow":  # no copy: pandas keeps the Arrow array
+                data: Any = dtype.__from_arrow__(values)
+            else:
+                data = pd.array(values.to_numpy(zero_copy_only=False), dtype=dtype)
         elif kind == "numpy":
             data = self._ndarray(node["values"])
         else:
