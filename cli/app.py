@@ -56,6 +56,10 @@ CODE_HINTS: dict[str, str] = {
     "not_scored": "run `credgraph propagate`",
     "no_such_run": "`credgraph runs` lists them",
     "busy": "loads and propagation runs take turns: run it again once the other writer has ended",
+    "unfinished_load": "complete it: load the same input again (`credgraph load PATH`); "
+    "or, to score the graph as it is, `credgraph propagate --allow-unfinished-load` "
+    "(recorded on the run)",
+    "bad_run_id": "run ids look like run-20261130T120000-1a2b3c; `credgraph runs` lists them",
 }
 
 

@@ -28,6 +28,14 @@ def propagate_cmd(
         str | None, typer.Option("--as-of", help="date records decay to (default: today)")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    allow_unfinished_load: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unfinished-load",
+            help="score even though the newest load failed or was interrupted "
+            "(recorded on the run, with your login name)",
+        ),
+    ] = False,
 ) -> None:
     """One propagation run: score every subject and make the run current.
 
@@ -35,15 +43,25 @@ def propagate_cmd(
     PageRank, betweenness, k-core and guarantee circles, writes the scores
     tagged with the run and switches the current run atomically at the end.
     A failed or killed run leaves the previous run current. While a load or
-    another run works on the graph, the run is refused (code 1).
+    another run works on the graph, the run is refused (code 1); so it is
+    after a load that failed or was interrupted, until a load completes
+    (or with --allow-unfinished-load).
     """
     from credgraph.services.propagation import run_summary
 
-    res = run_propagation(settings_of(ctx), policy, as_of)
+    res = run_propagation(settings_of(ctx), policy, as_of, allow_unfinished_load)
     summary: dict[str, Any] = run_summary(res)
     if json_out:
         print_json(summary)
         return
+    for load_id in res.interrupted_loads:
+        err.print(f"load {load_id} was still marked running with no writer: marked interrupted")
+    if res.unfinished_load:
+        u = res.unfinished_load
+        err.print(
+            f"warning: scored although load {u['id']} ({u['source']}) is {u['outcome']}; "
+            "this is recorded on the run"
+        )
     out.print(
         f"run {res.run_id} completed: {summary['subjects']:,} subjects scored as of "
         f"{summary['as_of']}, {summary['circles']:,} guarantee circles"
@@ -225,20 +243,41 @@ def stress_cmd(
         typer.Option("--shock", help="ID or ID=FRACTION (initial distress in (0, 1]); repeat"),
     ],
     json_out: Annotated[bool, typer.Option("--json")] = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="date of the exposures")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="date of the exposures (default: the current run's, else today)"
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="scoring policy TOML (default: the current run's, else the shipped one)"),
+    ] = None,
 ) -> None:
-    """DebtRank stress test (Battiston et al. 2012); never writes to the graph."""
+    """DebtRank stress test (Battiston et al. 2012); never writes to the graph.
+
+    Looks at the graph as the current run scored it (its as-of date and policy)
+    unless --as-of or --policy say otherwise; with no run yet, today and the
+    shipped policy. The answer names the policy hash and the date it used.
+    """
+    from credgraph.graph.engine.policy import load_policy
     from credgraph.graph.gateway import open_gateway
     from credgraph.services.propagation import parse_day
     from credgraph.services.stress import parse_shocks, stress
 
     shocks = parse_shocks(shock)
-    day = parse_day(as_of)
+    day = parse_day(as_of) if as_of is not None else None
+    pol = load_policy(policy) if policy is not None else None
     with open_gateway(settings_of(ctx)) as gw:
-        res = stress(gw, shocks, day)
+        res = stress(gw, shocks, day, pol)
     if json_out:
         print_json(res)
         return
+    b = res["basis"]
+    out.print(
+        f"as of {res['as_of']} ({b['as_of_from']}), policy {res['policy_hash'][:12]} "
+        f"({b['policy_from']})" + (f", current run {b['run']}" if b["run"] else "")
+    )
     out.print(f"DebtRank {res['debtrank']:.6f} (initial shock {res['initial_shock']:.6f})")
     out.print(
         f"defaults: {len(res['defaults'])}  distressed: {len(res['distress'])}  "
@@ -386,7 +425,12 @@ def print_summary(settings: Settings, run_id: str) -> None:
     out.print(ctable)
 
 
-def run_propagation(settings: Settings, policy_file: Path | None, as_of: str | None) -> Any:
+def run_propagation(
+    settings: Settings,
+    policy_file: Path | None,
+    as_of: str | None,
+    allow_unfinished_load: bool = False,
+) -> Any:
     """One propagation run with a status line on the terminal."""
     from credgraph.services.propagation import propagate
 
@@ -396,4 +440,5 @@ def run_propagation(settings: Settings, policy_file: Path | None, as_of: str | N
             policy_file=policy_file,
             as_of=as_of,
             on_phase=lambda p: status.update(f"propagation: {p}"),
+            allow_unfinished_load=allow_unfinished_load,
         )

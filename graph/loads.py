@@ -18,10 +18,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from credgraph.graph.errors import Conflict
 from credgraph.graph.gateway import Gateway
 
 UNFINISHED = ("running", "failed", "interrupted")
 """Outcomes of a load that may have left the graph half-loaded."""
+
+
+class UnfinishedLoad(Conflict):
+    """The newest load did not complete: scoring now would score a half-loaded graph.
+
+    ``load`` is that load's record (``id``, ``outcome``, ``source``, ``path``,
+    ``started_at``). Each edge words the way out (complete the load by loading the
+    input again, or override on purpose)."""
+
+    code = "unfinished_load"
+
+    def __init__(self, load: dict[str, Any]) -> None:
+        what = {"running": "is still running", "interrupted": "was interrupted"}.get(
+            load["outcome"], load["outcome"]
+        )
+        super().__init__(
+            f"load {load['id']} (source {load.get('source')!r}, started "
+            f"{load.get('started_at')}) {what} (outcome {load['outcome']}): the graph may "
+            "hold part of that input, so propagation is refused until a load completes",
+        )
+        self.load = load
 
 
 def mark_interrupted(gw: Gateway, holder: str) -> list[str]:

@@ -19,21 +19,27 @@ successful run marks it ``interrupted`` and removes its scores. The last
 ``settings.runs_kept`` completed runs keep their scores (score history);
 older ones keep their ``(:Run)`` record only.
 
-The projection and scores of a run are also saved under
-``$CREDGRAPH_HOME/runs/<run id>.pkl`` so that explaining one subject is
-interactive (no re-export); see :func:`load_artefact`.
+The projection, scores and centrality of a run are also saved as a snapshot in
+the run store (graph/runstore.py: Arrow files and a JSON manifest, in a
+directory other processes and hosts may share) before the switch; the switch
+records the manifest's sha256 on the run (``snapshot_sha256``), and readers
+check it before they use the snapshot (:meth:`Runs.snapshot`). Deleting a
+run's outputs deletes its snapshot.
+
+Before it scores, a run (holding the writer lease) marks loads still
+``running`` as ``interrupted`` and refuses to score while the newest load did
+not complete (graph/loads.py, :class:`UnfinishedLoad`), unless told to go on
+(``allow_unfinished_load``), which it records on its ``(:Run)``.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from credgraph.graph.engine.pipeline import Centrality, compute, score_rows
@@ -44,10 +50,10 @@ from credgraph.graph.errors import CredgraphError, NotFound
 from credgraph.graph.export import export_tables, table_counts
 from credgraph.graph.gateway import Gateway, batched
 from credgraph.graph.lease import LEASE_ID, Busy, Lease
+from credgraph.graph.loads import UnfinishedLoad, mark_interrupted, unfinished_load
+from credgraph.graph.runstore import BadRunId, RunStore, Snapshot, check_run_id
 from credgraph.graph.schema import require_schema
 from credgraph.graph.settings import Settings
-
-ARTEFACT_VERSION = 1
 
 
 @dataclass
@@ -60,10 +66,14 @@ class RunResult:
     projection: Projection | None = None
     scores: Scores | None = None
     centrality: Centrality | None = None
+    snapshot_sha256: str | None = None
+    interrupted_loads: list[str] = field(default_factory=list)
+    unfinished_load: dict[str, Any] | None = None  # scored anyway, by override
 
 
 def new_run_id(now: datetime) -> str:
-    return f"run-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    """``run-YYYYMMDDTHHMMSS-xxxxxx``: the one shape graph/runstore.py accepts."""
+    return check_run_id(f"run-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}")
 
 
 class RunAborted(CredgraphError):
@@ -76,7 +86,7 @@ class Runs:
     def __init__(self, gw: Gateway, settings: Settings) -> None:
         self.gw = gw
         self.settings = settings
-        self.dir = settings.home / "runs"
+        self.store = RunStore(settings.run_store_dir)
 
     # ----------------------------------------------------------------- reading
     def current(self) -> dict[str, Any] | None:
@@ -89,6 +99,7 @@ class Runs:
             if run is None:
                 raise NotFound("no completed run yet", code="no_run")
             return run
+        check_run_id(run_id)  # a usage error naming the field `run`
         rows = self.gw.read("MATCH (r:Run {id: $id}) RETURN properties(r) AS r", id=run_id)
         if not rows:
             raise NotFound(f"no run {run_id!r}", code="no_such_run", field="run")
@@ -150,8 +161,11 @@ class Runs:
             n=n,
         )
 
-    def artefact_path(self, run_id: str) -> Path:
-        return self.dir / f"{run_id}.pkl"
+    def snapshot(self, run: dict[str, Any]) -> Snapshot:
+        """The snapshot of a run (its ``(:Run)`` record), checked against the manifest
+        hash recorded on it; :class:`~credgraph.graph.runstore.SnapshotUnavailable`
+        when it is missing, refused or corrupt."""
+        return self.store.load(run["id"], run.get("snapshot_sha256"))
 
     # ----------------------------------------------------------------- running
     def run(
@@ -160,14 +174,26 @@ class Runs:
         as_of: date,
         *,
         on_phase: Callable[[str], None] | None = None,
+        allow_unfinished_load: bool = False,
+        actor: str | None = None,
     ) -> RunResult:
+        """One run. Refused (:class:`UnfinishedLoad`) while the newest load did not
+        complete, unless ``allow_unfinished_load``: then the run goes on and records
+        that load and ``actor`` (who decided) on its ``(:Run)``."""
         require_schema(self.gw)
         started = datetime.now(UTC)
         run_id = new_run_id(started)
         # One writer at a time: a run must not export a graph that a load is writing.
         # A run that loses the lease meanwhile fails at the switch (_switch checks it).
         with Lease(self.gw, run_id, "propagate"):
-            return self._run(run_id, started, policy, as_of, on_phase)
+            # Under the lease no load can be at work: one still `running` is dead.
+            interrupted = mark_interrupted(self.gw, run_id)
+            unfinished = unfinished_load(self.gw)
+            if unfinished is not None and not allow_unfinished_load:
+                raise UnfinishedLoad(unfinished)
+            res = self._run(run_id, started, policy, as_of, on_phase, unfinished, actor)
+        res.interrupted_loads = interrupted
+        return res
 
     def _run(
         self,
@@ -176,6 +202,8 @@ class Runs:
         policy: Policy,
         as_of: date,
         on_phase: Callable[[str], None] | None,
+        unfinished: dict[str, Any] | None = None,
+        actor: str | None = None,
     ) -> RunResult:
         timings: dict[str, float] = {}
 
@@ -192,6 +220,17 @@ class Runs:
             policy=policy.canonical_json(),
             started=started,
         )
+        if unfinished is not None:
+            # the override, on the record: which load was incomplete and who chose to go on
+            self.gw.write(
+                "MATCH (r:Run {id: $id}) SET r.override = 'allow_unfinished_load', "
+                "r.override_by = $actor, r.unfinished_load = $load, "
+                "r.unfinished_load_outcome = $outcome",
+                id=run_id,
+                actor=actor,
+                load=unfinished["id"],
+                outcome=unfinished["outcome"],
+            )
         try:
             phase("export")
             t = time.perf_counter()
@@ -203,10 +242,14 @@ class Runs:
             del tables
             phase("write-back")
             t = time.perf_counter()
-            self._save_artefact(run_id, projection, scores, cent)
+            sha = self.store.save(
+                run_id, {"projection": projection, "scores": scores, "centrality": cent}
+            )
+            timings["snapshot"] = time.perf_counter() - t
+            t = time.perf_counter()
             self._write_scores(run_id, projection, scores, cent)
             timings["write_back"] = time.perf_counter() - t
-            self._switch(run_id, started, counts, timings, projection, cent)
+            self._switch(run_id, started, counts, timings, projection, cent, sha)
         except BaseException as exc:
             self._fail(run_id, exc)
             raise
@@ -220,25 +263,9 @@ class Runs:
             projection=projection,
             scores=scores,
             centrality=cent,
+            snapshot_sha256=sha,
+            unfinished_load=unfinished,
         )
-
-    def _save_artefact(
-        self, run_id: str, projection: Projection, scores: Scores, cent: Centrality
-    ) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.artefact_path(run_id).with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(
-                {
-                    "version": ARTEFACT_VERSION,
-                    "projection": projection,
-                    "scores": scores,
-                    "centrality": cent,
-                },
-                fh,
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-        tmp.rename(self.artefact_path(run_id))
 
     def _write_scores(
         self, run_id: str, projection: Projection, scores: Scores, cent: Centrality
@@ -279,6 +306,7 @@ class Runs:
         timings: dict[str, float],
         projection: Projection,
         cent: Centrality,
+        snapshot_sha256: str,
     ) -> None:
         def tx(t: Any) -> None:
             me = t.run("MATCH (r:Run {id: $id}) RETURN r.status AS s", id=run_id).single()
@@ -305,7 +333,7 @@ class Runs:
                 "MATCH (r:Run {id: $id}) SET r.current = true, r.status = 'completed', "
                 "r.ended_at = $ended, r.counts = $counts, r.timings = $timings, "
                 "r.subjects = $subjects, r.circles = $circles, "
-                "r.betweenness_sample = $sample",
+                "r.betweenness_sample = $sample, r.snapshot_sha256 = $snapshot",
                 id=run_id,
                 ended=datetime.now(UTC),
                 counts=json.dumps(counts),
@@ -313,6 +341,7 @@ class Runs:
                 subjects=projection.n_subjects,
                 circles=len(cent.circles),
                 sample=cent.betweenness_sample,
+                snapshot=snapshot_sha256,
             ).consume()
 
         self.gw.write_tx(tx)
@@ -326,7 +355,10 @@ class Runs:
         ):
             with self.gw.session() as s:
                 s.run(label_query, run=run_id).consume()
-        self.artefact_path(run_id).unlink(missing_ok=True)
+        try:
+            self.store.delete(run_id)
+        except BadRunId:
+            pass  # an id of another shape (written by hand?) names no file: nothing to delete
 
     def _fail(self, run_id: str, exc: BaseException) -> None:
         try:
@@ -362,15 +394,3 @@ class Runs:
         for row in [*stale, *old, *failed]:
             self._delete_outputs(row["id"])
             self.gw.write("MATCH (r:Run {id: $id}) SET r.pruned = true", id=row["id"])
-
-
-def load_artefact(settings: Settings, run_id: str) -> dict[str, Any] | None:
-    """The saved projection, scores and centrality of a run, or None if absent."""
-    path = settings.home / "runs" / f"{run_id}.pkl"
-    if not path.is_file():
-        return None
-    with open(path, "rb") as fh:
-        data = pickle.load(fh)  # noqa: S301 - our own artefact, written by _save_artefact
-    if data.get("version") != ARTEFACT_VERSION:
-        return None
-    return data  # type: ignore[no-any-return]

@@ -43,11 +43,28 @@ class Settings(BaseSettings):
     # Transactions an online load keeps in flight (batches of one file at a time).
     load_writers: int = Field(2, ge=1, le=16)
     runs_kept: int = Field(5, ge=1)
+    # Where run snapshots live (graph/runstore.py): a directory several processes or
+    # hosts may share; None means $CREDGRAPH_HOME/runs (see run_store_dir).
+    run_store: Path | None = None
+    # Decoded run snapshots a process keeps in memory to explain scores (LRU).
+    snapshot_cache: int = Field(2, ge=1, le=64)
 
     @field_validator("home", "jars_dir", mode="after")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().resolve()
+
+    @field_validator("run_store", mode="before")
+    @classmethod
+    def _absolute_store(cls, v: object) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None  # unset or empty: the default under the home
+        return Path(str(v)).expanduser().resolve()
+
+    @property
+    def run_store_dir(self) -> Path:
+        """The run store: ``CREDGRAPH_RUN_STORE``, else ``$CREDGRAPH_HOME/runs``."""
+        return self.run_store if self.run_store is not None else self.home / "runs"
 
     @property
     def managed(self) -> bool:

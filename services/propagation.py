@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -33,13 +34,27 @@ def propagate(
     policy_file: Path | None = None,
     as_of: str | date | None = None,
     on_phase: Callable[[str], None] | None = None,
+    allow_unfinished_load: bool = False,
+    actor: str | None = None,
 ) -> RunResult:
     """One propagation run with the policy (default: the shipped one) as of a date
-    (default: today); the run becomes current when it completes."""
+    (default: today); the run becomes current when it completes.
+
+    Refused (code ``unfinished_load``) while the newest load did not complete;
+    ``allow_unfinished_load`` scores the graph as it is and records the load and
+    ``actor`` (default: the login name) on the run.
+    """
     policy = load_policy(policy_file)
     day = parse_day(as_of)
+    who = (actor or getpass.getuser()) if allow_unfinished_load else None
     with open_gateway(settings) as gw:
-        return Runs(gw, settings).run(policy, day, on_phase=on_phase)
+        return Runs(gw, settings).run(
+            policy,
+            day,
+            on_phase=on_phase,
+            allow_unfinished_load=allow_unfinished_load,
+            actor=who,
+        )
 
 
 def run_summary(res: RunResult) -> dict[str, object]:
@@ -52,4 +67,7 @@ def run_summary(res: RunResult) -> dict[str, object]:
         "timings": {k: round(v, 3) for k, v in res.timings.items()},
         "subjects": res.projection.n_subjects if res.projection else 0,
         "circles": len(res.centrality.circles) if res.centrality else 0,
+        "snapshot_sha256": res.snapshot_sha256,
+        "interrupted_loads": res.interrupted_loads,
+        "unfinished_load": res.unfinished_load,
     }

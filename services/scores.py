@@ -5,12 +5,19 @@
 subject's score leaves the same trace; a lookup whose event cannot be written
 fails. :func:`summary` is the demo's "lowest scores and why" with its top-reason
 rule.
+
+Explanations come from the run's snapshot in the run store (graph/runstore.py),
+which any process that reaches the database and the store can read: decoded
+snapshots are kept in one bounded, thread-safe LRU per process
+(:func:`snapshot_cache`, ``CREDGRAPH_SNAPSHOT_CACHE`` entries, keyed by the
+store, the run id and the manifest hash), so a threaded web server shares them.
+Where a snapshot cannot be used the answer carries the score without
+contributions and says why in ``explanation_note`` (never a local path).
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Iterator
 from threading import Lock
 from typing import Any
@@ -21,27 +28,32 @@ from credgraph.graph.engine.pipeline import EXPORT_COLUMNS, export_row, upgrade_
 from credgraph.graph.engine.policy import DOMAINS, Policy, policy_from_mapping
 from credgraph.graph.errors import NotFound
 from credgraph.graph.gateway import Gateway
-from credgraph.graph.runs import Runs, load_artefact
+from credgraph.graph.runs import Runs
+from credgraph.graph.runstore import Snapshot, SnapshotCache, SnapshotUnavailable
 from credgraph.graph.settings import Settings
 from credgraph.services.caller import Caller
 
-_ARTEFACTS: OrderedDict[str, dict[str, Any]] = OrderedDict()
-_ARTEFACTS_LOCK = Lock()
+_CACHE: SnapshotCache | None = None
+_CACHE_LOCK = Lock()
 
 
-def artefact(settings: Settings, run_id: str) -> dict[str, Any] | None:
-    """A run's projection and scores, kept in memory for the last two runs asked for."""
-    with _ARTEFACTS_LOCK:
-        if run_id in _ARTEFACTS:
-            _ARTEFACTS.move_to_end(run_id)
-            return _ARTEFACTS[run_id]
-    data = load_artefact(settings, run_id)
-    if data is not None:
-        with _ARTEFACTS_LOCK:
-            _ARTEFACTS[run_id] = data
-            while len(_ARTEFACTS) > 2:
-                _ARTEFACTS.popitem(last=False)
-    return data
+def snapshot_cache(settings: Settings) -> SnapshotCache:
+    """The process's one cache of decoded run snapshots, sized by the settings."""
+    global _CACHE
+    with _CACHE_LOCK:
+        if _CACHE is None:
+            _CACHE = SnapshotCache(settings.snapshot_cache)
+        elif _CACHE.size != settings.snapshot_cache:
+            _CACHE.resize(settings.snapshot_cache)
+        return _CACHE
+
+
+def run_snapshot(runs: Runs, run: dict[str, Any]) -> Snapshot:
+    """A run's snapshot through the cache (key: store, run id, manifest hash);
+    :class:`SnapshotUnavailable` when it cannot be used (nothing is cached then)."""
+    key = (str(runs.store.root), run["id"], run.get("snapshot_sha256"))
+    snap: Snapshot = snapshot_cache(runs.settings).get(key, lambda: runs.snapshot(run))
+    return snap
 
 
 def run_policy(run: dict[str, Any]) -> Policy:
@@ -118,16 +130,15 @@ def _answer(
         },
         "run": {"id": run["id"], "as_of": str(run["as_of"]), "policy_hash": run["policy_hash"]},
     }
-    data = artefact(settings, run["id"])
-    if data is None:
+    try:
+        snap = run_snapshot(runs, run)
+    except SnapshotUnavailable as exc:
         result["contributions"] = None
         result["records"] = None
-        result["explanation_note"] = (
-            f"the saved projection of run {run['id']} is not on this machine "
-            f"({settings.home / 'runs'}); rerun propagation here to explain scores"
-        )
+        result["explanation_note"] = f"no explanation: {exc.message}"
+        result["explanation_unavailable"] = exc.reason
     else:
-        projection, scores = data["projection"], data["scores"]
+        projection, scores = snap["projection"], snap["scores"]
         i = projection.subjects.index_of(subject_id)
         policy = run_policy(run)
         result["contributions"] = [

@@ -1,4 +1,11 @@
-"""The DebtRank stress test as a use case: shocks in, distress out, nothing written."""
+"""The DebtRank stress test as a use case: shocks in, distress out, nothing written.
+
+By default a stress test looks at the graph the way the current run scored it:
+with that run's policy (kept on its ``(:Run)`` record) and as of its date. An
+explicit as-of date or policy wins; with no completed run, the shipped policy
+and today. The answer says which policy hash and as-of date it used, and where
+each came from (``option``, ``run`` or ``default``).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +16,12 @@ import numpy as np
 
 from credgraph.graph.engine.debtrank import debtrank, impact_matrix, relative_value
 from credgraph.graph.engine.exposure import exposures
-from credgraph.graph.engine.policy import load_policy
+from credgraph.graph.engine.policy import Policy, load_policy
 from credgraph.graph.engine.projection import build_projection
 from credgraph.graph.errors import NotFound, UsageError
 from credgraph.graph.export import export_tables
 from credgraph.graph.gateway import Gateway
+from credgraph.graph.runs import Runs
 
 
 def parse_shocks(items: list[str]) -> dict[str, float]:
@@ -43,8 +51,44 @@ def parse_shocks(items: list[str]) -> dict[str, float]:
     return shocks
 
 
-def stress(gw: Gateway, shocks: dict[str, float], as_of: date | None = None) -> dict[str, Any]:
+def stress_basis(
+    gw: Gateway, as_of: date | None = None, policy: Policy | None = None
+) -> tuple[date, Policy, dict[str, Any]]:
+    """The as-of date and policy of a stress test and where they came from: each
+    given one wins, else the current run's, else today and the shipped policy."""
+    from credgraph.services.scores import run_policy
+
+    run = Runs(gw, gw.settings).current()
+    basis: dict[str, Any] = {"run": run["id"] if run else None}
+    if as_of is not None:
+        basis["as_of_from"] = "option"
+    elif run is not None:
+        as_of = date.fromisoformat(str(run["as_of"]))
+        basis["as_of_from"] = "run"
+    else:
+        as_of = date.today()
+        basis["as_of_from"] = "default"
+    if policy is not None:
+        basis["policy_from"] = "option"
+    elif run is not None:
+        policy = run_policy(run)
+        basis["policy_from"] = "run"
+    else:
+        policy = load_policy(None)
+        basis["policy_from"] = "default"
+    return as_of, policy, basis
+
+
+def stress(
+    gw: Gateway,
+    shocks: dict[str, float],
+    as_of: date | None = None,
+    policy: Policy | None = None,
+) -> dict[str, Any]:
     """DebtRank (Battiston et al. 2012) for the shocks, on the graph as it is; writes nothing.
+
+    As of ``as_of`` under ``policy``; each defaults to the current run's, then to
+    today and the shipped policy (:func:`stress_basis`).
 
     Impact ``W[i][j] = min(1, exposure of i to j / equity of i)``: a lender is
     exposed to its borrower by the outstanding amount, a guarantor to the
@@ -52,9 +96,9 @@ def stress(gw: Gateway, shocks: dict[str, float], as_of: date | None = None) -> 
     firm's ``equity``; persons carry none and, like firms without equity, are
     not impacted: those among the exposed creditors are listed as ``unassessed``.
     """
-    as_of = as_of or date.today()
+    as_of, policy, basis = stress_basis(gw, as_of, policy)
     tables = export_tables(gw)
-    projection = build_projection(tables, load_policy(None), as_of)
+    projection = build_projection(tables, policy, as_of)
     subjects = projection.subjects
     missing = [s for s in shocks if s not in subjects.index]
     if missing:
@@ -83,5 +127,7 @@ def stress(gw: Gateway, shocks: dict[str, float], as_of: date | None = None) -> 
         "unassessed": sorted(str(ids[i]) for i in unassessed.tolist()),
         "iterations": int(res.iterations),
         "as_of": as_of.isoformat(),
+        "policy_hash": policy.hash,
+        "basis": basis,
         "subjects": n,
     }

@@ -91,6 +91,40 @@ def test_the_engine_knows_no_database_and_no_edge(path: Path) -> None:
     assert not found, f"{path.name} imports {found}"
 
 
+# Pickle in the product: none, anywhere (a pickle is code; run snapshots are Arrow
+# files and JSON, graph/runstore.py). Two loaders still spill their own rows to a
+# private temporary file with it; they are listed here until they change, and the
+# list must shrink, never grow (test_pickle_exemptions_are_not_stale).
+UNSERIALISERS = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "shelve", "marshal"}
+PICKLE_CALLS = ("read_pickle", "to_pickle", "allow_pickle=True", "joblib")
+PICKLE_PENDING = {"loaders/ftm.py", "loaders/bulk.py"}
+
+
+def uses_pickle(path: Path) -> set[str]:
+    found = {n.split(".")[0] for n in imports(path)} & UNSERIALISERS
+    text = path.read_text(encoding="utf-8")
+    return found | {c for c in PICKLE_CALLS if c in text}
+
+
+@pytest.mark.parametrize("path", all_sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_pickle_in_the_product(path: Path) -> None:
+    if str(path.relative_to(ROOT)) in PICKLE_PENDING:
+        return
+    found = uses_pickle(path)
+    assert not found, f"{path.relative_to(ROOT)} uses {sorted(found)}: no pickle in the product"
+
+
+def test_pickle_exemptions_are_not_stale() -> None:
+    for rel in PICKLE_PENDING:
+        assert uses_pickle(ROOT / rel), f"{rel} no longer uses pickle: drop its exemption"
+
+
+def test_the_pickle_check_can_fail(tmp_path: Path) -> None:
+    f = tmp_path / "x.py"
+    f.write_text("def f(p):\n    import pickle as q\n    return pd.read_pickle(p)\n")
+    assert uses_pickle(f) == {"pickle", "read_pickle"}
+
+
 def test_the_namespace_links_every_room() -> None:
     pkg = ROOT / "credgraph"
     for room in ROOMS:

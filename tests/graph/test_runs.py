@@ -235,7 +235,9 @@ def test_history_and_pruning(
     assert [h.get("current") for h in hist] == [True, False, False]
     kept = loaded.read("MATCH (sc:Score) RETURN DISTINCT sc.run AS r ORDER BY r")
     assert [r["r"] for r in kept] == sorted(ids[1:])
-    assert not runs.artefact_path(ids[0]).exists()
+    # the pruned run's snapshot is gone with its scores; the kept runs keep theirs
+    assert not runs.store.path_of(ids[0]).exists()
+    assert all(runs.store.exists(i) for i in ids[1:])
     sid = loaded.read("MATCH (sc:Score) RETURN sc.subject AS s LIMIT 1")[0]["s"]
     doc = score_lookup(loaded, keep_one, sid, caller=Caller("tester", "test"))
     assert [h["run"] for h in doc["history"]] == ids[:0:-1]
@@ -295,6 +297,10 @@ def test_killed_write_back_keeps_previous_run_current(
     assert runs.get(killed_run)["status"] == "interrupted"
     left = loaded.read("MATCH (sc:Score {run: $r}) RETURN count(*) AS n", r=killed_run)
     assert left == [{"n": 0}]
+    # the killed run had saved its snapshot before the write-back: gone with its scores
+    assert not runs.store.path_of(killed_run).exists()
+    assert not list(runs.store.root.glob(f".tmp-{killed_run}-*"))
+    assert runs.store.exists(nxt)
 
 
 def test_dispute_takes_record_out_of_scoring(loaded: Gateway, settings: Settings) -> None:
