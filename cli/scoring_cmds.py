@@ -122,9 +122,11 @@ def score_cmd(
     """A subject's trust score, risk per domain and its explanation.
 
     Every risk is in [0, 1]. Every contribution names the domain, the source
-    subject's adverse records, the amount and the strongest real path; per
-    domain they add up to the network risk before the cap (`network_uncapped`
-    in --json, which may exceed 1; `network` is it capped at 1).
+    subject's adverse records, the amount (the source's risk times its strongest
+    path, never more than the source's own risk) and that path of real
+    relationships; per domain they combine into the network risk by noisy-OR,
+    network = 1 - prod(1 - amount) (docs/policy.md). Runs scored before
+    2026-11-30 (walk sum) show their uncapped sum beside the capped one.
 
     Every lookup is written to the audit log first (who, whom, when, why; see
     `credgraph audit`), also when the subject is not found.

@@ -77,7 +77,8 @@ def audit(gw: Gateway, caller: Caller, subject: str, action: str, run: str | Non
 
 def risk_of(row: dict[str, Any], prefix: str = "") -> dict[str, float]:
     """Intrinsic, network and total risk of a Score row, each in [0, 1] (S1); per
-    domain also ``network_uncapped``, the sum the contributions add up to (S5)."""
+    domain also ``network_uncapped`` (equal to ``network`` since the strongest-path
+    model; above it only in runs stored before, whose contributions summed to it)."""
     names = ("intrinsic", "network", "total") + (("network_uncapped",) if prefix else ())
     return {k: row[f"{prefix}_{k}" if prefix else k] for k in names}
 
