@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from credgraph.api import errors, metrics
-from credgraph.api.deps import CallerDep, GatewayDep
+from credgraph.api.deps import CallerDep, GatewayDep, SettingsDep
 from credgraph.api.models import ErrorResponse, Health
 from credgraph.api.routes import audit, queries, runs, subjects, ui
 from credgraph.graph.gateway import Gateway
@@ -39,20 +39,22 @@ shape `{"error": {"code", "message", "field", "hint", "status"}}`.
 
 
 def create_app(settings: Settings | None = None, gateway: Gateway | None = None) -> FastAPI:
-    """The API over ``settings`` (default: read from the environment, once). With a
-    ``gateway`` given (tests), the app uses it and leaves it open at shut-down."""
+    """The API over ``settings`` (default: read from the environment, once). The
+    lifespan opens the process's one gateway and closes it at shut-down; with a
+    ``gateway`` given (tests), the app uses that one and leaves it open."""
     conf = settings if settings is not None else load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own = gateway is None
-        app.state.gateway = gateway if gateway is not None else Gateway(conf)
+        own = app.state.gateway is None
+        if own:
+            app.state.gateway = Gateway(app.state.settings)
         try:
             yield
         finally:
             if own:
                 app.state.gateway.close()
-            app.state.gateway = None
+                app.state.gateway = None
 
     app = FastAPI(
         title="credgraph",
@@ -67,8 +69,8 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     registry = metrics.install(app)
 
     @app.get("/health", response_model=Health, tags=["service"], summary="Liveness and database")
-    def health(gw: GatewayDep) -> dict[str, Any]:
-        run = Runs(gw, conf).current()  # a DatabaseError is a 503 in the error shape
+    def health(gw: GatewayDep, settings: SettingsDep) -> dict[str, Any]:
+        run = Runs(gw, settings).current()  # a DatabaseError is a 503 in the error shape
         return {"status": "ok", "database": True, "current_run": run["id"] if run else None}
 
     @app.get(

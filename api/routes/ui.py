@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
+from credgraph.api.errors import ERROR_RESPONSES
+
 router = APIRouter(tags=["viewer"])
 
 PAGE = (FsPath(__file__).resolve().parents[1] / "static" / "viewer.html").read_text(
@@ -22,7 +24,11 @@ PAGE = (FsPath(__file__).resolve().parents[1] / "static" / "viewer.html").read_t
     "/ui/subjects/{subject_id}",
     response_class=HTMLResponse,
     summary="The neighbourhood viewer (an HTML page; its data requests carry the key)",
-    responses={200: {"content": {"text/html": {}}, "description": "the viewer page"}},
+    responses={
+        200: {"content": {"text/html": {}}, "description": "the viewer page"},
+        422: ERROR_RESPONSES[422],
+        500: ERROR_RESPONSES[500],
+    },
 )
 def viewer(subject_id: Annotated[str, Path(max_length=200)]) -> HTMLResponse:
     return HTMLResponse(
