@@ -270,7 +270,7 @@ EDGE_KINDS: dict[str, str] = {
 MAX_DEPTH = 3
 HARD_CAP = 500
 """No neighbourhood holds more nodes than this, whatever the limit asked."""
-TIME_LIMIT = 3.0
+TIME_LIMIT = 10.0
 """Seconds a neighbourhood may spend in the database before it is cut."""
 
 

@@ -164,6 +164,14 @@
     return added;
   }
 
+  // A contribution's path alternates subject ids and links ({relationships: [{kind, id}]}).
+  function pathText(path) {
+    return path.map((p) => typeof p === "string" ? p
+      : p && Array.isArray(p.relationships)
+        ? " -[" + p.relationships.map((r) => r.kind + " " + r.id).join(", ") + "]-> "
+        : " -" + JSON.stringify(p) + "- ").join("");
+  }
+
   function cell(text) { const td = document.createElement("td"); td.textContent = text == null ? "" : String(text); return td; }
   function row(table, ...values) { const tr = document.createElement("tr"); values.forEach((v) => tr.appendChild(cell(v))); table.appendChild(tr); }
   function head(text, tag) { const h = document.createElement(tag || "h2"); h.textContent = text; detail.appendChild(h); }
@@ -193,7 +201,7 @@
       } else {
         const c = document.createElement("table"); c.id = "contributions";
         row(c, "domain", "amount", "from", "path");
-        for (const x of s.contributions) row(c, x.domain, x.amount.toFixed(4), x.source_subject, x.path.join(" "));
+        for (const x of s.contributions) row(c, x.domain, x.amount.toFixed(4), x.source_subject, pathText(x.path));
         detail.appendChild(c);
       }
       head("Own records", "h3");

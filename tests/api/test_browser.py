@@ -105,6 +105,10 @@ def test_viewer_draws_expands_and_explains(
     # the explanation of the subject beside the graph
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#detail table"))
     assert "trust score" in browser.find_element(By.ID, "detail").text
+    # the subject has network contributions: its explanation lists them, paths as text
+    wait.until(lambda d: d.find_elements(By.ID, "contributions"))
+    why = browser.find_element(By.ID, "contributions").text
+    assert world.explained in why and "[object" not in why
     # click a neighbour that is not expanded yet: the graph grows around it
     grew = False
     # (the drawing is redrawn on every change: work with keys, not element handles)
