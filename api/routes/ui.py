@@ -26,8 +26,16 @@ PAGE = (FsPath(__file__).resolve().parents[1] / "static" / "viewer.html").read_t
     summary="The neighbourhood viewer (an HTML page; its data requests carry the key)",
     responses={
         200: {"content": {"text/html": {}}, "description": "the viewer page"},
-        422: ERROR_RESPONSES[422],
-        500: ERROR_RESPONSES[500],
+        # JSON, not the page's HTML: spelt out (a "model" would take the route's media type)
+        **{
+            status: {
+                "description": ERROR_RESPONSES[status]["description"],
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                },
+            }
+            for status in (422, 500)
+        },
     },
 )
 def viewer(subject_id: Annotated[str, Path(max_length=200)]) -> HTMLResponse:

@@ -446,5 +446,5 @@ def test_apikey_commands(
         assert c.get("/runs", headers={"X-API-Key": made["key"]}).status_code == 200
         assert main(["apikey", "revoke", made["id"]]) == 0
         assert c.get("/runs", headers={"X-API-Key": made["key"]}).status_code == 401
-    assert main(["apikey", "create", "--role", "root"]) == 1
+    assert main(["apikey", "create", "--role", "root"]) == 2  # usage
     assert main(["apikey", "revoke", "000000000000"]) == 1
