@@ -48,7 +48,10 @@ def drive(
         i = c
         while time.monotonic() < stop:
             t = time.perf_counter()
-            ok = work(i)
+            try:
+                ok = work(i)
+            except Exception:  # noqa: BLE001 - a timeout or a refused connection is an error
+                ok = False
             lat[c].append(time.perf_counter() - t)
             errors[c] += 0 if ok else 1
             i += clients
@@ -65,6 +68,8 @@ def drive(
 
 def row(name: str, mode: str, clients: int, res: tuple[np.ndarray, int, float]) -> str:
     lat, errors, wall = res
+    if not len(lat):
+        return f"| {name} | {mode} | {clients} | 0 | {errors} | - | - | - | - |"
     p50, p95, p99 = (np.percentile(lat, q) * 1000 for q in (50, 95, 99))
     return (
         f"| {name} | {mode} | {clients} | {len(lat):,} | {errors} | "
@@ -123,7 +128,9 @@ def main() -> None:
 
                 def client() -> httpx.Client:
                     if not hasattr(local, "c"):
-                        local.c = httpx.Client(base_url=base, headers={"X-API-Key": key})
+                        local.c = httpx.Client(
+                            base_url=base, headers={"X-API-Key": key}, timeout=30.0
+                        )
                     return local.c  # type: ignore[no-any-return]
 
                 caller = Caller(actor="benchmark", via="api", role="viewer")
@@ -163,7 +170,7 @@ def main() -> None:
                             sys.stdout.flush()
             finally:
                 proc.terminate()
-                proc.wait(10)
+                proc.wait(30)
                 gw.close()
 
 

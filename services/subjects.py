@@ -319,13 +319,17 @@ _CENTRE: LiteralString = (
     "OPTIONAL MATCH (b:BlacklistEntry {id: $id}) "
     "WITH coalesce(s, l, b) AS c WHERE c IS NOT NULL RETURN elementId(c) AS eid"
 )
+# Every walk step starts from the nodes it has by their element ids, one seek each
+# (UNWIND + a correlated subquery with elementId(x) = id: never a scan of a label).
 _EXPAND: LiteralString = (
-    "MATCH (a)-[r]-(b) WHERE elementId(a) IN $frontier AND type(r) IN $types "
+    "UNWIND $frontier AS fid CALL (fid) { MATCH (a) WHERE elementId(a) = fid "
+    "MATCH (a)-[r]-(b) WHERE type(r) IN $types "
     "AND (b:Subject OR b:Loan OR b:BlacklistEntry) AND NOT elementId(b) IN $seen "
+    "RETURN b } "
     "WITH DISTINCT b LIMIT $room RETURN elementId(b) AS eid"
 )
 _NODES: LiteralString = (
-    "MATCH (n) WHERE elementId(n) IN $ids "
+    "UNWIND $ids AS nid CALL (nid) { MATCH (n) WHERE elementId(n) = nid RETURN n } "
     "OPTIONAL MATCH (sc:Score {run: $run, subject: n.id}) WHERE n:Subject "
     "RETURN elementId(n) AS eid, labels(n) AS labels, n.id AS id, n.name AS name, "
     "n.amount AS amount, n.currency AS currency, n.status AS status, n.list AS list, "
@@ -333,8 +337,8 @@ _NODES: LiteralString = (
     "sc.total AS total"
 )
 _EDGES: LiteralString = (
-    "MATCH (a)-[r]->(b) WHERE elementId(a) IN $ids AND elementId(b) IN $ids "
-    "AND type(r) IN $types "
+    "UNWIND $ids AS nid CALL (nid) { MATCH (a) WHERE elementId(a) = nid "
+    "MATCH (a)-[r]->(b) WHERE type(r) IN $types AND elementId(b) IN $ids RETURN a, r, b } "
     "RETURN elementId(r) AS eid, elementId(a) AS src, elementId(b) AS dst, type(r) AS type, "
     "r.amount AS amount, r.share AS share, r.kind AS guarantee_kind"
 )
