@@ -14,8 +14,13 @@ import sys
 import typer
 
 # The command modules register their commands on the app when imported.
-import credgraph.cli.scheduler_cmds  # noqa: F401
-from credgraph.cli import data_cmds, neo4j_cmds, scoring_cmds  # noqa: F401
+from credgraph.cli import (  # noqa: F401
+    data_cmds,
+    neo4j_cmds,
+    scheduler_cmds,
+    scoring_cmds,
+    serve_cmds,
+)
 from credgraph.cli.app import app, err, hint_for, styled
 from credgraph.graph.errors import CredgraphError
 

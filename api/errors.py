@@ -1,0 +1,93 @@
+"""One JSON error shape for every error: ``{"error": {code, message, field, hint, status}}``.
+
+A :class:`CredgraphError` keeps its ``code``, ``field``, ``hint`` and
+``http_status``; request validation is 422 ``invalid_request`` naming the field;
+Starlette's own errors (an unknown path, a wrong method) keep their status; any
+other exception is a 500 ``internal_error`` whose details stay in the server's log:
+no stack trace or exception text ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from credgraph.api.models import ErrorResponse
+from credgraph.graph.errors import CredgraphError
+
+log = logging.getLogger("credgraph.api")
+
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid_request",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
+    hint: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "field": field, "hint": hint}}
+    body["error"]["status"] = status  # type: ignore[assignment]
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# Documented on every route (the 'responses' of the OpenAPI description).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorResponse, "description": STATUS_CODES[s]}
+    for s in (400, 401, 403, 404, 422, 500, 503)
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CredgraphError)
+    async def credgraph_error(request: Request, exc: CredgraphError) -> JSONResponse:
+        status = exc.http_status
+        if status >= 500:
+            log.error("%s %s: %s (%s)", request.method, request.url.path, exc.code, exc.message)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return error_response(
+            status, exc.code, exc.message, field=exc.field, hint=exc.hint, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header", "body")]
+        field = ".".join(loc) or None
+        msg = str(first.get("msg", "invalid request"))
+        return error_response(
+            422, "invalid_request", f"{field}: {msg}" if field else msg, field=field
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = STATUS_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return error_response(
+            exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
+        )
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error_response(
+            500, "internal_error", "internal error; the server's log has the details"
+        )

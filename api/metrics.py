@@ -1,0 +1,100 @@
+"""Prometheus metrics: requests and latencies per route template, the current run
+and its age (read from the database at scrape time). One registry per app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.routing import Match
+
+from credgraph.graph.errors import CredgraphError
+from credgraph.graph.runs import Runs
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class RunCollector(Collector):
+    """``credgraph_current_run_info{run, as_of}`` and ``credgraph_current_run_age_seconds``."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "credgraph_current_run_info", "the current propagation run", labels=["run", "as_of"]
+        )
+        age = GaugeMetricFamily(
+            "credgraph_current_run_age_seconds", "seconds since the current run completed"
+        )
+        gw = getattr(self.app.state, "gateway", None)
+        run: dict[str, Any] | None = None
+        if gw is not None:
+            try:
+                run = Runs(gw, self.app.state.settings).current()
+            except CredgraphError:
+                run = None
+        if run is not None:
+            info.add_metric([run["id"], str(run.get("as_of"))], 1.0)
+            ended = run.get("ended_at") or run.get("started_at")
+            if ended is not None:
+                when = ended.to_native() if hasattr(ended, "to_native") else ended
+                if isinstance(when, datetime):
+                    if when.tzinfo is None:
+                        when = when.replace(tzinfo=UTC)
+                    age.add_metric([], (datetime.now(UTC) - when).total_seconds())
+        yield info
+        yield age
+
+
+def route_template(request: Request) -> str:
+    """The route's path template (``/subjects/{subject_id}``), not the path asked."""
+    route = request.scope.get("route")
+    if route is not None and hasattr(route, "path"):
+        return str(route.path)
+    for r in request.app.router.routes:
+        match, _ = r.matches(request.scope)
+        if match == Match.FULL and hasattr(r, "path"):
+            return str(r.path)
+    return "unmatched"
+
+
+def install(app: FastAPI) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    requests = Counter(
+        "credgraph_http_requests",
+        "HTTP requests by method, route template and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "credgraph_http_request_duration_seconds",
+        "HTTP request latency by method and route template",
+        ["method", "route"],
+        buckets=BUCKETS,
+        registry=registry,
+    )
+    registry.register(RunCollector(app))
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = route_template(request)
+            latency.labels(request.method, route).observe(time.perf_counter() - start)
+            requests.labels(request.method, route, str(status)).inc()
+
+    return registry

@@ -1,0 +1,178 @@
+"""HTTP API latency and throughput: the depth-2 neighbourhood and the score routes
+at 8 and 32 concurrent clients, beside the same use cases called in-process
+through the driver (the same Cypher, no HTTP: the floor).
+
+    nice python benchmarks/api.py [--scale 100000] [--seconds 20] [--clients 8 32]
+
+Starts its own managed Neo4j in a temporary home, generates and bulk-loads the
+synthetic market, runs propagation, creates a viewer key, starts `credgraph serve`
+in a child process and drives it with threads (one keep-alive HTTP client each).
+Prints p50/p95/p99 (ms), requests per second and errors. Goals (issue 14): depth-2
+p95 under 50 ms at 8 clients; no errors at 32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+from common import bench_server, env_for, free_port, machine
+
+from credgraph.graph.gateway import Gateway
+from credgraph.services.apikeys import create_key
+from credgraph.services.caller import Caller
+from credgraph.services.loading import load_input
+from credgraph.services.propagation import propagate
+from credgraph.services.scores import score_lookup
+from credgraph.services.subjects import neighbourhood
+
+
+def drive(
+    work: Callable[[int], bool], clients: int, seconds: float
+) -> tuple[np.ndarray, int, float]:
+    """Run ``work(i)`` from ``clients`` threads for ``seconds``; latencies (s), errors, wall."""
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def loop(c: int) -> None:
+        i = c
+        while time.monotonic() < stop:
+            t = time.perf_counter()
+            try:
+                ok = work(i)
+            except Exception:  # noqa: BLE001 - a timeout or a refused connection is an error
+                ok = False
+            lat[c].append(time.perf_counter() - t)
+            errors[c] += 0 if ok else 1
+            i += clients
+
+    threads = [threading.Thread(target=loop, args=(c,)) for c in range(clients)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    return np.array([x for per in lat for x in per]), sum(errors), wall
+
+
+def row(name: str, mode: str, clients: int, res: tuple[np.ndarray, int, float]) -> str:
+    lat, errors, wall = res
+    if not len(lat):
+        return f"| {name} | {mode} | {clients} | 0 | {errors} | - | - | - | - |"
+    p50, p95, p99 = (np.percentile(lat, q) * 1000 for q in (50, 95, 99))
+    return (
+        f"| {name} | {mode} | {clients} | {len(lat):,} | {errors} | "
+        f"{p50:.1f} | {p95:.1f} | {p99:.1f} | {len(lat) / wall:,.0f} |"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=int, default=100_000)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--clients", type=int, nargs="+", default=[8, 32])
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="credgraph-api-bench-") as tmp:
+        home = Path(tmp) / "home"
+        sample = Path(tmp) / "sample"
+        from credgraph.loaders.generate import generate
+
+        generate(sample, args.scale, args.seed, "csv")
+        print(f"machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        with bench_server(home) as server:
+            settings = server.settings
+            t = time.perf_counter()
+            load_input(settings, sample, source="bench", bulk=True)
+            print(f"loaded {args.scale:,} subjects in {time.perf_counter() - t:.1f}s", flush=True)
+            t = time.perf_counter()
+            propagate(settings, as_of="2026-06-30")
+            print(f"propagated in {time.perf_counter() - t:.1f}s", flush=True)
+            gw = Gateway(settings)
+            _, key = create_key(gw, "viewer", "benchmark")
+            ids = [r["id"] for r in gw.read("MATCH (s:Subject) RETURN s.id AS id ORDER BY s.id")]
+            random.Random(args.seed).shuffle(ids)
+            ids = ids[:2000]
+            port = free_port()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "credgraph.cli.main", "serve", "--port", str(port)],
+                env=env_for(settings),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            base = f"http://127.0.0.1:{port}"
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        if httpx.get(f"{base}/health").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise SystemExit("the API did not start")
+                    time.sleep(0.2)
+                local = threading.local()
+
+                def client() -> httpx.Client:
+                    if not hasattr(local, "c"):
+                        local.c = httpx.Client(
+                            base_url=base, headers={"X-API-Key": key}, timeout=30.0
+                        )
+                    return local.c  # type: ignore[no-any-return]
+
+                caller = Caller(actor="benchmark", via="api", role="viewer")
+                cases: dict[str, dict[str, Callable[[int], bool]]] = {
+                    "neighbourhood depth 2": {
+                        "api": lambda i: (
+                            client()
+                            .get(f"/subjects/{ids[i % len(ids)]}/neighbourhood?depth=2&limit=100")
+                            .status_code
+                            == 200
+                        ),
+                        "driver": lambda i: bool(
+                            neighbourhood(
+                                gw, settings, ids[i % len(ids)], caller=caller, depth=2, limit=100
+                            )["nodes"]
+                        ),
+                    },
+                    "score": {
+                        "api": lambda i: (
+                            client().get(f"/subjects/{ids[i % len(ids)]}/score").status_code == 200
+                        ),
+                        "driver": lambda i: bool(
+                            score_lookup(gw, settings, ids[i % len(ids)], caller=caller)
+                        ),
+                    },
+                }
+                print(
+                    "| route | via | clients | requests | errors | p50 ms | p95 ms | p99 ms "
+                    "| req/s |\n|---|---|---|---|---|---|---|---|---|",
+                    flush=True,
+                )
+                for name, modes in cases.items():
+                    for clients in args.clients:
+                        for mode, work in modes.items():
+                            drive(work, clients, 2.0)  # warm-up
+                            print(row(name, mode, clients, drive(work, clients, args.seconds)))
+                            sys.stdout.flush()
+            finally:
+                proc.terminate()
+                proc.wait(30)
+                gw.close()
+
+
+if __name__ == "__main__":
+    main()
