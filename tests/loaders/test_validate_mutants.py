@@ -50,7 +50,8 @@ def test_severity_one_row_is_accepted(tmp_path: Path) -> None:
         tmp_path,
         {
             "persons.csv": PERSONS_CSV + "P1,Ann,,,,\n",
-            "blacklist.csv": BL_CSV + "B1,P1,sanctions,2020-01-01,1\nB2,P1,sanctions,2020-01-01,1.5\n",
+            "blacklist.csv": BL_CSV
+            + "B1,P1,sanctions,2020-01-01,1\nB2,P1,sanctions,2020-01-01,1.5\n",
         },
     )
     assert got.keys("blacklist.csv") == ["B1"]
