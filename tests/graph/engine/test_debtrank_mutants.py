@@ -17,7 +17,7 @@ import pytest
 from hypothesis import event, given, settings, target
 from hypothesis import strategies as st
 
-from credgraph.graph.engine.debtrank import debtrank, impact_matrix, relative_value
+from credgraph.graph.engine.debtrank import debtrank, has_equity, impact_matrix, relative_value
 from tests.graph.engine.test_debtrank import Exposure, assert_same, brute_force, columns
 
 NAN = float("nan")
@@ -191,3 +191,8 @@ def test_bad_input_is_named() -> None:
     # the edges of the ranges are fine
     assert debtrank(np.array([[0.0, 1.0], [0.0, 0.0]]), {1: 1.0}).h.tolist() == [1.0, 1.0]
     assert impact_matrix(2, [1], [0], [0.0], eq).nnz == 0
+
+
+def test_has_equity_reads_missing_values_and_columns() -> None:
+    assert has_equity([1, None, 0, -2, "3"]).tolist() == [True, False, False, False, True]
+    assert has_equity(np.array([[5.0], [np.nan]])).tolist() == [True, False]
