@@ -196,3 +196,12 @@ def test_bad_input_is_named() -> None:
 def test_has_equity_reads_missing_values_and_columns() -> None:
     assert has_equity([1, None, 0, -2, "3"]).tolist() == [True, False, False, False, True]
     assert has_equity(np.array([[5.0], [np.nan]])).tolist() == [True, False]
+
+
+def test_explicit_zero_entries_in_w_are_allowed() -> None:
+    import scipy.sparse as sp
+
+    W = sp.csr_matrix((np.array([0.0, 0.5]), np.array([1, 0]), np.array([0, 1, 2])), shape=(2, 2))
+    assert W.nnz == 2  # the zero is stored
+    r = debtrank(W, {0: 1.0})
+    np.testing.assert_allclose(r.h, [1.0, 0.5])
