@@ -46,9 +46,11 @@ def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert "No such command" in capsys.readouterr().err
 
 
-def test_missing_argument_is_usage_error() -> None:
+def test_missing_argument_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score"]) == 2
+    assert "Missing argument 'subject'" in capsys.readouterr().err
     assert main(["generate", "out"]) == 2  # --scale is required
+    assert "Missing option '--scale'" in capsys.readouterr().err
 
 
 def test_bad_setting_is_one_line(
@@ -86,12 +88,19 @@ def test_unreachable_server_is_explained(
 def test_generate_and_usage_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", str(tmp_path / "g"), "--scale", "50", "--seed", "3"]) == 0
     assert (tmp_path / "g" / "persons.csv").is_file()
-    assert main(["generate", str(tmp_path / "g0"), "--scale", "0"]) == 2
-    assert main(["stress", "--shock", "X=2"]) == 2
-    assert main(["scores", "--format", "xml"]) == 2
-    assert main(["load", str(tmp_path), "--format", "xls"]) == 2
-    assert main(["propagate", "--as-of", "31/12/2025"]) == 2
-    assert main(["dispute", "B1"]) == 2  # needs --reason or --resolve
+    capsys.readouterr()
+    for args, message in (
+        (["generate", str(tmp_path / "g0"), "--scale", "0"], "scale must be a positive integer"),
+        (["stress", "--shock", "X=2"], "error: shock 'X=2': fraction must be in (0, 1], not 2.0"),
+        (["scores", "--format", "xml"], "error: format must be csv, json or parquet, not 'xml'"),
+        (["load", str(tmp_path), "--format", "xls"], "error: format must be csv, parquet or ftm"),
+        (["propagate", "--as-of", "31/12/2025"], "as_of must be an ISO date (YYYY-MM-DD)"),
+        (["dispute", "B1"], "error: a dispute needs a reason"),  # needs --reason or --resolve
+    ):
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert message in err, (args, err)
+        assert "internal error" not in err and "Traceback" not in err
 
 
 def test_bad_policy_file_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

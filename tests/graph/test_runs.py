@@ -152,7 +152,9 @@ def test_score_json_contract_and_explanation_adds_up(
     assert f"-[{first['kind']} {first['id']}" in text
     top = json.loads(cli(neo4j_server, "score", sid, "--json", "--top", "1").stdout)
     assert len(top["contributions"]) == 1
-    assert cli(neo4j_server, "score", "NO-SUCH-ID").returncode == 1
+    miss = cli(neo4j_server, "score", "NO-SUCH-ID")
+    assert miss.returncode == 1 and "error: no subject 'NO-SUCH-ID'" in miss.stderr
+    assert "internal error" not in miss.stderr
 
 
 def test_every_score_lookup_is_audited(
@@ -164,7 +166,8 @@ def test_every_score_lookup_is_audited(
     assert loaded.read("MATCH (e:AuditEvent) RETURN count(e) AS n") == [{"n": 0}]
     ok = cli(neo4j_server, "score", sid, "--reason", "credit review #42", "--actor", "ana")
     assert ok.returncode == 0, ok.stderr
-    assert cli(neo4j_server, "score", "NO-SUCH-ID", "--json").returncode == 1
+    miss = cli(neo4j_server, "score", "NO-SUCH-ID", "--json")
+    assert miss.returncode == 1 and "error: no subject 'NO-SUCH-ID'" in miss.stderr
     events = json.loads(cli(neo4j_server, "audit", "--json").stdout)
     assert [(e["subject"], e["action"], e["via"]) for e in events] == [
         ("NO-SUCH-ID", "score", "cli"),
@@ -221,7 +224,8 @@ def test_scores_export_formats(
     assert cli(neo4j_server, "scores", "--format", "parquet", "--out", str(pq)).returncode == 0
     df = pd.read_parquet(pq)
     assert len(df) == 1500 and df["trust_score"].between(0, 100).all()
-    assert cli(neo4j_server, "scores", "--format", "xml").returncode == 2
+    bad = cli(neo4j_server, "scores", "--format", "xml")
+    assert bad.returncode == 2 and "xml" in bad.stderr and "internal error" not in bad.stderr
 
 
 def test_history_and_pruning(
@@ -349,13 +353,28 @@ def test_stress_reads_only(loaded: Gateway) -> None:
     assert all(0.0 <= h <= 1.0 for h in res["distress"].values())
 
 
-def test_cli_stress_and_runs_json(loaded: Gateway, neo4j_server: ManagedServer) -> None:
+def test_cli_stress_and_runs_json(
+    loaded: Gateway,
+    neo4j_server: ManagedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     sid = loaded.read("MATCH (f:Firm) WHERE f.equity > 0 RETURN f.id AS id LIMIT 1")[0]["id"]
     proc = cli(neo4j_server, "stress", "--shock", f"{sid}=0.5", "--json", "--as-of", "2026-06-30")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert {"debtrank", "defaults", "distress", "unassessed"} <= doc.keys()
     assert doc["distress"][sid] == 0.5
-    assert cli(neo4j_server, "stress", "--shock", f"{sid}=1.5").returncode == 2
-    assert cli(neo4j_server, "stress", "--shock", "NOPE").returncode == 1
-    assert main(["runs", "--json"]) in (0, 1)  # no crash without a home of its own
+    bad = cli(neo4j_server, "stress", "--shock", f"{sid}=1.5")
+    assert bad.returncode == 2 and "fraction must be in (0, 1], not 1.5" in bad.stderr
+    nope = cli(neo4j_server, "stress", "--shock", "NOPE")
+    assert nope.returncode == 1 and "error: no subject 'NOPE' to shock" in nope.stderr
+    assert "internal error" not in nope.stderr
+    # in a home of its own with no server (never the default home): a clear error
+    monkeypatch.setenv("CREDGRAPH_HOME", str(tmp_path / "home"))
+    for var in ("NEO4J_URI", "NEO4J_PASSWORD", "CREDGRAPH_BOLT_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["runs", "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "never started" in err and "internal error" not in err

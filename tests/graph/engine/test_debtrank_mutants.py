@@ -17,7 +17,7 @@ import pytest
 from hypothesis import event, given, settings, target
 from hypothesis import strategies as st
 
-from credgraph.graph.engine.debtrank import debtrank, impact_matrix, relative_value
+from credgraph.graph.engine.debtrank import debtrank, has_equity, impact_matrix, relative_value
 from tests.graph.engine.test_debtrank import Exposure, assert_same, brute_force, columns
 
 NAN = float("nan")
@@ -127,3 +127,81 @@ def test_a_three_hop_cascade_by_hand() -> None:
     assert r.iterations == 4
     assert r.debtrank == pytest.approx(0.1875)
     assert r.initial_shock == pytest.approx(0.5)
+
+
+# ----------------------------------------------------------------------------- edges
+
+
+def test_empty_market_and_zero_steps() -> None:
+    W = impact_matrix(0, [], [], [], [])
+    assert W.shape == (0, 0) and W.nnz == 0
+    r = debtrank(W, {}, equity=np.zeros(0))
+    assert r.debtrank == 0.0 and r.iterations == 0 and r.converged and r.h.size == 0
+    assert relative_value(np.zeros(0)).size == 0
+    # max_iter = 0: the shock only, nothing passed on, not converged
+    eq = np.array([100.0, 100.0])
+    W = impact_matrix(2, [0], [1], [50.0], eq)
+    r = debtrank(W, {1: 1.0}, max_iter=0, equity=eq)
+    assert r.iterations == 0 and not r.converged
+    np.testing.assert_array_equal(r.h, [0.0, 1.0])
+    assert r.states.tolist() == ["U", "D"] and r.debtrank == 0.0
+
+
+def test_value_with_zeros_is_allowed_and_normalised() -> None:
+    # 0 lent 50 to 1 (E0 = 100): W[0,1] = 0.5.  Shock 1 fully: h0 = 0.5.
+    eq = np.array([100.0, 100.0, 100.0])
+    W = impact_matrix(3, [0], [1], [50.0], eq)
+    r = debtrank(W, {1: 1.0}, value=[2.0, 0.0, 2.0], equity=eq)  # v = (0.5, 0, 0.5)
+    np.testing.assert_allclose(r.value, [0.5, 0.0, 0.5])
+    assert r.debtrank == pytest.approx(0.25) and r.initial_shock == 0.0
+    # value None: 1/n each
+    r = debtrank(W, {1: 1.0}, equity=eq)
+    np.testing.assert_allclose(r.value, [1 / 3] * 3)
+    assert r.debtrank == pytest.approx(0.5 / 3)
+
+
+def test_bad_input_is_named() -> None:
+    eq = np.array([1.0, 1.0])
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        impact_matrix(-1, [], [], [], [])
+    with pytest.raises(ValueError, match="same length"):
+        impact_matrix(2, [0], [1, 0], [1.0], eq)
+    with pytest.raises(ValueError, match="equity has 1 values for 2 nodes"):
+        impact_matrix(2, [0], [1], [1.0], [1.0])
+    with pytest.raises(ValueError, match=r"node indices must lie in \[0, 2\)"):
+        impact_matrix(2, [-1], [1], [1.0], eq)
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        impact_matrix(2, [0], [1], [math.inf], eq)
+    W = impact_matrix(2, [0], [1], [0.5], eq)
+    with pytest.raises(ValueError, match="square"):
+        debtrank(np.zeros((2, 3)), {0: 1.0})
+    with pytest.raises(ValueError, match=r"entries must lie in \[0, 1\]"):
+        debtrank(np.array([[0.0, -0.1], [0.0, 0.0]]), {0: 1.0})
+    with pytest.raises(ValueError, match="max_iter must be >= 0"):
+        debtrank(W, {0: 1.0}, max_iter=-1)
+    for bad in ([1.0], [1.0, math.nan], [1.0, -1.0], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="value must have n finite values"):
+            debtrank(W, {0: 1.0}, value=bad)
+    with pytest.raises(ValueError, match="equity has 3 values for 2 nodes"):
+        debtrank(W, {0: 1.0}, equity=[1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"shocked node 2 outside \[0, 2\)"):
+        debtrank(W, {2: 1.0})
+    with pytest.raises(ValueError, match=r"shock of node 0 must lie in \(0, 1\]"):
+        debtrank(W, {0: 1.5})
+    # the edges of the ranges are fine
+    assert debtrank(np.array([[0.0, 1.0], [0.0, 0.0]]), {1: 1.0}).h.tolist() == [1.0, 1.0]
+    assert impact_matrix(2, [1], [0], [0.0], eq).nnz == 0
+
+
+def test_has_equity_reads_missing_values_and_columns() -> None:
+    assert has_equity([1, None, 0, -2, "3"]).tolist() == [True, False, False, False, True]
+    assert has_equity(np.array([[5.0], [np.nan]])).tolist() == [True, False]
+
+
+def test_explicit_zero_entries_in_w_are_allowed() -> None:
+    import scipy.sparse as sp
+
+    W = sp.csr_matrix((np.array([0.0, 0.5]), np.array([1, 0]), np.array([0, 1, 2])), shape=(2, 2))
+    assert W.nnz == 2  # the zero is stored
+    r = debtrank(W, {0: 1.0})
+    np.testing.assert_allclose(r.h, [1.0, 0.5])

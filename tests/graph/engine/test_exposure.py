@@ -51,6 +51,7 @@ L10,F2,F1,,2020-01-01,performing,
 L11,F1,P2,30,2024-01-01,overdue,2024-01-01
 L12,BANK,P2,90,2020-01-01,repaid,2024-01-01
 L13,F2,BANK,40,,performing,
+L14,F1,F2,0.5,2020-01-01,performing,
 """
 GUARANTEES = """id,guarantor_id,loan_id,amount,since,until
 G1,P2,L1,400,,
@@ -64,6 +65,7 @@ G8,P2,L5,100,,
 G9,BANK,L9,60,,2024-01-01
 G10,F1,L12,70,,
 G11,P2,L13,0,,
+G12,F2,L1,0.25,,
 """
 # Worked by hand from the rule:
 #   L1   BANK -> F1 1000    performing, issued 2020
@@ -76,11 +78,13 @@ G11,P2,L13,0,,
 #   L11  F1 -> P2 30        issued on the date itself
 #   L12  repaid on the date itself: nothing (and nothing for G10)
 #   L13  F2 -> BANK 40      no issue date: outstanding
+#   L14  F1 -> F2 0.5       amounts below 1 count
 #   G1   P2 -> F1 400       the guarantor is exposed to the borrower (F1), not the lender
 #   G3   ended 2023-06-30: nothing;  G4 P1 -> F2 250 (active since 2022)
 #   G5   F1 guarantees its own loan: self-exposure, nothing
 #   G6   unknown loan; G7 starts after the date; G11 amount 0: nothing
 #   G9   BANK -> F2 60      guarantees P1's loan to F2; until the date itself counts
+#   G12  F2 -> F1 0.25      guarantees L1 (borrower F1)
 EXPECTED = sorted(
     [
         ("BANK", "F1", 1000.0, False),
@@ -88,9 +92,11 @@ EXPECTED = sorted(
         ("P1", "F2", 80.0, False),
         ("F1", "P2", 30.0, False),
         ("F2", "BANK", 40.0, False),
+        ("F1", "F2", 0.5, False),
         ("P2", "F1", 400.0, True),
         ("P1", "F2", 250.0, True),
         ("BANK", "F2", 60.0, True),
+        ("F2", "F1", 0.25, True),
     ]
 )
 
@@ -124,7 +130,12 @@ def test_hand_worked_exposures_from_files(tmp_path: Path) -> None:
     # the guarantee view holds the guarantees only, guarantor first
     c, d, a = exp.guarantees
     got = sorted(zip(subjects.ids[c].tolist(), subjects.ids[d].tolist(), a.tolist(), strict=True))
-    assert got == [("BANK", "F2", 60.0), ("P1", "F2", 250.0), ("P2", "F1", 400.0)]
+    assert got == [
+        ("BANK", "F2", 60.0),
+        ("F2", "F1", 0.25),
+        ("P1", "F2", 250.0),
+        ("P2", "F1", 400.0),
+    ]
     # one day later L11 is still out, G9 has ended; one day earlier L11 is not yet issued,
     # L12 not yet repaid (so G10 counts), G9 still runs
     later = as_rows(exposures(tables, subjects, date(2024, 1, 2)), subjects.ids)
@@ -217,7 +228,7 @@ def frame(rows: list[dict[str, Any]], cols: list[str]) -> pd.DataFrame:
 
 
 subject = st.sampled_from([*SUBJECTS, "GHOST"])
-amount = st.sampled_from([None, -5.0, 0.0, 10.0, 250.0, 1e4, 10.0, 250.0])
+amount = st.sampled_from([None, -5.0, 0.0, 0.5, 10.0, 250.0, 1e4, 10.0, 250.0])
 day = st.sampled_from(DAYS)
 
 

@@ -169,3 +169,25 @@ def test_record_status_on_arrays_with_every_pair_of_end_dates() -> None:
         disputed=[r["disputed"] for r in combos],
     )
     assert got.tolist() == [reference_status(r, AS_OF) for r in combos]
+
+
+def test_one_active_record_beside_inactive_ones_is_returned_exactly() -> None:
+    """Records that do not count are left out before the noisy-OR: a subject whose one
+    active record has severity p has intrinsic risk exactly p (no log/exp round trip,
+    which for this p is one unit in the last place off)."""
+    p = 0.22715759353337972
+    base = {"subject_id": "P", "listed_on": date(2020, 1, 1), "delisted_on": None}
+    rows = [
+        {**base, "id": "on", "expires_on": None, "severity": p, "disputed": False},
+        {**base, "id": "off", "expires_on": AS_OF - DAY, "severity": 0.5, "disputed": False},
+        {**base, "id": "zero", "expires_on": None, "severity": 0.0, "disputed": False},
+    ]
+    proj = build_projection(tables(rows), load_policy(None), AS_OF)
+    domain = load_policy(None).list_policy("sanctions").domain
+    assert intrinsic_risk(proj)[domain][proj.subjects.index_of("P")] == p
+
+
+def test_disputed_flags_given_as_numbers() -> None:
+    dates = np.array(["2020-01-01"] * 3, dtype="datetime64[D]")
+    got = record_status(np.datetime64(AS_OF, "D"), dates, disputed=[1, 0, 0])
+    assert got.tolist() == ["disputed", "active", "active"]

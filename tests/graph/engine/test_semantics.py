@@ -130,28 +130,9 @@ def test_s2_adding_an_adverse_loan_never_raises_trust(
     assert all(after[s] <= before[s] + TOL for s in before)
 
 
-@SETTINGS
-@given(worlds(), POLICIES, st.data())
-def test_s2_expiring_delisting_disputing_never_lowers_trust(
-    world: World, spec: dict[str, Any] | None, data: st.DataObject
-) -> None:
-    pol = _policy(spec)
-    before = _trust(world, pol)
-    change = data.draw(st.sampled_from(["expire", "delist", "dispute", "dispute_loan"]))
-    table = "loans" if change == "dispute_loan" else "blacklist"
-    rows = [dict(r) for r in world.table(table)]
-    if not rows:
-        return
-    k = data.draw(st.integers(0, len(rows) - 1))
-    key, value = {
-        "expire": ("expires_on", PAST[0]),
-        "delist": ("delisted_on", PAST[0]),
-        "dispute": ("disputed", True),
-        "dispute_loan": ("disputed", True),
-    }[change]
-    rows[k][key] = value
-    after = _trust(world.with_rows(table, rows), pol)
-    assert all(after[s] >= before[s] - TOL for s in before)
+# The S2 property for expiring, delisting and disputing lives in
+# test_semantics_processes.py: its strategy always ends an active record (the one
+# that stood here returned early, checking nothing, on worlds without records).
 
 
 # ----------------------------------------------------------------------------- S3
