@@ -765,8 +765,7 @@ def _bulk(
                 fr.created = 0
             report.notes.append(
                 f"{'interrupted by ' + stop.name() if stop.requested else 'failed'}: "
-                "nothing was written"
-                + (" (the store swap was rolled back)" if swap_begun else "")
+                "nothing was written" + (" (the store swap was rolled back)" if swap_begun else "")
             )
             raise
         finally:
