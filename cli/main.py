@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     every CredgraphError becomes ``error: message`` (and a hint) on stderr.
     """
     command = typer.main.get_command(app)
+    os.umask(0o077)  # what credgraph creates (rejects, staging, run data) is its user's alone
     try:
         command.main(args=argv, prog_name="credgraph", standalone_mode=True)
     except SystemExit as exc:

@@ -9,6 +9,12 @@
   :func:`graph.model.label` / :func:`graph.model.rel_type`.
 - Batched writes: ``UNWIND $rows AS row ...`` in batches of
   ``settings.batch_size`` rows, one managed transaction per batch.
+- Fencing: while a process holds the graph's writer lease (graph/lease.py),
+  the lease puts a *fence* on its gateway: a check that runs as the last
+  statement of every write transaction (:meth:`Gateway.write`,
+  :meth:`Gateway.write_tx` and the batch writers built on them) and raises if
+  the lease has been taken over, so the transaction rolls back. Schema
+  statements and ``CALL {...} IN TRANSACTIONS`` (auto-commit) are not fenced.
 - Driver errors become :class:`graph.errors.DatabaseError` with a hint.
 """
 
@@ -36,12 +42,13 @@ def connection(settings: Settings) -> tuple[str, tuple[str, str]]:
                 "NEO4J_URI is set but NEO4J_PASSWORD is not",
                 hint="export NEO4J_PASSWORD, or unset NEO4J_URI to use the managed server",
             )
-        return settings.neo4j_uri, (settings.neo4j_username, settings.neo4j_password)
+        password = settings.neo4j_password.get_secret_value()
+        return settings.neo4j_uri, (settings.neo4j_username, password)
     from credgraph.graph.managed import ManagedServer
 
     server = ManagedServer(settings)
     creds = server.credentials()
-    return server.uri, (creds.username, creds.password)
+    return server.uri, (creds.username, creds.password.get_secret_value())
 
 
 @contextmanager
@@ -88,6 +95,28 @@ class Gateway:
                     notifications_min_severity="OFF",
                 )
         self.driver = driver
+        self._fence: Callable[[ManagedTransaction], None] | None = None
+
+    # -- fencing (graph/lease.py)
+    def set_fence(self, fence: Callable[[ManagedTransaction], None] | None) -> None:
+        """Run ``fence(tx)`` at the end of every write transaction (None: no more)."""
+        self._fence = fence
+
+    @property
+    def fence(self) -> Callable[[ManagedTransaction], None] | None:
+        return self._fence
+
+    def _fenced(self, fn: Callable[[ManagedTransaction], T]) -> Callable[[ManagedTransaction], T]:
+        fence = self._fence
+        if fence is None:
+            return fn
+
+        def work(tx: ManagedTransaction) -> T:
+            result = fn(tx)
+            fence(tx)  # raises if the lease is lost: the transaction rolls back
+            return result
+
+        return work
 
     # -- lifecycle
     def close(self) -> None:
@@ -135,13 +164,17 @@ class Gateway:
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
             return [r.data() for r in tx.run(cypher, params)]
 
+        return self.write_tx(work)
+
+    def write_tx(self, fn: Callable[[ManagedTransaction], T], *, fenced: bool = True) -> T:
+        """Run several statements in one managed write transaction.
+
+        ``fenced=False`` skips the lease's fence: only for the lease's own statements
+        and for records of what a writer did that must be kept even if it lost the lease.
+        """
+        work = self._fenced(fn) if fenced else fn
         with translate_errors(), self.session() as s:
             return s.execute_write(work)
-
-    def write_tx(self, fn: Callable[[ManagedTransaction], T]) -> T:
-        """Run several statements in one managed write transaction."""
-        with translate_errors(), self.session() as s:
-            return s.execute_write(fn)
 
     def write_batches(
         self,

@@ -26,6 +26,21 @@ when it has no holder, or when its holder is gone:
 Silence is measured against the ttl the holder recorded, not the caller's.
 The lease is taken and released in write transactions that lock the lease node
 first, so two writers can never both see it free.
+
+Fencing: a holder can be paused (SIGSTOP, a swapped-out laptop, a long GC) for
+longer than the ttl, be taken over, and wake up with batches in flight. So every
+take of the lease increments a *token* on the lease node, and while the lease is
+held its gateway runs :meth:`Lease.fence` as the last statement of every write
+transaction (graph/gateway.py): it locks the lease node and checks that holder
+and token are still ours, in the same transaction as the writes, or raises
+:class:`LeaseLost` and the transaction rolls back. A takeover locks the same node,
+so it either commits before the check (which then fails) or waits for the
+holder's commit: no batch of a holder that lost its lease is ever committed.
+The lock is held from the check to the commit only, so concurrent batches of
+one holder wait on each other just for their commits.
+
+A lease node on a store with an unfinished bulk swap (graph/managed/server.py,
+its journal) is not taken: the store may yet be rolled back.
 """
 
 from __future__ import annotations
@@ -53,6 +68,18 @@ class Busy(CredgraphError):
 
     code = "busy"
     http_status = 409
+
+
+class LeaseLost(Busy):
+    """This writer's lease was taken over: its transaction was rolled back."""
+
+    code = "lease_lost"
+
+
+_FENCE = (
+    "MATCH (l:Lease {id: $id}) SET l.fenced = true REMOVE l.fenced "
+    "RETURN l.holder AS holder, l.token AS token"
+)
 
 
 def _machine() -> str:
@@ -125,7 +152,8 @@ class Lease:
         self.pid_started = _started(self.pid)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.lost = False  # set when a renewal found another holder
+        self.lost = False  # set when a renewal or the fence found another holder
+        self.token: int | None = None  # the lease node's token when we took it
 
     def acquire(self) -> None:
         """Take the lease, or raise :class:`Busy` naming who holds it."""
@@ -146,11 +174,12 @@ class Lease:
                 current, self.machine, self.pid, self.ttl
             ):
                 return current
-            tx.run(
+            taken = tx.run(
                 "MATCH (l:Lease {id: $id}) SET l.holder = $holder, l.what = $what, "
                 "l.host = $host, l.machine = $machine, l.pid = $pid, "
                 "l.pid_started = $pid_started, l.ttl = $ttl, l.acquired_at = datetime(), "
-                "l.heartbeat_at = datetime(), l.previous = $previous",
+                "l.heartbeat_at = datetime(), l.previous = $previous, "
+                "l.token = coalesce(l.token, 0) + 1 RETURN l.token AS token",
                 id=LEASE_ID,
                 holder=holder,
                 what=self.what,
@@ -160,15 +189,17 @@ class Lease:
                 pid_started=self.pid_started,
                 ttl=self.ttl,
                 previous=current["holder"],
-            ).consume()
+            ).single(strict=True)
+            self.token = taken["token"]
             return None
 
         # Active before the transaction: another thread of this process that reads our
         # holder in between must not take it for an abandoned lease.
+        self._refuse_if_swapping()
         with _ACTIVE_LOCK:
             _ACTIVE.add(holder)
         try:
-            busy = self.gw.write_tx(work)
+            busy = self.gw.write_tx(work, fenced=False)
             if busy is not None:
                 raise Busy(
                     f"another {busy['what'] or 'writer'} is at work on this graph: "
@@ -183,6 +214,7 @@ class Lease:
                 _ACTIVE.discard(holder)
             raise
         self.lost = False
+        self.gw.set_fence(self.fence)
         if self._thread is None:  # taken again (a bulk load's new store): one thread
             self._stop.clear()
             self._thread = threading.Thread(
@@ -190,14 +222,59 @@ class Lease:
             )
             self._thread.start()
 
+    def _refuse_if_swapping(self) -> None:
+        """No writer on a managed store whose bulk swap is unfinished (module docstring)."""
+        settings = self.gw.settings
+        if not settings.managed:
+            return
+        from credgraph.graph.managed.server import ManagedServer
+
+        server = ManagedServer(settings)
+        journal = server.read_journal()
+        if journal is None or server.swap_is_ours(journal):
+            return
+        if server.swap_owner_alive(journal):
+            raise Busy(
+                f"a bulk load ({journal.get('load_id')}) is swapping the store in",
+                hint="try again when it has ended",
+            )
+        raise Busy(
+            f"a bulk load ({journal.get('load_id')}) was stopped while it swapped the "
+            "store in; the store may yet be rolled back, so nothing is written to it",
+            code="swap_unfinished",
+            hint="start the managed server again (credgraph neo4j start): it finishes or "
+            "rolls back the swap",
+        )
+
+    def _statement(self, cypher: Any, **params: Any) -> list[dict[str, Any]]:
+        """One of the lease's own statements: not fenced (they check the holder)."""
+
+        def work(tx: Any) -> list[dict[str, Any]]:
+            return [r.data() for r in tx.run(cypher, params)]
+
+        return self.gw.write_tx(work, fenced=False)
+
+    def fence(self, tx: Any) -> None:
+        """The fence (module docstring): inside a write transaction, lock the lease
+        node and raise :class:`LeaseLost` unless holder and token are still ours."""
+        rec = tx.run(_FENCE, id=LEASE_ID).single()
+        if rec is None or rec["holder"] != self.holder or rec["token"] != self.token:
+            self.lost = True
+            raise LeaseLost(
+                f"{self.holder} lost the graph's writer lease to "
+                f"{rec['holder'] if rec else 'nobody'}; its last transaction was rolled back",
+                hint="run it again once the other writer has ended",
+            )
+
     def _renew(self) -> None:
         while not self._stop.wait(self.ttl / 4):
             try:
-                rows = self.gw.write(
-                    "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder "
+                rows = self._statement(
+                    "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder AND l.token = $token "
                     "SET l.heartbeat_at = datetime() RETURN count(l) AS n",
                     id=LEASE_ID,
                     holder=self.holder,
+                    token=self.token,
                 )
                 if rows and rows[0]["n"] == 0:
                     self.lost = True
@@ -205,10 +282,10 @@ class Lease:
                 pass
 
     def check(self) -> None:
-        """Raise :class:`Busy` if a renewal found the lease taken over by another holder
-        (this holder was silent for longer than ``ttl``, e.g. the server was away)."""
+        """Raise :class:`LeaseLost` if a renewal or the fence found the lease taken over
+        by another holder (this holder was silent for longer than ``ttl``)."""
         if self.lost:
-            raise Busy(
+            raise LeaseLost(
                 f"{self.holder} lost the graph's writer lease to another writer "
                 f"(no heartbeat for {self.ttl:.0f} s); stopped",
                 hint="run it again once the other writer has ended",
@@ -227,13 +304,16 @@ class Lease:
             self._thread = None
         with _ACTIVE_LOCK:
             _ACTIVE.discard(self.holder)
+        if self.gw.fence == self.fence:
+            self.gw.set_fence(None)
         if not in_graph:
             return
-        self.gw.write(
-            "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder "
+        self._statement(
+            "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder AND l.token = $token "
             "SET l.holder = null, l.released_at = datetime(), l.previous = $holder",
             id=LEASE_ID,
             holder=self.holder,
+            token=self.token,
         )
 
     def __enter__(self) -> Lease:

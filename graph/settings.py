@@ -8,12 +8,17 @@ the managed local server under ``$CREDGRAPH_HOME`` is used.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 NEO4J_VERSION = "5.26.30"
+
+#: A memory size as Neo4j and the JVM both read it: digits and an optional unit, no more
+#: (the value goes into neo4j.conf and onto the JVM's command line).
+_MEMORY = re.compile(r"[1-9][0-9]{0,6}[kKmMgG]")
 
 
 def _default_home() -> Path:
@@ -30,13 +35,14 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home, description="managed server home")
     bolt_port: int = Field(7687, ge=1, le=65535)
     jars_dir: Path = Field(default_factory=_default_jars, description="Neo4j jars cache")
-    heap: str = "1g"
-    pagecache: str = "512m"
+    heap: str = Field("1g", description="JVM heap, e.g. 1g or 768m")
+    pagecache: str = Field("512m", description="page cache, e.g. 512m or 2g")
     start_timeout: float = 120.0
 
     neo4j_uri: str | None = Field(None, validation_alias=AliasChoices("NEO4J_URI"))
     neo4j_username: str = Field("neo4j", validation_alias=AliasChoices("NEO4J_USERNAME"))
-    neo4j_password: str | None = Field(None, validation_alias=AliasChoices("NEO4J_PASSWORD"))
+    # A secret: repr, str, logs and JSON show "**********"; .get_secret_value() where needed.
+    neo4j_password: SecretStr | None = Field(None, validation_alias=AliasChoices("NEO4J_PASSWORD"))
     neo4j_database: str = Field("neo4j", validation_alias=AliasChoices("NEO4J_DATABASE"))
 
     batch_size: int = Field(5000, ge=1)
@@ -52,6 +58,9 @@ class Settings(BaseSettings):
     @field_validator("home", "jars_dir", mode="after")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
+        # The home goes into neo4j.conf line by line: no line breaks or other controls.
+        if any(ord(c) < 32 or ord(c) == 127 for c in str(v)):
+            raise ValueError("must not contain line breaks or other control characters")
         return v.expanduser().resolve()
 
     @field_validator("run_store", mode="before")
@@ -65,6 +74,15 @@ class Settings(BaseSettings):
     def run_store_dir(self) -> Path:
         """The run store: ``CREDGRAPH_RUN_STORE``, else ``$CREDGRAPH_HOME/runs``."""
         return self.run_store if self.run_store is not None else self.home / "runs"
+
+    @field_validator("heap", "pagecache", mode="after")
+    @classmethod
+    def _memory_size(cls, v: str) -> str:
+        if not _MEMORY.fullmatch(v):
+            raise ValueError(
+                "must be a size like 512m, 1g or 1048576k (digits and one unit k, m or g)"
+            )
+        return v
 
     @property
     def managed(self) -> bool:

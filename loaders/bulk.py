@@ -21,10 +21,34 @@ online upserts):
    was;
 4. re-check that the database is still empty, stop the server, swap the
    imported store and transaction logs in (the old ones are kept until the
-   server is back), start it, re-create the ``Load`` records the database held,
+   load has ended), start it, re-create the ``Load`` records the database held,
    ensure the schema (constraints and indexes are built on the imported data),
    apply the few values CSV cannot carry (see below) and finish the ``Load``
    record (``completed`` / ``completed_with_rejects``).
+
+The swap is journaled (graph/managed/server.py): before the first rename the
+server's ``swap-journal.json`` lists the renames, and it is updated after each
+step. Until the load has recorded its end the swap is not *committed*: an error
+or a stop signal in any step rolls it back here (the old store returns, the
+server starts on it, the ``Load`` is recorded ``failed`` / ``interrupted``), and
+a load killed outright (SIGKILL, a power cut) is rolled back by the next
+``credgraph neo4j start``. Once committed, the old store is deleted (by the next
+start, if the load dies before it gets there). Meanwhile no other writer takes
+the lease on that store (graph/lease.py).
+
+Signals: SIGTERM, SIGINT or SIGHUP stop a bulk load between batches while it
+validates and stages, stop the importer (the live store is untouched), or, from
+the swap on, roll the swap back at the next step (loaders/interrupt.py).
+
+Test hook: ``CREDGRAPH_TEST_BULK_STEP=<step>:<pause|crash>``, read only by this
+module, stops the load at a step of the swap: ``journal`` (journal written,
+server still up), ``stopped``, ``rename-1`` ... ``rename-4`` (after each rename),
+``started`` (server up on the new store), ``restored`` (records, schema and
+fixed values in), ``recorded`` (the ``Load`` record says completed) and
+``committed`` (journal committed, old store not yet deleted). ``pause`` prints
+``credgraph-test-hook: paused at <step>`` on standard error and waits for a
+signal; ``crash`` kills the process with SIGKILL on the spot. For the kill tests
+(tests/loaders/test_bulk_kill.py); never set in use.
 
 The importer's CSV cannot express an empty list, a list holding an empty
 string, an empty string, a naive datetime or a value whose type differs from
@@ -41,7 +65,9 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -52,9 +78,11 @@ from typing import IO, Any, LiteralString, cast
 from credgraph.graph.errors import CredgraphError, InputError, ServerError, UsageError
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.lease import Lease
-from credgraph.graph.managed.server import ADMIN_TOOL, JVM_FLAGS, ManagedServer
+from credgraph.graph.loads import mark_interrupted
+from credgraph.graph.managed.server import ADMIN_TOOL, JVM_FLAGS, UMASK, ManagedServer
 from credgraph.graph.model import ROLE_TYPES, label, not_bookkeeping, rel_type
 from credgraph.graph.schema import ensure_schema
+from credgraph.loaders.interrupt import Interrupted, StopSignals
 from credgraph.loaders.load import (
     Format,
     LoadReport,
@@ -72,6 +100,24 @@ ARRAY_DELIMITER = "\x1f"
 _DEFAULT_READ_BUFFER = 4 * 1024 * 1024
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _LONG = (-(2**63), 2**63 - 1)
+#: The test hook (module docstring); read here only.
+TEST_HOOK = "CREDGRAPH_TEST_BULK_STEP"
+
+
+def _step(name: str, stop: StopSignals, *, check: bool = True) -> None:
+    """A step of the swap is done: the test hook's stop, then a pending stop signal
+    (``check=False`` once the swap is committed: it is then finished, not undone)."""
+    hook = os.environ.get(TEST_HOOK, "")
+    if hook:
+        at, _, how = hook.partition(":")
+        if at == name:
+            if how == "crash":
+                os.kill(os.getpid(), signal.SIGKILL)
+            print(f"credgraph-test-hook: paused at {name}", file=sys.stderr, flush=True)
+            while not stop.requested:
+                time.sleep(0.05)
+    if check:
+        stop.check(f"the store swap was rolled back at step {name}; the database is as it was")
 
 
 # ------------------------------------------------------------------- what goes where
@@ -410,10 +456,10 @@ def _importer_message(stdout: str, stderr: str, report: Path) -> str:
 
 
 def _run_importer(
-    server: ManagedServer, folder: Path, stage: _Stage, database: str
+    server: ManagedServer, folder: Path, stage: _Stage, database: str, stop: StopSignals
 ) -> dict[str, Any]:
     data = folder / "data"
-    data.mkdir()
+    data.mkdir(mode=0o700)
     conf = folder / "import.conf"
     conf.write_text(f"server.directories.data={data}\n", encoding="utf-8")
     report_file = folder / "import.report"
@@ -444,19 +490,36 @@ def _run_importer(
         *stage.arguments(),
     ]
     t0 = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         cmd,
         cwd=folder,  # file arguments are bare names: no path is read as a pattern
         env=server.java_env(),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        check=False,
+        umask=UMASK,
+        start_new_session=True,  # a Ctrl-C reaches us only: we stop the importer
     )
+    stdout = stderr = ""
+    while True:
+        try:
+            out, errs = proc.communicate(timeout=0.5)
+            stdout, stderr = stdout + out, stderr + errs
+            break
+        except subprocess.TimeoutExpired:
+            if stop.requested:
+                proc.terminate()
+                try:
+                    proc.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                stop.check("the importer was stopped; the database is as it was")
     seconds = time.monotonic() - t0
-    if proc.returncode != 0 or "IMPORT DONE" not in proc.stdout:
-        message = _importer_message(proc.stdout, proc.stderr, report_file)
+    if proc.returncode != 0 or "IMPORT DONE" not in stdout:
+        message = _importer_message(stdout, stderr, report_file)
         error = InputError if "input data" in message.lower() else ServerError
         raise error(
             f"the Neo4j importer failed (exit code {proc.returncode}); "
@@ -465,49 +528,63 @@ def _run_importer(
         )
     summary: dict[str, Any] = {"seconds": seconds}
     for what in ("nodes", "relationships", "properties"):
-        m = re.search(rf"^\s*(\d+) {what}\s*$", proc.stdout, re.M)
+        m = re.search(rf"^\s*(\d+) {what}\s*$", stdout, re.M)
         summary[what] = int(m.group(1)) if m else -1
-    done = re.search(r"IMPORT DONE in ([^\n]*?)\.?\s*$", proc.stdout, re.M)
+    done = re.search(r"IMPORT DONE in ([^\n]*?)\.?\s*$", stdout, re.M)
     summary["importer_time"] = done.group(1) if done else ""
     return summary
 
 
-def _swap_in(server: ManagedServer, folder: Path, database: str) -> None:
-    """Stop the server, put the imported store in place of the live one, start it."""
+def _swap_in(
+    server: ManagedServer, folder: Path, database: str, load_id: str, stop: StopSignals
+) -> dict[str, Any]:
+    """Stop the server, put the imported store in place of the live one, start it.
+
+    Journaled (module docstring); returns the journal, not yet committed. On any
+    error or stop signal the swap is rolled back and the server started on the old
+    store before the exception goes on.
+    """
     live = _store_dirs(server.data_dir, database)
     new = _store_dirs(folder / "data", database)
     old = _store_dirs(folder / "old", database)
     if not new[0].is_dir():
         raise ServerError(f"the importer left no database in {new[0]}")
-    server.stop()
-    moved: list[tuple[Path, Path]] = []
+    moves: list[tuple[Path, Path]] = []
+    for lv, nw, od in zip(live, new, old, strict=True):
+        if lv.exists():
+            moves.append((lv, od))
+        if nw.exists():
+            moves.append((nw, lv))
+    journal = server.begin_swap(load_id, folder, moves)
     try:
-        for lv, nw, od in zip(live, new, old, strict=True):
-            if lv.exists():
-                od.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(lv, od)
-                moved.append((od, lv))
-            if nw.exists():
-                lv.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(nw, lv)
-        server.start()
-    except BaseException as exc:
-        # Put the old store back and bring the server up as it was.
+        _step("journal", stop)
         server.stop()
-        for lv in live:
-            if lv.exists():
-                shutil.rmtree(lv)
-        for od, lv in moved:
-            os.replace(od, lv)
-        try:
-            server.start()
-        except ServerError:
-            pass
+        _step("stopped", stop)
+        for i, (src, dst) in enumerate(moves, 1):
+            dst.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.replace(src, dst)
+            server.note_swap(journal, done=i)
+            _step(f"rename-{i}", stop)
+        server.start()
+        server.note_swap(journal, phase="started")
+        _step("started", stop)
+    except BaseException as exc:
+        _roll_back(server, journal)
         if isinstance(exc, ServerError):
             raise ServerError(
                 f"Neo4j did not start on the imported store; the old store is back: {exc.message}"
             ) from exc
         raise
+    return journal
+
+
+def _roll_back(server: ManagedServer, journal: dict[str, Any]) -> None:
+    """Undo a swap (server stopped, renames undone) and start the server on the old store."""
+    server.rollback_swap(journal)
+    try:
+        server.start()
+    except ServerError:
+        pass  # the store is whole; the caller's error says what went wrong
 
 
 def _apply_fixups(gw: Gateway, stage: _Stage, size: int) -> None:
@@ -557,10 +634,39 @@ def bulk_load(
     path, fmt, report, rejects_path, checksums = prepare(
         path, source=source, fmt=fmt, strict=False, rejects_path=rejects_path
     )
-    database = settings.neo4j_database
     size = batch_size or settings.batch_size
 
     server.start()
+    with StopSignals(f"bulk load {report.load_id}") as stop:
+        _bulk(server, path, fmt, report, rejects_path, checksums, size, on_rows, stop)
+    if not report.rejects_path:
+        rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
+    return report
+
+
+def _remove_stale_staging(server: ManagedServer, keep: Path) -> None:
+    """Staging folders of bulk loads that were killed (we hold the lease: none runs)."""
+    staging = server.home / STAGING
+    if staging.is_dir():
+        for other in staging.iterdir():
+            if other != keep:
+                shutil.rmtree(other, ignore_errors=True)
+
+
+def _bulk(
+    server: ManagedServer,
+    path: Path,
+    fmt: Format | None,
+    report: LoadReport,
+    rejects_path: Path,
+    checksums: dict[str, tuple[str, str]],
+    size: int,
+    on_rows: Callable[[str, int], None] | None,
+    stop: StopSignals,
+) -> None:
+    """The bulk load proper, once the server runs (module docstring, steps 1-4)."""
+    settings = server.settings
+    database = settings.neo4j_database
     folder = server.home / STAGING / report.load_id
     first = Gateway(settings)
     gw: Gateway | None = first
@@ -568,11 +674,19 @@ def bulk_load(
     try:
         _refuse_if_not_empty(first)
         ensure_schema(first)
+        stop.check()
         lease.acquire()
+        stale = mark_interrupted(first, report.load_id)
+        if stale:
+            report.notes.append(
+                "marked interrupted (found running, their process gone): " + ", ".join(stale)
+            )
         _record(first, report)
+        _remove_stale_staging(server, folder)
         outcome = "failed"
+        swap_begun = False
         try:
-            folder.mkdir(parents=True)
+            folder.mkdir(mode=0o700, parents=True)
             prov = {
                 "source": report.source,
                 "loaded_at": datetime.fromisoformat(report.started_at),
@@ -583,20 +697,24 @@ def bulk_load(
             t_stage = time.monotonic()
             try:
                 with RejectWriter(rejects_path) as rw:
-                    for spec, fr, rows in validated(
-                        path, fmt, validator, report, checksums, rw, on_rows
-                    ):
-                        for r in rows:
-                            stage.add(spec.name, to_params(spec, r))
-                        fr.created += len(rows)
-                    if rw.count:
-                        report.rejects_path = str(rejects_path)
+                    try:
+                        for spec, fr, rows in validated(
+                            path, fmt, validator, report, checksums, rw, on_rows
+                        ):
+                            stop.check("while validating: nothing was written")
+                            for r in rows:
+                                stage.add(spec.name, to_params(spec, r))
+                            fr.created += len(rows)
+                    finally:
+                        if rw.count:
+                            report.rejects_path = str(rejects_path)
             finally:
                 stage.close()
             t_stage = time.monotonic() - t_stage
 
             if stage.rows:
-                summary = _run_importer(server, folder, stage, database)
+                summary = _run_importer(server, folder, stage, database, stop)
+                stop.check("before the store swap: the database is as it was")
                 # Nothing may have been written meanwhile: the swap would lose it.
                 lease.check()
                 _refuse_if_not_empty(first)
@@ -604,30 +722,62 @@ def bulk_load(
                 first.close()
                 gw = None
                 t0 = time.monotonic()
-                _swap_in(server, folder, database)
-                gw = Gateway(settings)
-                if loads:
-                    gw.write("UNWIND $rows AS p CREATE (l:Load) SET l = p", rows=loads)
-                # The imported store has no lease node: ours again, at once (another
-                # writer would first spend seconds building the schema on 1M nodes).
-                lease.gw = gw
-                lease.acquire()
-                ensure_schema(gw)
-                _apply_fixups(gw, stage, size)
-                report.notes.append(
-                    f"bulk import: {summary['nodes']} nodes, {summary['relationships']} "
-                    f"relationships, {summary['properties']} properties; validation and "
-                    f"staging {t_stage:.1f} s, importer {summary['seconds']:.1f} s "
-                    f"({summary['importer_time']} inside), server restart and schema "
-                    f"{time.monotonic() - t0:.1f} s"
-                    + (f"; {stage.fixups} rows completed after import" if stage.fixups else "")
-                )
+                swap_begun = True
+                journal = _swap_in(server, folder, database, report.load_id, stop)
+                try:
+                    gw = Gateway(settings)
+                    if loads:
+                        gw.write("UNWIND $rows AS p CREATE (l:Load) SET l = p", rows=loads)
+                    # The imported store has no lease node: ours again, at once (another
+                    # writer would first spend seconds building the schema on 1M nodes).
+                    lease.gw = gw
+                    lease.acquire()
+                    ensure_schema(gw)
+                    _apply_fixups(gw, stage, size)
+                    _step("restored", stop)
+                    report.notes.append(
+                        f"bulk import: {summary['nodes']} nodes, {summary['relationships']} "
+                        f"relationships, {summary['properties']} properties; validation and "
+                        f"staging {t_stage:.1f} s, importer {summary['seconds']:.1f} s "
+                        f"({summary['importer_time']} inside), server restart and schema "
+                        f"{time.monotonic() - t0:.1f} s"
+                        + (f"; {stage.fixups} rows completed after import" if stage.fixups else "")
+                    )
+                    report.outcome = "completed_with_rejects" if report.rejected else "completed"
+                    report.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
+                    _record(gw, report)
+                    _step("recorded", stop)
+                    server.note_swap(journal, phase="committed")
+                    _step("committed", stop, check=False)
+                except BaseException:
+                    # Not committed: the old store comes back, with our record and lease.
+                    if gw is not None:
+                        gw.close()
+                    gw = None
+                    _roll_back(server, journal)
+                    raise
+                server.end_swap(journal)  # committed: the old store goes
             outcome = "completed_with_rejects" if report.rejected else "completed"
+        except BaseException as exc:
+            if outcome == "failed" and isinstance(exc, Interrupted):
+                outcome = "interrupted"
+            for fr in report.files:  # the staged rows never reached the store
+                fr.created = 0
+            report.notes.append(
+                f"{'interrupted by ' + stop.name() if stop.requested else 'failed'}: "
+                "nothing was written" + (" (the store swap was rolled back)" if swap_begun else "")
+            )
+            raise
         finally:
             report.outcome = outcome
             report.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
             if gw is None and server.pid() is not None:
                 gw = Gateway(settings)
+                lease.gw = gw
+                try:
+                    lease.acquire()  # ours still in the old store: taken again, fenced
+                except CredgraphError:
+                    pass
             if gw is not None:
                 _record(gw, report)
     finally:
@@ -647,6 +797,3 @@ def bulk_load(
                 folder.parent.rmdir()
             except OSError:
                 pass
-    if not report.rejects_path:
-        rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
-    return report

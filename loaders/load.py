@@ -7,6 +7,11 @@ order so that every reference points at something already written.
 
 ``strict=True`` validates everything first (a dry pass that writes nothing)
 and refuses the whole load if any row is rejected.
+
+Interruptions: the first thing a load does under the writer lease is mark every
+load still ``running`` as ``interrupted`` (graph/loads.py: such a load is dead,
+since it would hold the lease); a SIGTERM, SIGINT or SIGHUP stops a load after
+its batches in flight and records it ``interrupted`` (loaders/interrupt.py).
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from typing import Any, Literal, LiteralString
 from credgraph.graph.errors import InputError, UsageError
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.lease import Lease
+from credgraph.graph.loads import mark_interrupted
 from credgraph.graph.schema import ensure_schema
 from credgraph.loaders.ftm import FtmReader, read_ftm
+from credgraph.loaders.interrupt import Interrupted, StopSignals
 from credgraph.loaders.layout import FileSpec
 from credgraph.loaders.readers import RawRow, discover, read_rows
 from credgraph.loaders.rejects import RejectWriter
@@ -308,8 +315,12 @@ def load(
     size = batch_size or gw.settings.batch_size
 
     ensure_schema(gw)
-    with Lease(gw, report.load_id, "load") as lease:
-        _load(gw, path, fmt, report, rejects_path, checksums, strict, size, on_rows, lease)
+    with StopSignals(f"load {report.load_id}") as stop:
+        stop.check()
+        with Lease(gw, report.load_id, "load") as lease:
+            _load(
+                gw, path, fmt, report, rejects_path, checksums, strict, size, on_rows, lease, stop
+            )
     if not report.rejects_path:
         rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
     return report
@@ -326,14 +337,21 @@ def _load(
     size: int,
     on_rows: Callable[[str, int], None] | None,
     lease: Lease,
+    stop: StopSignals,
 ) -> None:
     """The load proper, under the graph's writer lease (graph/lease.py)."""
+    stale = mark_interrupted(gw, report.load_id)
+    if stale:
+        report.notes.append(
+            "marked interrupted (found running, their process gone): " + ", ".join(stale)
+        )
     if strict:
         dry = Validator(graph_lookup(gw), batch_size=size)
         rejects: list[Reject] = []
         ftm_reader = read_ftm(path) if fmt == "ftm" else None
         for spec, _file, rows, _ in _spec_streams(path, fmt, ftm_reader):
             for batch in dry.validate_file(spec, rows):
+                stop.check("nothing was written (--strict checks everything first)")
                 rejects.extend(batch.rejects)
         if ftm_reader is not None:
             rejects.extend(ftm_reader.problems)
@@ -374,13 +392,29 @@ def _load(
     writer = _Writers(gw, params, gw.settings.load_writers)
     try:
         with RejectWriter(rejects_path) as rw:
-            for spec, fr, valid in validated(path, fmt, validator, report, checksums, rw, on_rows):
-                lease.check()  # taken over after a long silence: stop, as after any error
-                writer.put(spec, [to_params(spec, r) for r in valid], fr)
-            writer.close()
-            if rw.count:
-                report.rejects_path = str(rejects_path)
+            try:
+                for spec, fr, valid in validated(
+                    path, fmt, validator, report, checksums, rw, on_rows
+                ):
+                    stop.check()  # a signal: stop before the next batch
+                    lease.check()  # taken over after a long silence: stop, as after any error
+                    writer.put(spec, [to_params(spec, r) for r in valid], fr)
+                writer.close()
+            finally:
+                if rw.count:
+                    report.rejects_path = str(rejects_path)
         outcome = "completed_with_rejects" if report.rejected else "completed"
+    except Interrupted as exc:
+        outcome = "interrupted"
+        writer.abort()  # the batches in flight commit; nothing more is sent
+        report.notes.append(
+            f"interrupted by {stop.name()} after {report.written} row(s) written "
+            f"and {report.rejected} rejected"
+        )
+        exc.message += (
+            f"; {report.written} row(s) were written and the Load record says 'interrupted'"
+        )
+        raise
     finally:
         if outcome == "failed":  # stopped by an error: let the writers finish and end
             writer.abort()
@@ -390,23 +424,35 @@ def _load(
 
 
 def _record(gw: Gateway, report: LoadReport) -> None:
-    """Create or update the (:Load) node of this load."""
-    gw.write(
-        "MERGE (l:Load {id: $id}) "
-        "SET l.source = $source, l.path = $path, l.format = $format, l.strict = $strict, "
-        "l.started_at = datetime($started_at), "
-        "l.ended_at = CASE WHEN $ended_at IS NULL THEN null ELSE datetime($ended_at) END, "
-        "l.outcome = $outcome, l.files = $files, l.rejected = $rejected, "
-        "l.rejects_path = $rejects_path",
-        id=report.load_id,
-        source=report.source,
-        path=report.path,
-        format=report.format,
-        strict=report.strict,
-        started_at=report.started_at,
-        ended_at=report.ended_at,
-        outcome=report.outcome,
-        files=json.dumps([asdict(f) for f in report.files]),
-        rejected=report.rejected,
-        rejects_path=report.rejects_path,
-    )
+    """Create or update the (:Load) node of this load.
+
+    Not fenced (graph/lease.py): a load that lost its lease still records how it ended.
+    """
+    gw.write_tx(lambda tx: tx.run(_RECORD, _record_params(report)).consume(), fenced=False)
+
+
+_RECORD: LiteralString = (
+    "MERGE (l:Load {id: $id}) "
+    "SET l.source = $source, l.path = $path, l.format = $format, l.strict = $strict, "
+    "l.started_at = datetime($started_at), "
+    "l.ended_at = CASE WHEN $ended_at IS NULL THEN null ELSE datetime($ended_at) END, "
+    "l.outcome = $outcome, l.files = $files, l.rejected = $rejected, "
+    "l.rejects_path = $rejects_path, l.notes = $notes"
+)
+
+
+def _record_params(report: LoadReport) -> dict[str, Any]:
+    return {
+        "id": report.load_id,
+        "source": report.source,
+        "path": report.path,
+        "format": report.format,
+        "strict": report.strict,
+        "started_at": report.started_at,
+        "ended_at": report.ended_at,
+        "outcome": report.outcome,
+        "files": json.dumps([asdict(f) for f in report.files]),
+        "rejected": report.rejected,
+        "rejects_path": report.rejects_path,
+        "notes": report.notes,
+    }

@@ -5,19 +5,38 @@ Layout of a home (``$CREDGRAPH_HOME``)::
     conf/neo4j.conf      generated at every start from the settings
     data/ logs/ run/     the server's own folders
     import/              the only folder LOAD CSV may read
-    credentials.json     user and generated password, mode 0600
+    credentials.json     user and generated password
     neo4j.pid            pid of the running JVM
     logs/console.log     the JVM's standard output and error
+    swap-journal.json    only while a bulk load swaps the store in (see below)
+
+Least privilege: the home is mode 0700 and everything in it 0600 (folders 0700).
+Every start sets that on what exists (a home made by an older version, files
+copied in) and runs the JVM, ``neo4j-admin`` and the importer with umask 077, so
+what they create is their user's alone; credgraph's CLI sets the same umask for
+itself (rejects files, staging, run data).
 
 The jars are resolved once by ``mvn dependency:copy-dependencies`` over the
 ``pom.xml`` beside this file into ``$CREDGRAPH_JARS_DIR/lib`` and shared by
 every home. The server runs ``org.neo4j.server.CommunityEntryPoint``; the
 password is set before first start with ``org.neo4j.cli.AdminTool dbms
-set-initial-password`` (the same jars hold ``neo4j-admin``).
+set-initial-password`` (the same jars hold ``neo4j-admin``). The password never
+appears on a command line (``ps`` shows every process's arguments to every
+user): the tool reads it from an argument file (``@file``, expanded by its
+picocli parser), mode 0600 in the home's ``run/`` folder, deleted right after.
+
+The store swap of a bulk load (loaders/bulk.py) is journaled in
+``swap-journal.json``: the renames it will do, written (and fsynced) before the
+first one and updated after each. :meth:`ManagedServer.start` reads it before
+it starts anything: if the load that wrote it is gone, a swap that was not
+committed is rolled back (every rename undone, by what exists on disk, so a kill
+between a rename and the journal update is covered) and a committed one is
+finished (the old store deleted); the server then starts on a whole store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,12 +44,15 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from credgraph.graph.errors import ServerError
 from credgraph.graph.settings import NEO4J_VERSION, Settings
@@ -54,11 +76,65 @@ JVM_FLAGS = [
     "--enable-native-access=ALL-UNNAMED",
 ]
 
+#: File-creation mask of the server, neo4j-admin and the importer: owner only.
+UMASK = 0o077
+JOURNAL = "swap-journal.json"
+
 
 @dataclass
 class Credentials:
     username: str
-    password: str
+    password: SecretStr  # never printed: repr and str show "**********"
+
+
+def secure_tree(root: Path) -> int:
+    """Make ``root`` and everything under it its owner's alone: folders 0700, files
+    0600 (group and other bits cleared, nothing else changed); returns how many
+    modes were changed. Symbolic links are not followed."""
+    changed = 0
+    if not root.is_dir():
+        return 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            try:
+                st = os.lstat(name)
+            except FileNotFoundError:  # gone meanwhile (a log rotated)
+                continue
+            if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o077:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(name, st.st_mode & 0o7700)
+                changed += 1
+    return changed
+
+
+def process_started(pid: int) -> int | None:
+    """A process's start time (clock ticks after boot), None if it does not exist."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat_line.rsplit(")", 1)[1].split()[19])
+
+
+def _write_json_durably(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` by ``data`` atomically and durably (file and folder fsynced)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class ManagedServer:
@@ -177,8 +253,17 @@ class ManagedServer:
     # ---------------------------------------------------------- configuration
     def write_conf(self) -> Path:
         for d in (self.conf_dir, self.logs_dir, self.import_dir, self.data_dir, self.home / "run"):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
         s = self.settings
+        for name, value in (("heap", s.heap), ("pagecache", s.pagecache)):
+            # Settings validate these; a Settings built without validation must not
+            # smuggle lines into the file either.
+            if not re.fullmatch(r"[1-9][0-9]{0,6}[kKmMgG]", value):
+                raise ServerError(f"bad setting {name}: {value!r} is not a memory size")
+        if not 1 <= self.port <= 65535:
+            raise ServerError(f"bad setting bolt_port: {self.port} is not a port")
+        if any(c in str(self.home) for c in "\r\n"):
+            raise ServerError("bad setting home: a line break in the path")
         lines = [
             "# Generated by credgraph at every `credgraph neo4j start`; edits are overwritten.",
             f"server.directories.data={self.data_dir}",
@@ -204,7 +289,9 @@ class ManagedServer:
             "server.jvm.additional=-XX:+UseG1GC",
         ]
         conf = self.conf_dir / "neo4j.conf"
-        conf.write_text("\n".join(lines) + "\n")
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
         return conf
 
     def credentials(self) -> Credentials:
@@ -216,33 +303,146 @@ class ManagedServer:
                 hint="run `credgraph neo4j start`",
             )
         data = json.loads(f.read_text())
-        return Credentials(data["username"], data["password"])
+        return Credentials(data["username"], SecretStr(data["password"]))
 
     def _init_credentials(self) -> None:
+        """Generate the password and hand it to ``neo4j-admin`` in an argument file
+        (``@file``), never on its command line, which every local user can read."""
         if self.credentials_file.is_file():
             return
-        password = secrets.token_urlsafe(24)
-        proc = subprocess.run(
-            [
-                "java",
-                "-cp",
-                self.classpath(),
-                ADMIN_TOOL,
-                "dbms",
-                "set-initial-password",
-                password,
-            ],
-            capture_output=True,
-            text=True,
-            env=self.java_env(),
-            check=False,
-        )
+        password = secrets.token_urlsafe(24)  # letters, digits, - and _: no quoting needed
+        run_dir = self.home / "run"
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        args = run_dir / f"initial-password.{os.getpid()}.args"
+        fd = os.open(args, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f'"{password}"\n')
+        try:
+            proc = subprocess.run(
+                [
+                    "java",
+                    "-cp",
+                    self.classpath(),
+                    ADMIN_TOOL,
+                    "dbms",
+                    "set-initial-password",
+                    f"@{args}",
+                ],
+                capture_output=True,
+                text=True,
+                env=self.java_env(),
+                umask=UMASK,
+                check=False,
+            )
+        finally:
+            args.unlink(missing_ok=True)
         if proc.returncode != 0:
-            raise ServerError(f"could not set the initial password: {proc.stderr.strip()[-500:]}")
-        self.home.mkdir(parents=True, exist_ok=True)
+            tail = proc.stderr.replace(password, "**********").strip()[-500:]
+            raise ServerError(f"could not set the initial password: {tail}")
         fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump({"username": "neo4j", "password": password}, fh)
+
+    def secure_home(self) -> int:
+        """Home 0700 and everything in it its owner's alone (module docstring)."""
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return secure_tree(self.home)
+
+    # ----------------------------------------------------- the store swap journal
+    @property
+    def journal_file(self) -> Path:
+        return self.home / JOURNAL
+
+    def read_journal(self) -> dict[str, Any] | None:
+        """The journal of an unfinished store swap, or None."""
+        try:
+            data: dict[str, Any] = json.loads(self.journal_file.read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:  # written by atomic replace: only a hand edit breaks it
+            raise ServerError(
+                f"cannot read the store swap journal {self.journal_file}: {exc}",
+                hint="the store under data/ may be half swapped; compare it with the "
+                "journal's moves before deleting the journal",
+            ) from exc
+        return data
+
+    def begin_swap(
+        self, load_id: str, staging: Path, moves: list[tuple[Path, Path]]
+    ) -> dict[str, Any]:
+        """Write the journal of a swap (the renames ``moves``, in order) before the first."""
+        pid = os.getpid()
+        journal: dict[str, Any] = {
+            "version": 1,
+            "load_id": load_id,
+            "pid": pid,
+            "pid_started": process_started(pid),
+            "staging": str(staging),
+            "moves": [[str(a), str(b)] for a, b in moves],
+            "done": 0,
+            "phase": "swapping",
+        }
+        _write_json_durably(self.journal_file, journal)
+        return journal
+
+    def note_swap(self, journal: dict[str, Any], **changes: Any) -> None:
+        """Record a step of the swap (``done=n`` renames, ``phase='started'``, ...)."""
+        journal.update(changes)
+        _write_json_durably(self.journal_file, journal)
+
+    @staticmethod
+    def swap_is_ours(journal: dict[str, Any]) -> bool:
+        """Whether this very process wrote ``journal`` (its pid and start time)."""
+        pid = os.getpid()
+        return journal.get("pid") == pid and journal.get("pid_started") == process_started(pid)
+
+    def swap_owner_alive(self, journal: dict[str, Any]) -> bool:
+        """Whether the process that wrote ``journal`` still runs (not this one)."""
+        pid = journal.get("pid")
+        if not isinstance(pid, int) or self.swap_is_ours(journal):
+            return False
+        return process_started(pid) == journal.get("pid_started")
+
+    def recover_swap(self) -> str | None:
+        """Finish or roll back a swap whose load is gone; None if there is none.
+
+        ``committed`` (the load recorded its end): the new store stays, the old one
+        and the staging folder are deleted. Any earlier phase: the server is stopped
+        (it may run on the new store), every rename done is undone, the staging
+        folder deleted: the store is the one before the load, whose ``Load`` record
+        (``running``) the next writer marks ``interrupted``.
+        """
+        journal = self.read_journal()
+        if journal is None or self.swap_is_ours(journal):  # ours: the swap's own start
+            return None
+        if self.swap_owner_alive(journal):
+            raise ServerError(
+                f"a bulk load ({journal.get('load_id')}, process {journal.get('pid')}) "
+                "is swapping the store in",
+                hint="wait for it to end; it starts the server itself",
+            )
+        if journal.get("phase") == "committed":
+            self.end_swap(journal)
+            return "finished"
+        self.rollback_swap(journal)
+        return "rolled back"
+
+    def rollback_swap(self, journal: dict[str, Any]) -> None:
+        """Stop the server and undo the swap's renames, newest first, by what is on
+        disk (a rename is done when its target exists and its source does not)."""
+        self.stop()
+        for src, dst in reversed(journal["moves"]):
+            a, b = Path(src), Path(dst)
+            if b.exists() and not a.exists():
+                a.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.replace(b, a)
+        self.end_swap(journal)
+
+    def end_swap(self, journal: dict[str, Any]) -> None:
+        """Delete the staging folder (the old or the unused new store) and the journal."""
+        shutil.rmtree(journal["staging"], ignore_errors=True)
+        self.journal_file.unlink(missing_ok=True)
+        _fsync_dir(self.home)
 
     # --------------------------------------------------------------- process
     def pid(self) -> int | None:
@@ -279,7 +479,9 @@ class ManagedServer:
             return False
         try:
             with GraphDatabase.driver(
-                self.uri, auth=(creds.username, creds.password), connection_timeout=2
+                self.uri,
+                auth=(creds.username, creds.password.get_secret_value()),
+                connection_timeout=2,
             ) as driver:
                 driver.verify_connectivity()
             return True
@@ -298,7 +500,13 @@ class ManagedServer:
         return "\n".join(parts[-n:])
 
     def start(self, timeout: float | None = None) -> dict[str, Any]:
-        """Start the server and wait until Bolt answers; a no-op if it is running."""
+        """Start the server and wait until Bolt answers; a no-op if it is running.
+
+        First finishes or rolls back a store swap that a bulk load left unfinished
+        (:meth:`recover_swap`), and makes the home its owner's alone."""
+        self.recover_swap()
+        if self.home.exists():
+            self.secure_home()
         if self.pid() is not None:
             if self.bolt_ready() or self._wait_ready(timeout or self.settings.start_timeout):
                 return self.status() | {"already_running": True}
@@ -308,6 +516,7 @@ class ManagedServer:
                 f"port {self.port} on 127.0.0.1 is taken by another process",
                 hint="stop that process or choose another port with CREDGRAPH_BOLT_PORT",
             )
+        self.secure_home()
         self.write_conf()
         self._init_credentials()
         heap = self.settings.heap
@@ -323,8 +532,9 @@ class ManagedServer:
             f"--config-dir={self.conf_dir}",
             "--console-mode",
         ]
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.console_log, "ab") as log:
+        self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.console_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as log:
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -333,8 +543,11 @@ class ManagedServer:
                 env=self.java_env(),
                 cwd=self.home,
                 start_new_session=True,
+                umask=UMASK,
             )
-        self.pid_file.write_text(f"{proc.pid}\n")
+        fd = os.open(self.pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{proc.pid}\n")
         deadline = time.monotonic() + (timeout or self.settings.start_timeout)
         while time.monotonic() < deadline:
             if proc.poll() is not None:

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from credgraph.graph.gateway import Gateway
-from credgraph.graph.lease import LEASE_ID, Busy, Lease, _machine, _started
+from credgraph.graph.lease import LEASE_ID, Busy, Lease, LeaseLost, _machine, _started
 from credgraph.graph.managed import ManagedServer
+from credgraph.graph.managed.server import process_started
 from credgraph.graph.schema import ensure_schema
+from credgraph.graph.settings import Settings
 from credgraph.loaders.generate import generate
 
 pytestmark = pytest.mark.integration
@@ -42,19 +44,27 @@ def set_holder(
     pid_started: int | None = None,
     ttl: float = 60.0,
 ) -> None:
-    """Record a holder as another process would have (heartbeat ``age_s`` seconds old)."""
-    gw.write(
-        "MERGE (l:Lease {id: $id}) SET l.holder = 'load-other', l.what = 'load', "
-        "l.host = $host, l.machine = $machine, l.pid = $pid, l.pid_started = $started, "
-        "l.ttl = $ttl, l.acquired_at = datetime(), "
-        "l.heartbeat_at = datetime() - duration({seconds: $age})",
-        id=LEASE_ID,
-        host=host,
-        machine=machine or host,
-        pid=pid,
-        started=pid_started,
-        ttl=ttl,
-        age=age_s,
+    """Record a holder as another process would have (heartbeat ``age_s`` seconds old);
+    not fenced: another process's write, whatever lease this test's gateway holds."""
+    params = {
+        "id": LEASE_ID,
+        "host": host,
+        "machine": machine or host,
+        "pid": pid,
+        "started": pid_started,
+        "ttl": ttl,
+        "age": age_s,
+    }
+    gw.write_tx(
+        lambda tx: tx.run(
+            "MERGE (l:Lease {id: $id}) SET l.holder = 'load-other', l.what = 'load', "
+            "l.host = $host, l.machine = $machine, l.pid = $pid, l.pid_started = $started, "
+            "l.ttl = $ttl, l.acquired_at = datetime(), "
+            "l.heartbeat_at = datetime() - duration({seconds: $age}), "
+            "l.token = coalesce(l.token, 0) + 1",
+            params,
+        ).consume(),
+        fenced=False,
     )
 
 
@@ -254,3 +264,119 @@ def test_a_second_load_while_one_runs_is_refused(
     loads = gw.read("MATCH (l:Load) RETURN l.id AS id, l.outcome AS outcome")
     assert loads == [{"id": holder, "outcome": "completed"}]
     assert lease_node(gw).get("holder") is None
+
+
+# ------------------------------------------------------------------------------ fencing
+
+
+def age_heartbeat(gw: Gateway, seconds: int = 600) -> None:
+    """The holder went silent (paused) for ``seconds``: as its heartbeat would show."""
+    gw.write_tx(
+        lambda tx: tx.run(
+            "MATCH (l:Lease {id: $id}) SET l.heartbeat_at = datetime() - duration({seconds: $s})",
+            id=LEASE_ID,
+            s=seconds,
+        ).consume(),
+        fenced=False,
+    )
+
+
+def subjects(gw: Gateway, *ids: str) -> list[str]:
+    rows = gw.read("MATCH (n:Subject) WHERE n.id IN $ids RETURN n.id AS id ORDER BY id", ids=ids)
+    return [r["id"] for r in rows]
+
+
+def test_a_paused_holder_taken_over_commits_nothing_more(gw: Gateway, settings: Settings) -> None:
+    """A holder whose lease was taken over while it was paused (its renewal never ran)
+    cannot commit another transaction: the fence in each one rolls it back."""
+    with Gateway(settings) as own:
+        paused = Lease(own, "load-paused", "load", ttl=60)
+        paused.acquire()
+        try:
+            own.write("CREATE (:Subject:Person {id: 'before'})")
+            age_heartbeat(gw)
+            with Lease(gw, "load-next", "load"):
+                assert not paused.lost  # its renewal has not noticed (ttl / 4 = 15 s)
+                with pytest.raises(LeaseLost, match="load-paused lost the graph's writer lease"):
+                    own.write("CREATE (:Subject:Person {id: 'after'})")
+                with pytest.raises(LeaseLost):
+                    own.write_tx(
+                        lambda tx: tx.run("CREATE (:Subject:Person {id: 'after-tx'})").consume()
+                    )
+                assert paused.lost
+                with pytest.raises(LeaseLost):
+                    paused.check()
+                gw.write("CREATE (:Subject:Person {id: 'by-next'})")  # the new holder writes
+            assert subjects(gw, "before", "after", "after-tx", "by-next") == ["before", "by-next"]
+        finally:
+            paused.release()
+    assert lease_node(gw).get("holder") is None
+
+
+def test_a_holder_paused_inside_a_transaction_cannot_commit_it(
+    gw: Gateway, settings: Settings
+) -> None:
+    """The takeover happens between a batch's writes and its commit: the fence (the
+    transaction's last statement) sees it and the batch rolls back."""
+    inside, go = threading.Event(), threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def batch(tx: object) -> None:
+        tx.run("CREATE (:Subject:Person {id: 'mid'})").consume()  # type: ignore[attr-defined]
+        inside.set()
+        assert go.wait(60)
+
+    with Gateway(settings) as own:
+        paused = Lease(own, "load-paused", "load", ttl=60)
+        paused.acquire()
+
+        def run() -> None:
+            try:
+                own.write_tx(batch)
+                outcome.append(None)
+            except BaseException as exc:  # noqa: BLE001 - inspected below
+                outcome.append(exc)
+
+        t = threading.Thread(target=run)
+        t.start()
+        try:
+            assert inside.wait(60)
+            age_heartbeat(gw)
+            with Lease(gw, "load-next", "load"):
+                go.set()
+                t.join(60)
+                assert len(outcome) == 1 and isinstance(outcome[0], LeaseLost)
+                assert subjects(gw, "mid") == []
+        finally:
+            go.set()
+            t.join(60)
+            paused.release()
+
+
+def test_no_lease_while_a_bulk_swap_is_unfinished(
+    gw: Gateway, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    """A journal of a swap whose load is gone: the store may yet be rolled back, so no
+    writer takes the lease until the server's start has finished or undone it."""
+    journal = {
+        "version": 1,
+        "load_id": "load-gone",
+        "pid": dead_pid(),
+        "pid_started": 1,
+        "staging": str(tmp_path / "staging"),
+        "moves": [],
+        "done": 0,
+        "phase": "swapping",
+    }
+    neo4j_server.journal_file.write_text(json.dumps(journal))
+    try:
+        with pytest.raises(Busy, match="load-gone.*stopped while it swapped") as info:
+            Lease(gw, "load-a", "load").acquire()
+        assert info.value.code == "swap_unfinished"
+        # its own journal does not stop the process that writes it (the bulk load)
+        journal.update(pid=os.getpid(), pid_started=process_started(os.getpid()))
+        neo4j_server.journal_file.write_text(json.dumps(journal))
+        with Lease(gw, "load-a", "load"):
+            pass
+    finally:
+        neo4j_server.journal_file.unlink()

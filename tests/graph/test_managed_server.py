@@ -122,3 +122,14 @@ def test_missing_java_is_explained(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
     with pytest.raises(ServerError, match="Java is not installed"):
         ManagedServer.java_version()
+
+
+def test_conf_refuses_unvalidated_settings(tmp_path: Path) -> None:
+    """Settings built around validation (model_copy) still cannot add lines to neo4j.conf."""
+    good = make_settings(tmp_path / "h", free_port())
+    for bad in ({"heap": "1g\ndbms.security.auth_enabled=false"}, {"pagecache": "1 g"}):
+        with pytest.raises(ServerError, match="not a memory size"):
+            ManagedServer(good.model_copy(update=bad)).write_conf()
+    conf = ManagedServer(good).write_conf()
+    assert oct(conf.stat().st_mode & 0o777) == oct(0o600)
+    assert "auth_enabled=false" not in conf.read_text()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 import credgraph.loaders.bulk as bulk
 from credgraph.graph.errors import CredgraphError, UsageError
@@ -118,7 +119,7 @@ def test_bulk_into_non_empty_database_is_refused(
 
     # Only the managed server: another NEO4J_URI is refused before anything happens.
     other = neo4j_server.settings.model_copy(
-        update={"neo4j_uri": "bolt://127.0.0.1:1", "neo4j_password": "x"}
+        update={"neo4j_uri": "bolt://127.0.0.1:1", "neo4j_password": SecretStr("x")}
     )
     with pytest.raises(UsageError, match="managed"):
         bulk_load(ManagedServer(other), data)
