@@ -200,6 +200,10 @@ def test_only_if_changed_skips_until_a_dispute(
         assert stop(proc) == 0
     ticks = check_fires_accounted(log)
     assert len(done) == 1  # one run for one dispute; the ticks after it find nothing new
+    # the SIGTERM may catch the last tick in its check: abandoned, before any run
+    if ticks[-1]["outcome"] == "abandoned":
+        assert ticks[-1]["run"] is None
+        ticks = ticks[:-1]
     assert {t["outcome"] for t in ticks} == {"unchanged", "completed"}
     (changed,) = events(log, "changed")
     assert changed["reasons"] == ["1 dispute action(s) since"]
