@@ -310,7 +310,9 @@ class ManagedServer:
         (``@file``), never on its command line, which every local user can read."""
         if self.credentials_file.is_file():
             return
-        password = secrets.token_urlsafe(24)  # letters, digits, - and _: no quoting needed
+        # Letters, digits, - and _ (no quoting needed), starting with a letter: a
+        # password starting with "-" would be read by neo4j-admin as an option.
+        password = "p" + secrets.token_urlsafe(24)
         run_dir = self.home / "run"
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         args = run_dir / f"initial-password.{os.getpid()}.args"
