@@ -147,7 +147,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                         # _entity checks what _map reads; this is the net under it, so
                         # that one odd line is a reject, never the end of the load.
                         self.problems.append(
-                            Reject(self.file, lineno, None, str(proxy.id), f"cannot map: {e}")
+                            Reject(self.file, lineno, None, str(proxy.id), f"cannot map: {e!r}")
                         )
                         continue
                     self.entities += 1
@@ -222,7 +222,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             if isinstance(vals, str):
                 vals = [vals]  # tolerated; FtM would otherwise split it into characters
             if not isinstance(vals, list) or not all(isinstance(v, str) for v in vals):
-                return problem(f"invalid FtM entity: {prop[:100]} is not a list of strings", eid)
+                return problem(f"invalid FtM entity: {_named(prop)} is not a list of strings", eid)
             clean[prop] = vals
         data = {**data, "properties": clean}
         try:
@@ -382,6 +382,11 @@ def read_ftm(path: Path, loaded_on: date | None = None) -> FtmReader:
     ``loaded_on``: the date undated sanctions count from (default: today, UTC).
     """
     return FtmReader(path, loaded_on)
+
+
+def _named(name: str) -> str:
+    """A property name for a reason: as it is when printable and short, else its repr."""
+    return name if name.isprintable() and len(name) <= 100 else _short(name)
 
 
 def _short(value: Any) -> str:

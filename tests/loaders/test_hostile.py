@@ -209,6 +209,7 @@ def test_ftm_deep_nesting_and_wrong_json_types_are_problems_naming_the_line(
             {"id": "p9", "schema": "Person", "properties": {"name": [["nested"]]}},
             {"id": 10, "schema": "Person"},
             person("p11", "Flo"),
+            {"id": "p12", "schema": "Person", "properties": {"na\x1bme": 5}},
         ],
     )
     reader = read_ftm(path)
@@ -228,6 +229,7 @@ def test_ftm_deep_nesting_and_wrong_json_types_are_problems_naming_the_line(
     assert got[8:] == [
         (10, "p9", "invalid FtM entity: name is not a list of strings"),
         (11, None, "entity without id"),
+        (13, "p12", "invalid FtM entity: 'na\\x1bme' is not a list of strings"),
     ]
 
 
