@@ -768,3 +768,45 @@ def test_a_failed_write_names_the_file_and_rows(gateway: Gateway) -> None:
         write_rows(gateway, LOANS, [loan], params)
     assert e.value.message.startswith("writing loans.csv row 4 failed: ")
     assert gateway.read("MATCH (n) WHERE NOT n:CredgraphSchema RETURN count(n) AS n") == [{"n": 0}]
+
+
+@pytest.mark.integration
+def test_explanation_shows_a_sanction_dated_by_its_load(
+    gateway: Gateway, settings: Any, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    from credgraph.graph.engine.policy import load_policy
+    from credgraph.graph.runs import Runs
+    from credgraph.services.caller import Caller
+    from credgraph.services.scores import score_lookup
+
+    path = ftm_lines(
+        tmp_path / "x.ftm.json",
+        [
+            person("p1", "Ann"),
+            {"id": "s1", "schema": "Sanction", "properties": {"entity": ["p1"]}},
+            {
+                "id": "s2",
+                "schema": "Sanction",
+                "properties": {"entity": ["p1"], "startDate": ["2020-05-01"]},
+            },
+        ],
+    )
+    load(gateway, path, rejects_path=tmp_path / "r.csv")
+    Runs(gateway, settings).run(load_policy(None), TODAY)
+    doc = score_lookup(gateway, settings, "p1", caller=Caller("tester", "test"))
+    got = {r["id"]: (r["date"], r["date_basis"]) for r in doc["records"]}
+    assert got == {"s1": (TODAY.isoformat(), "loaded"), "s2": ("2020-05-01", "input")}
+    env = dict(os.environ, CREDGRAPH_HOME=str(neo4j_server.home))
+    env["CREDGRAPH_BOLT_PORT"] = str(neo4j_server.port)
+    shown = subprocess.run(
+        [sys.executable, "-m", "credgraph.cli.main", "score", "p1", "--reason", "test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in shown.splitlines() if x.strip().startswith("s1 "))
+    assert line.endswith(f"(no date in the source: counts from its load on {TODAY})")
+    assert "counts from its load" not in next(
+        x for x in shown.splitlines() if x.strip().startswith("s2 ")
+    )
