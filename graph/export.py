@@ -90,7 +90,8 @@ EXPORTS: dict[str, Export] = {
         "MATCH (b:BlacklistEntry) WHERE id(b) % $parts = $part "
         "MATCH (s:Subject)-[:LISTED]->(b) "
         "RETURN collect([b.id, s.id, b.list, toString(b.listed_on), toString(b.expires_on), "
-        "toString(b.delisted_on), b.severity, coalesce(b.disputed, false)]) AS rows",
+        "toString(b.delisted_on), b.severity, coalesce(b.disputed, false), "
+        "b.listed_on_basis]) AS rows",
         (
             "id",
             "subject_id",
@@ -100,6 +101,7 @@ EXPORTS: dict[str, Export] = {
             "delisted_on",
             "severity",
             "disputed",
+            "listed_on_basis",
         ),
     ),
 }

@@ -35,15 +35,23 @@ Mapping (values are raw strings, typed later by the validator):
   ``sanction.linked`` etc.) and that no Sanction entity in the file points at -> blacklist
   row ``ftm-sanction:<entity id>``, list ``sanctions``, ``listed_on`` from first_seen, else
   createdAt, ``authority`` from the datasets.
+* A sanction with no date at all (FtM allows it) is not dropped: it counts from the day it
+  is loaded. ``listed_on`` is the load's date (``loaded_on``, UTC) and the row carries
+  ``listed_on_basis="loaded"`` (docs/data-model.md). The writer leaves that date out of the
+  row's fingerprint and keeps the date of the first load when the entry is loaded again.
 
 Every row also carries FtM extras in ``values``: ``ftm_schema``, ``source_entity`` (the
 entity id: provenance), ``topics`` (a list); subject rows add ``aliases`` (a list of all
 names, in every script, in file order, without repeats). ``RawRow.row`` is the line number.
 
 Other schemas (Address, Vessel, ...) are skipped and counted in ``skipped``. Lines that are
-not entities (bad JSON or UTF-8, no id, an unknown schema) are listed in ``problems`` as
-:class:`~loaders.validate.Reject` records. References to entities not in the file are left
-to the validator, which rejects and reports those rows.
+not entities (bad JSON or UTF-8, JSON nested deeper than Python parses, no id, an unknown
+schema, a field of the wrong JSON type: ``id``, ``schema``, ``caption``, ``first_seen`` not
+strings, ``properties`` not an object of lists of strings, ``datasets`` not a list of
+strings) are listed in ``problems`` as :class:`~loaders.validate.Reject` records naming the
+line; the reader never stops on a line. References to entities not in the file are left to
+the validator, which rejects and reports those rows, as it does text that cannot be stored
+(lone surrogates such as ``"\\ud800"``, control characters, over-long names).
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Generator, Iterator
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
@@ -78,6 +87,8 @@ from credgraph.loaders.validate import Reject
 SANCTION_TOPIC = "sanction"
 SANCTIONS_LIST = "sanctions"
 TOPIC_ID_PREFIX = "ftm-sanction:"
+#: ``listed_on_basis`` of a sanction that had no date: it counts from its load's date.
+LOADED = "loaded"
 
 _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _PERCENT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*%?\s*", re.ASCII)
@@ -94,13 +105,15 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
 
     After (or during) iteration: ``entities`` lines read as entities, ``skipped`` a counter
     of unmapped schemas, ``problems`` the lines that could not be read as entities.
+    ``loaded_on`` is the date a sanction without any date counts from (default: today, UTC).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, loaded_on: date | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"FtM file {self.path} does not exist")
         self.file = self.path.name
+        self.loaded_on = (loaded_on or datetime.now(UTC).date()).isoformat()
         self.entities = 0
         self.skipped: Counter[str] = Counter()
         self.problems: list[Reject] = []
@@ -128,10 +141,19 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                     proxy, data = self._entity(lineno, line)
                     if proxy is None:
                         continue
+                    try:
+                        mapped = list(self._map(proxy, data, lineno))
+                    except (TypeError, ValueError, AttributeError, KeyError) as e:
+                        # _entity checks what _map reads; this is the net under it, so
+                        # that one odd line is a reject, never the end of the load.
+                        self.problems.append(
+                            Reject(self.file, lineno, None, str(proxy.id), f"cannot map: {e!r}")
+                        )
+                        continue
                     self.entities += 1
                     if proxy.schema.is_a("Sanction"):
                         sanctioned.update(_values(proxy, "entity"))
-                    for kind, row in self._map(proxy, data, lineno):
+                    for kind, row in mapped:
                         out = spills.get(kind)
                         if out is None:
                             out = spills[kind] = tempfile.TemporaryFile()  # noqa: SIM115
@@ -172,6 +194,8 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             return problem("invalid UTF-8")
         try:
             data = json.loads(text)
+        except RecursionError:
+            return problem("invalid JSON: nested too deeply")
         except ValueError as e:
             return problem(f"invalid JSON: {e}")
         if not isinstance(data, dict):
@@ -179,8 +203,17 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
         eid = data.get("id")
         if not isinstance(eid, str) or not eid:
             return problem("entity without id")
-        if model.get(data.get("schema") or "") is None:
-            return problem(f"unknown FtM schema {data.get('schema')!r}", eid)
+        schema = data.get("schema")
+        if not isinstance(schema, str) or model.get(schema) is None:
+            return problem(f"unknown FtM schema {_short(schema)}", eid)
+        for name in ("caption", "first_seen"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                return problem(f"invalid FtM entity: {name} is not a string", eid)
+        datasets = data.get("datasets")
+        if datasets is not None and not (
+            isinstance(datasets, list) and all(isinstance(d, str) for d in datasets)
+        ):
+            return problem("invalid FtM entity: datasets is not a list of strings", eid)
         props = data.get("properties") or {}
         if not isinstance(props, dict):
             return problem("invalid FtM entity: properties is not an object", eid)
@@ -189,7 +222,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             if isinstance(vals, str):
                 vals = [vals]  # tolerated; FtM would otherwise split it into characters
             if not isinstance(vals, list) or not all(isinstance(v, str) for v in vals):
-                return problem(f"invalid FtM entity: {prop} is not a list of strings", eid)
+                return problem(f"invalid FtM entity: {_named(prop)} is not a list of strings", eid)
             clean[prop] = vals
         data = {**data, "properties": clean}
         try:
@@ -254,18 +287,20 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                     ),
                 )
             if SANCTION_TOPIC in topics:
-                datasets = [d for d in data.get("datasets") or [] if isinstance(d, str)]
+                datasets = data.get("datasets") or []
                 yield (
                     "topic",
                     row(
-                        {
-                            "id": TOPIC_ID_PREFIX + eid,
-                            "subject_id": eid,
-                            "list": SANCTIONS_LIST,
-                            "authority": ", ".join(datasets) or None,
-                            "listed_on": seen or created,
-                            "source_url": _first(proxy, "sourceUrl"),
-                        }
+                        self._dated(
+                            {
+                                "id": TOPIC_ID_PREFIX + eid,
+                                "subject_id": eid,
+                                "list": SANCTIONS_LIST,
+                                "authority": ", ".join(datasets) or None,
+                                "listed_on": seen or created,
+                                "source_url": _first(proxy, "sourceUrl"),
+                            }
+                        )
                     ),
                 )
         elif schema.is_a("Ownership"):
@@ -309,34 +344,55 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                 ),
             )
         elif schema.is_a("Sanction"):
-            datasets = [d for d in data.get("datasets") or [] if isinstance(d, str)]
+            datasets = data.get("datasets") or []
             yield (
                 BLACKLIST.name,
                 row(
-                    {
-                        "id": eid,
-                        "subject_id": _first(proxy, "entity"),
-                        "list": SANCTIONS_LIST,
-                        "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
-                        "reason": _first(proxy, "reason", "program"),
-                        "listed_on": _first_date(proxy, "startDate", "listingDate", "date")
-                        or seen
-                        or created,
-                        "expires_on": _first_date(proxy, "endDate"),
-                        "source_url": _first(proxy, "sourceUrl"),
-                    }
+                    self._dated(
+                        {
+                            "id": eid,
+                            "subject_id": _first(proxy, "entity"),
+                            "list": SANCTIONS_LIST,
+                            "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
+                            "reason": _first(proxy, "reason", "program"),
+                            "listed_on": _first_date(proxy, "startDate", "listingDate", "date")
+                            or seen
+                            or created,
+                            "expires_on": _first_date(proxy, "endDate"),
+                            "source_url": _first(proxy, "sourceUrl"),
+                        }
+                    )
                 ),
             )
         else:
             self.skipped[schema.name] += 1
 
+    def _dated(self, values: dict[str, RawValue]) -> dict[str, RawValue]:
+        """A sanction row without any date counts from the load's date, marked as such."""
+        if values["listed_on"] is None:
+            values["listed_on"] = self.loaded_on
+            values["listed_on_basis"] = LOADED
+        return values
 
-def read_ftm(path: Path) -> FtmReader:
+
+def read_ftm(path: Path, loaded_on: date | None = None) -> FtmReader:
     """Read an FtM entity file: an iterator of ``(spec, RawRow)`` grouped in load order.
 
     The returned :class:`FtmReader` also reports ``skipped`` schemas and ``problems``.
+    ``loaded_on``: the date undated sanctions count from (default: today, UTC).
     """
-    return FtmReader(path)
+    return FtmReader(path, loaded_on)
+
+
+def _named(name: str) -> str:
+    """A property name for a reason: as it is when printable and short, else its repr."""
+    return name if name.isprintable() and len(name) <= 100 else _short(name)
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a value for a reason, cut to a hundred characters."""
+    text = repr(value)
+    return text if len(text) <= 100 else text[:100] + f"…[{len(text)} chars]"
 
 
 def _values(proxy: EntityProxy, prop: str) -> list[str]:

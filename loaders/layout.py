@@ -14,6 +14,16 @@ from credgraph.graph.engine.vocabulary import ROLES
 
 ColumnType = Literal["str", "date", "amount", "share", "severity", "int", "enum"]
 
+#: The longest text, in UTF-8 bytes, of a value Neo4j keeps in an index or a uniqueness
+#: constraint (ids, references, names, list names, FtM aliases). Neo4j refuses an index
+#: key past about 8 KB, and fails the whole transaction when it meets one; half of that
+#: leaves room for composite keys such as ``(Score.run, Score.subject)``.
+MAX_INDEXED_BYTES = 4096
+#: The longest text of a number (amounts, shares, severities, whole numbers).
+MAX_NUMBER_CHARS = 100
+#: The largest whole number Neo4j stores (a signed 64-bit integer).
+MAX_INT = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Column:
@@ -23,6 +33,9 @@ class Column:
     enum: tuple[str, ...] = ()
     # For reference columns: which id space the value must exist in.
     references: Literal["subject", "person", "firm", "loan"] | None = None
+    # A text Neo4j indexes (name, list): at most MAX_INDEXED_BYTES. Keys and
+    # references are indexed whatever this says.
+    indexed: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,14 @@ class FileSpec:
     def required(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
 
+    def is_id(self, column: Column) -> bool:
+        """True for the file's key columns and its references: ids, held to the id rules."""
+        return (
+            column.name == self.key
+            or column.name in self.composite_key
+            or column.references is not None
+        )
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:
@@ -56,7 +77,7 @@ PERSONS = FileSpec(
     "persons",
     (
         Column("id", required=True),
-        Column("name", required=True),
+        Column("name", required=True, indexed=True),
         Column("birth_date", "date"),
         Column("country"),
         Column("national_id"),
@@ -67,7 +88,7 @@ FIRMS = FileSpec(
     "firms",
     (
         Column("id", required=True),
-        Column("name", required=True),
+        Column("name", required=True, indexed=True),
         Column("registration_no"),
         Column("country"),
         Column("region"),
@@ -135,7 +156,7 @@ BLACKLIST = FileSpec(
     (
         Column("id", required=True),
         Column("subject_id", required=True, references="subject"),
-        Column("list", required=True),
+        Column("list", required=True, indexed=True),
         Column("authority"),
         Column("reason"),
         Column("listed_on", "date", required=True),

@@ -26,7 +26,28 @@ Header rules (both formats)
 
 Parquet values are turned into the strings the validator parses: dates (and midnight
 timestamps) as ``YYYY-MM-DD``, integers and decimals exactly, floats with ``repr`` (shortest
-round-trip form), booleans as ``true``/``false``; nulls become ``None``.
+round-trip form); nulls become ``None``.
+
+Parquet types (checked once per file, against its schema, when :func:`read_rows` is called)
+    Each layout column present must have an Arrow type that carries its values
+    (:data:`ARROW_TYPES`): text columns strings (or integers, for numeric ids), dates dates,
+    timestamps or strings, numbers integers, floats, decimals or strings, enums strings (a
+    dictionary of strings counts as strings; a column of nulls fits anything). Anything else
+    (lists, structs, maps, booleans, binary where a number is expected, ...) refuses the file
+    with an :class:`InputError` naming the file, the column and its type: such a column
+    would be stored as its Python ``repr``.
+
+Corrupt Parquet
+    Before its first row is given, a Parquet file is decoded once in full (every page of the
+    layout columns it holds, page checksums verified when the file has them): a page that
+    cannot be decoded refuses the file with an :class:`InputError` naming the file and the
+    row group (with its rows), before any of its rows reaches the validator. A load reads
+    each file's first row before it writes anything, so a corrupt file stops the load with
+    nothing written. A file that is still the same (size and modification time) is not
+    decoded a second time in the same process. Should a page fail later anyway (the file
+    changed meanwhile), the error names the file and row group the same way; rows of
+    earlier batches are then already written. A single value Python cannot hold (a
+    timestamp past the year 9999) makes its row an error row.
 """
 
 from __future__ import annotations
@@ -56,6 +77,7 @@ _FIELD_SIZE_LIMIT = 1 << 30
 # Lone surrogates come only from undecodable bytes under errors="surrogateescape".
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _PARQUET_BATCH_ROWS = 1024
+_VERIFY_BATCH_ROWS = 65536
 
 
 @dataclass(slots=True)
@@ -239,46 +261,154 @@ def _empty(columns: list[str]) -> dict[str, RawValue]:
 
 # -- Parquet --------------------------------------------------------------------------------
 
+#: Which Arrow types carry the values of each layout column type (see the module docstring),
+#: as the names of ``pyarrow.types.is_*`` predicates, and how the error words them.
+_TEXT = ("string", "large_string", "string_view", "binary", "large_binary", "binary_view")
+ARROW_TYPES: dict[str, tuple[tuple[str, ...], str]] = {
+    "str": ((*_TEXT, "integer"), "text (or integer ids)"),
+    "enum": (_TEXT, "text"),
+    "date": (("date", "timestamp", *_TEXT), "dates (date, timestamp or YYYY-MM-DD text)"),
+    "amount": (
+        ("integer", "floating", "decimal", *_TEXT),
+        "numbers (integer, float, decimal or text)",
+    ),
+    "int": (
+        ("integer", "floating", "decimal", *_TEXT),
+        "whole numbers (integer, float, decimal or text)",
+    ),
+}
+ARROW_TYPES["share"] = ARROW_TYPES["severity"] = ARROW_TYPES["amount"]
+
+# Files decoded in full without error: (path, size, mtime_ns). A load opens each file
+# twice (its first row in the checks before any write, then all of it); once is enough.
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def check_arrow_types(spec: FileSpec, file: str, schema: Any) -> None:
+    """Refuse a Parquet file whose layout columns have Arrow types that do not fit."""
+    import pyarrow.types as pat
+
+    for column in spec.columns:
+        if column.name not in schema.names:
+            continue
+        t = schema.field(column.name).type
+        if pat.is_dictionary(t):
+            t = t.value_type
+        if pat.is_null(t):
+            continue
+        kinds, words = ARROW_TYPES[column.type]
+        if not any(getattr(pat, f"is_{k}")(t) for k in kinds):
+            raise InputError(
+                f"{file}: column {column.name!r} has Arrow type {t}, "
+                f"but {spec.name}.{column.name} holds {words}",
+                hint=f"write {column.name} as {words}",
+            )
+
 
 def _read_parquet(spec: FileSpec, path: Path) -> Iterator[RawRow]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, page_checksum_verification=True)
     except (OSError, pa.ArrowException) as e:
         raise InputError(f"cannot read {path.name} as Parquet: {e}") from e
     try:
         positions = check_header(spec, path.name, list(pf.schema_arrow.names))
+        check_arrow_types(spec, path.name, pf.schema_arrow)
     except BaseException:
         pf.close()
         raise
-    return _parquet_rows(spec, path.name, pf, list(positions))
+    return _parquet_rows(spec, path, pf, list(positions))
 
 
-def _parquet_rows(spec: FileSpec, file: str, pf: Any, present: list[str]) -> Iterator[RawRow]:
+def _row_groups(file: str, pf: Any, present: list[str], size: int) -> Iterator[tuple[int, Any]]:
+    """``(first row number, record batch)`` of every row group, decode errors named."""
+    import pyarrow as pa
+
+    first = 1
+    for g in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(g).num_rows
+        try:
+            for batch in pf.iter_batches(batch_size=size, row_groups=[g], columns=present):
+                yield first, batch
+                first += batch.num_rows
+        except (OSError, pa.ArrowException) as e:
+            raise InputError(
+                f"{file}: row group {g} (rows {first}-{first + n - 1}) cannot be read: {e}",
+                hint="the file is damaged: write it again",
+            ) from e
+
+
+def _verify(file: str, path: Path, pf: Any, present: list[str]) -> None:
+    """Decode every page of the columns read once (see the module docstring)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _VERIFIED:
+        return
+    for _ in _row_groups(file, pf, present, _VERIFY_BATCH_ROWS):
+        pass
+    _VERIFIED.add(key)
+
+
+class _Unreadable:
+    """A Parquet value Python cannot hold (a timestamp past 9999): its row is an error."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _pylist(array: Any) -> list[Any]:
+    """``array.to_pylist()``, one :class:`_Unreadable` per value that cannot convert."""
+    try:
+        return list(array.to_pylist())
+    except (ValueError, OverflowError, ArithmeticError):
+        out: list[Any] = []
+        for x in array:
+            try:
+                out.append(x.as_py())
+            except (ValueError, OverflowError, ArithmeticError) as e:
+                out.append(_Unreadable(f"unreadable {array.type} value: {e}"))
+        return out
+
+
+def _parquet_rows(spec: FileSpec, path: Path, pf: Any, present: list[str]) -> Iterator[RawRow]:
     columns = spec.column_names
+    file = path.name
     n = 0
     try:
         if not present:
             return
-        for batch in pf.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=present):
-            data = {name: batch.column(name).to_pylist() for name in present}
+        _verify(file, path, pf, present)
+        for _, batch in _row_groups(file, pf, present, _PARQUET_BATCH_ROWS):
+            data = {name: _pylist(batch.column(name)) for name in present}
             for i in range(batch.num_rows):
                 n += 1
                 values: dict[str, RawValue] = {}
                 error = error_column = None
                 for name in columns:
                     col = data.get(name)
+                    if col is None:
+                        values[name] = None
+                        continue
+                    v = col[i]
                     try:
-                        values[name] = None if col is None else to_text(col[i])
+                        values[name] = to_text(v)
                     except UnicodeDecodeError:
-                        values[name] = _show_bytes(col[i].decode("utf-8", "surrogateescape"))  # type: ignore[index]
+                        values[name] = _show_bytes(v.decode("utf-8", "surrogateescape"))
                         if error is None:
                             error, error_column = INVALID_UTF8, name
+                    except _UnreadableValue as e:
+                        values[name] = None
+                        if error is None:
+                            error, error_column = str(e), name
                 yield RawRow(file, n, values, error=error, error_column=error_column)
     finally:
         pf.close()
+
+
+class _UnreadableValue(ValueError):
+    pass
 
 
 def to_text(value: Any) -> str | None:
@@ -306,4 +436,6 @@ def to_text(value: Any) -> str | None:
         return format(value, "f")
     if isinstance(value, bytes):
         return value.decode("utf-8") or None
+    if isinstance(value, _Unreadable):
+        raise _UnreadableValue(value.reason)
     return str(value)

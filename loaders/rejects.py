@@ -1,14 +1,18 @@
 """The rejects file (CSV: file,row,column,value,reason) and the per-file summary table.
 
 Values are written as read, except that values longer than :data:`MAX_VALUE` characters
-are cut and end with a marker saying how long they were. Values are not escaped against
-spreadsheet formula injection: a rejected ``=cmd()`` is written as ``=cmd()``, so open the
-file as text (or import it with every column as text).
+are cut and end with a marker saying how long they were, and that text a UTF-8 file cannot
+hold or a terminal would act on is escaped in every field: a lone surrogate as ``\\ud800``,
+a control character other than tab, line feed and carriage return as ``\\x1b``. The writer
+survives any text it is given. Values are not escaped against spreadsheet formula
+injection: a rejected ``=cmd()`` is written as ``=cmd()``, so open the file as text (or
+import it with every column as text).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -22,6 +26,22 @@ from credgraph.loaders.validate import Reject
 
 COLUMNS = ("file", "row", "column", "value", "reason")
 MAX_VALUE = 200
+
+
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def safe_text(text: str) -> str:
+    """``text`` with lone surrogates and control characters (but tab, line feed and
+    carriage return) written as Python escapes: ``\\ud800``, ``\\x00``."""
+    if text.isprintable():
+        return text
+    return _UNSAFE.sub(_escape, text)
 
 
 def shorten(value: str | None, limit: int = MAX_VALUE) -> str | None:
@@ -46,7 +66,10 @@ class RejectWriter:
 
     def __enter__(self) -> RejectWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        # backslashreplace: a net under safe_text, the file is written whatever comes.
+        self._fh = open(  # noqa: SIM115
+            self.path, "w", encoding="utf-8", errors="backslashreplace", newline=""
+        )
         self._writer = csv.DictWriter(self._fh, fieldnames=COLUMNS)
         self._writer.writeheader()
         return self
@@ -65,11 +88,11 @@ class RejectWriter:
         value = reject.value if reject.value is None else str(reject.value)
         self._writer.writerow(
             {
-                "file": reject.file,
+                "file": safe_text(str(reject.file)),
                 "row": reject.row,
-                "column": reject.column or "",
-                "value": shorten(value) or "",
-                "reason": reject.reason,
+                "column": safe_text(reject.column or ""),
+                "value": safe_text(shorten(value) or ""),
+                "reason": safe_text(str(reject.reason)),
             }
         )
         self.count += 1

@@ -21,7 +21,15 @@ Rules (the product contract, nothing more):
   a reference to nothing is ``unknown subject X``. A person reference to a firm (or the
   reverse) is rejected as such;
 * an ownership row may lack ``share`` only if it carries ``share_unknown="true"``, which
-  only the FtM reader sets (readers drop unknown CSV/Parquet columns).
+  only the FtM reader sets (readers drop unknown CSV/Parquet columns);
+* text (every ``str`` column and every FtM extra) is valid Unicode: a lone surrogate
+  (``"\\ud800"`` in FtM JSON) is refused, so are control characters (Unicode category
+  Cc: U+0000-U+001F, U+007F-U+009F) except tab, line feed and carriage return in free text
+  and names. Ids (a file's key columns, its references, FtM entity ids) may hold no
+  control character at all. A value Neo4j indexes (ids, references, ``name``, ``list``,
+  FtM ``aliases``) is at most ``layout.MAX_INDEXED_BYTES`` bytes in UTF-8; other text has
+  no length limit. Numbers are at most ``layout.MAX_NUMBER_CHARS`` characters and whole
+  numbers at most ``layout.MAX_INT`` (Neo4j's 64-bit integers). See docs/data-model.md.
 
 Every problem of a row's own values is reported (one :class:`Reject` per bad column); key
 and reference checks run only on rows whose values are fine. A row is either wholly valid
@@ -39,7 +47,13 @@ from datetime import date
 from pathlib import PurePath
 from typing import Any
 
-from credgraph.loaders.layout import Column, FileSpec
+from credgraph.loaders.layout import (
+    MAX_INDEXED_BYTES,
+    MAX_INT,
+    MAX_NUMBER_CHARS,
+    Column,
+    FileSpec,
+)
 from credgraph.loaders.readers import RawRow, RawValue
 
 Known = Callable[[str, list[str]], set[str]]
@@ -53,6 +67,17 @@ BATCH_SIZE = 5000
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _INT = re.compile(r"\+?([0-9]+)(?:\.0*)?", re.ASCII)
+
+# Lone surrogates and the control characters refused in free text (tab, line feed and
+# carriage return are kept), and in ids (none kept).
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_BAD_ID = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# A text of at most this many characters is at most MAX_INDEXED_BYTES in UTF-8.
+_SHORT_ENOUGH = MAX_INDEXED_BYTES // 4
+# FtM extras held to the id rules, and those Neo4j indexes (the full-text index).
+_ID_EXTRAS = frozenset({"source_entity"})
+_INDEXED_EXTRAS = frozenset({"aliases"})
+_SHOWN_CHARS = 100  # of a bad value quoted in a reason
 
 # Which id space a file's key lives in (persons and firms share "subject").
 _KEY_SPACE = {"persons": "subject", "firms": "subject", "loans": "loan"}
@@ -122,8 +147,46 @@ class _BadValue(Exception):
     pass
 
 
+def _q(raw: str) -> str:
+    """``raw`` quoted for a reason (``repr``: control characters and surrogates escaped),
+    cut to its first hundred characters when longer."""
+    if len(raw) <= _SHOWN_CHARS:
+        return repr(raw)
+    return f"{raw[:_SHOWN_CHARS]!r}…[{len(raw)} chars]"
+
+
+def text_problem(value: str, *, ident: bool = False, indexed: bool = False) -> str | None:
+    """Why ``value`` cannot be stored as text (None when it can).
+
+    ``ident``: an id (no control character at all); ``indexed``: Neo4j indexes it (at
+    most ``MAX_INDEXED_BYTES`` in UTF-8). See the module docstring.
+    """
+    bad = (_BAD_ID if ident else _BAD_TEXT).search(value)
+    if bad is not None:
+        ch, at = bad.group(), bad.start() + 1
+        if "\ud800" <= ch <= "\udfff":
+            return f"not valid Unicode: a lone surrogate U+{ord(ch):04X} at character {at}"
+        if ident:
+            return f"control character U+{ord(ch):04X} at character {at} (ids may hold none)"
+        return (
+            f"control character U+{ord(ch):04X} at character {at} (text may hold tab, "
+            "line feed and carriage return, no other)"
+        )
+    if indexed and len(value) > _SHORT_ENOUGH:
+        size = len(value.encode("utf-8"))
+        if size > MAX_INDEXED_BYTES:
+            return (
+                f"too long: {size} bytes in UTF-8, at most {MAX_INDEXED_BYTES} "
+                "for a value Neo4j indexes"
+            )
+    return None
+
+
 def parse_value(column: Column, raw: str) -> Any:
-    """Parse one non-empty raw value of ``column``; raises ``_BadValue`` with the reason."""
+    """Parse one non-empty raw value of ``column``; raises ``_BadValue`` with the reason.
+
+    ``str`` values are returned as they are: :func:`text_problem` checks them.
+    """
     t = column.type
     if t == "str":
         return raw
@@ -131,36 +194,43 @@ def parse_value(column: Column, raw: str) -> Any:
     if t == "enum":
         if text not in column.enum:
             raise _BadValue(
-                f"unknown {column.name} {raw!r} (expected one of {', '.join(column.enum)})"
+                f"unknown {column.name} {_q(raw)} (expected one of {', '.join(column.enum)})"
             )
         return text
     if t == "date":
         if not _DATE.fullmatch(text):
-            raise _BadValue(f"not an ISO date (YYYY-MM-DD): {raw!r}")
+            raise _BadValue(f"not an ISO date (YYYY-MM-DD): {_q(raw)}")
         try:
             return date.fromisoformat(text)
         except ValueError:
             raise _BadValue(f"impossible date {text}") from None
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _BadValue(
+            f"too long for a number: {len(text)} characters, at most {MAX_NUMBER_CHARS}"
+        )
     if t == "int":
         m = _INT.fullmatch(text)
         if not m:
             if _NUMBER.fullmatch(text) and text.startswith("-"):
-                raise _BadValue(f"{column.name} must be >= 0: {raw!r}")
-            raise _BadValue(f"not a whole number: {raw!r}")
-        return int(m.group(1))
+                raise _BadValue(f"{column.name} must be >= 0: {_q(raw)}")
+            raise _BadValue(f"not a whole number: {_q(raw)}")
+        n = int(m.group(1))
+        if n > MAX_INT:
+            raise _BadValue(f"{column.name} out of range: {_q(raw)} is past {MAX_INT} (64 bits)")
+        return n
     # amount, share, severity
     if not _NUMBER.fullmatch(text):
-        raise _BadValue(f"not a number: {raw!r}")
+        raise _BadValue(f"not a number: {_q(raw)}")
     x = float(text)
     if not math.isfinite(x):
-        raise _BadValue(f"number out of range: {raw!r}")
+        raise _BadValue(f"number out of range: {_q(raw)}")
     x += 0.0  # -0.0 -> 0.0
     if t == "amount" and x < 0:
-        raise _BadValue(f"{column.name} must be >= 0: {raw!r}")
+        raise _BadValue(f"{column.name} must be >= 0: {_q(raw)}")
     if t == "share" and not 0 < x <= 1:
-        raise _BadValue(f"share must be in (0, 1]: {raw!r}")
+        raise _BadValue(f"share must be in (0, 1]: {_q(raw)}")
     if t == "severity" and not 0 <= x <= 1:
-        raise _BadValue(f"severity must be in [0, 1]: {raw!r}")
+        raise _BadValue(f"severity must be in [0, 1]: {_q(raw)}")
     return x
 
 
@@ -390,6 +460,20 @@ class Validator:
             else:
                 if col.required and any(map(_blank, raw_col)):
                     slow.update(i for i, v in enumerate(raw_col) if _blank(v))
+                # Text rules (text_problem), checked on the whole column at once: rows
+                # that may break one go the slow path, which words the reason.
+                texts = list(filter(None, raw_col))
+                if texts:
+                    joined = " ".join(texts)
+                    long = col.indexed and max(map(len, texts)) > _SHORT_ENOUGH
+                    if long or not (joined.isascii() and joined.isprintable()):
+                        bad = col.bad
+                        if long or bad.search(joined):
+                            slow.update(
+                                i
+                                for i, v in enumerate(raw_col)
+                                if v and (bad.search(v) or (col.indexed and len(v) > _SHORT_ENOUGH))
+                            )
                 columns.append(raw_col)
         names = plan.names
         result: list[tuple[dict[str, Any], list[Reject] | None]] = (
@@ -426,6 +510,10 @@ class Validator:
                     Reject(raw.file, raw.row, name, _shown(v), "expected a single value")
                 )
             elif not c.parses:
+                problem = text_problem(v, ident=c.ident, indexed=c.indexed)
+                if problem is not None:
+                    rejects.append(Reject(raw.file, raw.row, name, v, problem))
+                    continue
                 values[name] = v
             else:
                 parsed = c.cache.get(v, _UNSEEN)
@@ -438,8 +526,21 @@ class Validator:
                 values[name] = parsed
         if len(raw_values) != len(plan.columns) or share_unknown:
             for k, v in raw_values.items():  # FtM extras, passed through in order
-                if k not in plan.name_set:
-                    values[k] = (v == "true") if k == "share_unknown" else v
+                if k in plan.name_set:
+                    continue
+                if k == "share_unknown":
+                    values[k] = v == "true"
+                    continue
+                for text in [v] if type(v) is str else v if type(v) is list else ():
+                    problem = (
+                        text_problem(text, ident=k in _ID_EXTRAS, indexed=k in _INDEXED_EXTRAS)
+                        if type(text) is str
+                        else "expected text"
+                    )
+                    if problem is not None:
+                        rejects.append(Reject(raw.file, raw.row, k, text, problem))
+                        break
+                values[k] = v
         return values
 
     def _claim_rejected(
@@ -541,13 +642,30 @@ class _Col:
     required: bool
     parses: bool
     cache: dict[str, Any]  # distinct texts parsed once per load (bounded: _CACHE_SIZE)
+    ident: bool = False  # an id: a key or a reference
+    indexed: bool = False  # Neo4j indexes it: at most MAX_INDEXED_BYTES
+
+    @property
+    def bad(self) -> re.Pattern[str]:
+        return _BAD_ID if self.ident else _BAD_TEXT
 
 
 class _Plan:
     """What the validator needs to know about one file kind, worked out once per load."""
 
     def __init__(self, spec: FileSpec) -> None:
-        self.columns = [_Col(c, c.name, c.required, c.type != "str", {}) for c in spec.columns]
+        self.columns = [
+            _Col(
+                c,
+                c.name,
+                c.required,
+                c.type != "str",
+                {},
+                ident=spec.is_id(c),
+                indexed=spec.is_id(c) or c.indexed,
+            )
+            for c in spec.columns
+        ]
         self.names = tuple(c.name for c in spec.columns)
         self.name_set = frozenset(self.names)
         self.key = spec.key

@@ -32,6 +32,17 @@ A loan and its LENT / BORROWED relationships, a blacklist entry and its
 LISTED relationship, are written in the same transaction, so a load killed
 half-way leaves no record without its subject; re-running it completes it.
 
+A blacklist entry whose ``listed_on`` is the date it was loaded
+(``listed_on_basis = 'loaded'``: an FtM sanction without any date, loaders/ftm.py)
+keeps the date of its first load: that date is left out of its fingerprint (a
+reload on a later day is "unchanged"), and an update keeps the stored date (and
+its basis) whenever the new row has no date of its own.
+
+A batch that fails to write (Neo4j refuses it, the driver cannot send a value)
+raises an error naming its file and first and last row (``writing loans.csv
+rows 5002-10001: ...``): that batch's transaction is rolled back, batches
+committed before it stay.
+
 Speed (docs/benchmarks.md): new rows travel as lists, not maps (no property
 names repeated 5,000 times a batch), and the lookup is skipped for a *fresh*
 file: one whose kind of record (``Person``, ``OWNS``, ...) did not exist in the
@@ -49,6 +60,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, LiteralString, cast
 
+from credgraph.graph.errors import CredgraphError, DatabaseError
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.model import PROVENANCE, ROLE_TYPES, rel_type
 from credgraph.loaders.layout import BY_NAME, FileSpec
@@ -65,6 +77,7 @@ ENDS: dict[str, tuple[str, str | None]] = {
 }
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+LOADED = "loaded"  # listed_on_basis of an entry dated by its load (loaders.ftm.LOADED)
 
 
 def _prov(line: str) -> str:
@@ -124,7 +137,10 @@ def to_params(spec: FileSpec, row: ValidRow) -> dict[str, Any]:
         props["share_unknown"] = True if props.pop("share_unknown", None) else None
     if spec.key:
         props[spec.key] = row.key
-    fp = fingerprint(props, ordered=len(props) == _width(spec.name))
+    if props.get("listed_on_basis") == LOADED:  # the load's date: not the row's own value
+        fp = fingerprint({**props, "listed_on": None})
+    else:
+        fp = fingerprint(props, ordered=len(props) == _width(spec.name))
     ends = ENDS.get(spec.name)
     a = b = None
     if ends is not None:
@@ -323,7 +339,15 @@ def statements(spec_name: str, role: str | None = None) -> _Statements:
             ),
             _lit(
                 "UNWIND $rows AS row MATCH (s:Subject {id: row.a}) "
-                "MERGE (x:BlacklistEntry {id: row.key}) " + _changed("x") + " "
+                "MERGE (x:BlacklistEntry {id: row.key}) "
+                # A row dated by its load keeps the stored date and basis (module notes).
+                "WITH row, s, x, CASE WHEN row.props.listed_on_basis = 'loaded' "
+                "THEN [x.listed_on, x.listed_on_basis] END AS kept "
+                + _changed("x")
+                + ", x.listed_on_basis = row.props.listed_on_basis "
+                "SET x.listed_on = coalesce(kept[0], x.listed_on), "
+                "x.listed_on_basis = CASE WHEN kept[0] IS NULL THEN x.listed_on_basis "
+                "ELSE kept[1] END "
                 "MERGE (s)-[r1:LISTED]->(x) ON CREATE SET r1 = {" + _REL_PROV + "} "
                 "WITH x, s CALL (x, s) { OPTIONAL MATCH (o)-[r:LISTED]->(x) WHERE o <> s DELETE r }"
             ),
@@ -390,8 +414,29 @@ def write_rows(
                 tx.run(st.update, rows=changed, **params).consume()
             return len(new), len(changed)
 
-        n_new, n_changed = gw.write_tx(work)
+        try:
+            n_new, n_changed = gw.write_tx(work)
+        except CredgraphError as exc:
+            exc.message = f"writing {_rows_of(group)}: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+        except Exception as exc:  # the driver could not send a value, or a bug
+            raise DatabaseError(
+                f"writing {_rows_of(group)} failed: {type(exc).__name__}: {exc}",
+                hint="these rows were not written; rows written before them stay",
+            ) from exc
         totals["created"] += n_new
         totals["updated"] += n_changed
         totals["unchanged"] += len(group) - n_new - n_changed
     return totals
+
+
+def _rows_of(rows: list[dict[str, Any]]) -> str:
+    """``persons.csv rows 2-5001``: the file and the first and last row of a batch."""
+    lines = [r["line"] for r in rows]
+    first, last = min(lines), max(lines)
+    return (
+        f"{rows[0]['file']} row {first}"
+        if first == last
+        else (f"{rows[0]['file']} rows {first}-{last}")
+    )

@@ -145,6 +145,7 @@ def _answer(
         result["contributions"] = [
             c.to_dict() for c in explain(projection, policy, scores, i, top=top)
         ]
+        basis = _date_basis(projection, i)
         result["records"] = [
             {
                 "id": r.id,
@@ -152,6 +153,8 @@ def _answer(
                 "label": r.label,
                 "domain": r.domain,
                 "date": r.date.isoformat() if r.date else None,
+                # "loaded": the record had no date, it counts from the day it was loaded
+                "date_basis": basis.get((r.kind, r.id)) or "input",
                 "severity": r.severity,
                 "decay": r.decay,
                 "effective": r.effective,
@@ -161,6 +164,21 @@ def _answer(
         ]
     result["history"] = runs.score_history(subject_id)
     return result
+
+
+def _date_basis(projection: Any, i: int) -> dict[tuple[str, str], str]:
+    """``{(kind, id): basis}`` of subject ``i``'s records whose date is not the input's
+    own (``loaded``); empty for projections saved before records carried it."""
+    rec = projection.records
+    basis = getattr(rec, "date_basis", None)
+    if basis is None:
+        return {}
+    sl = rec.of_subject(i)
+    return {
+        (str(rec.kind[k]), str(rec.id[k])): str(basis[k])
+        for k in range(sl.start, sl.stop)
+        if basis[k] is not None
+    }
 
 
 def export_scores(

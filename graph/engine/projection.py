@@ -126,6 +126,10 @@ class Records:
     status: npt.NDArray[np.str_]  # intrinsic.STATUSES
     effective: FloatArray  # severity * decay if active else 0
     subject_ptr: IntArray  # records of subject i: [subject_ptr[i], subject_ptr[i+1])
+    # Where `date` is not the input's own: "loaded" (an FtM sanction without any date
+    # counts from its load, BlacklistEntry.listed_on_basis), else None. None for the
+    # whole array in projections saved before it existed.
+    date_basis: ObjArray | None = None
 
     def __len__(self) -> int:
         return len(self.id)
@@ -373,6 +377,7 @@ class _RecordParts:
     severity: list[FloatArray] = field(default_factory=list)
     decay: list[FloatArray] = field(default_factory=list)
     status: list[npt.NDArray[np.str_]] = field(default_factory=list)
+    date_basis: list[ObjArray] = field(default_factory=list)
 
 
 def _loan_records(
@@ -408,6 +413,7 @@ def _loan_records(
     parts.severity.append(sev)
     parts.decay.append(decay_factor(age_days(as_of, d), np.nan if hl is None else hl))
     parts.status.append(record_status(as_of, d, disputed=read_bools(loans, "disputed")[rows]))
+    parts.date_basis.append(np.full(len(rows), None, dtype=object))
 
 
 def _blacklist_records(
@@ -446,6 +452,10 @@ def _blacklist_records(
             disputed=read_bools(bl, "disputed")[rows],
         )
     )
+    basis = read_ids(bl, "listed_on_basis").iloc[rows].to_numpy(dtype=object)
+    parts.date_basis.append(
+        np.array([b if isinstance(b, str) else None for b in basis], dtype=np.object_)
+    )
 
 
 def _records(parts: _RecordParts, n_subjects: int) -> Records:
@@ -463,6 +473,7 @@ def _records(parts: _RecordParts, n_subjects: int) -> Records:
             status=np.zeros(0, dtype=STATUS_DTYPE),
             effective=np.zeros(0),
             subject_ptr=np.zeros(n_subjects + 1, dtype=np.int64),
+            date_basis=np.zeros(0, dtype=object),
         )
     subject = np.concatenate(parts.subject)
     order = np.argsort(subject, kind="stable")
@@ -488,6 +499,7 @@ def _records(parts: _RecordParts, n_subjects: int) -> Records:
         status=status,
         effective=np.where(status == ACTIVE, severity * decay, 0.0),
         subject_ptr=ptr,
+        date_basis=np.asarray(cat(parts.date_basis), dtype=np.object_),
     )
 
 
