@@ -14,7 +14,7 @@ import sys
 import typer
 
 # The command modules register their commands on the app when imported.
-from credgraph.cli import data_cmds, neo4j_cmds, scoring_cmds  # noqa: F401
+from credgraph.cli import data_cmds, neo4j_cmds, query_cmds, scoring_cmds  # noqa: F401
 from credgraph.cli.app import app, err, hint_for, styled
 from credgraph.graph.errors import CredgraphError
 

@@ -55,6 +55,18 @@ class Param:
     choices: tuple[str, ...] = ()
     help: str = ""
 
+    def default_text(self) -> str:
+        """The default as the header writes it (``null``, ``today``, ``0.25``)."""
+        return "" if self.required else _show(self.default, self.type)
+
+    def range_text(self) -> str:
+        """``1..5`` or ``pagerank, betweenness, kcore`` (empty when free)."""
+        if self.choices:
+            return ", ".join(self.choices)
+        if self.minimum is not None:
+            return f"{_num(self.minimum)}..{_num(self.maximum)}"
+        return ""
+
     def describe(self) -> str:
         """``threshold float = 0.25 (0..1)``: the header's own words."""
         text = f"{self.name} {self.type}"

@@ -118,7 +118,9 @@ def check_text(text: str) -> None:
     if _IN_TX.search(words):
         raise QueryRefused("refused: CALL { } IN TRANSACTIONS is not allowed in ad-hoc Cypher")
     if _USE.search(words):
-        raise QueryRefused("refused: USE is not allowed; ad-hoc Cypher reads the configured database")
+        raise QueryRefused(
+            "refused: USE is not allowed; ad-hoc Cypher reads the configured database"
+        )
     for m in _CALL.finditer(words):
         name = m.group(1)
         if name.lower() not in ALLOWED_PROCEDURES:
@@ -191,7 +193,10 @@ def plain(value: Any) -> Any:
             out.append(plain(rel.end_node))
         return out
     if isinstance(value, Date | DateTime | Time):
-        return value.iso_format()
+        try:
+            return value.to_native().isoformat()
+        except (ValueError, OverflowError):  # beyond Python's range, or nanoseconds
+            return value.iso_format()
     if isinstance(value, Duration):
         return str(value)
     if isinstance(value, list):

@@ -237,15 +237,13 @@ def build(gw: Gateway) -> None:
 def snapshot(gw: Gateway) -> dict[str, Any]:
     """Everything a write could change: node and relationship counts by label and
     type, every property, the constraints and the indexes."""
+    nodes = gw.read("MATCH (n) WHERE NOT n:AuditEvent RETURN labels(n) AS l, properties(n) AS p")
+    rels = gw.read(
+        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, properties(r) AS p, b.id AS b"
+    )
     return {
-        "nodes": gw.read(
-            "MATCH (n) WHERE NOT n:AuditEvent RETURN labels(n) AS l, properties(n) AS p "
-            "ORDER BY toString(p)"
-        ),
-        "rels": gw.read(
-            "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, properties(r) AS p, b.id AS b "
-            "ORDER BY a, t, b, toString(p)"
-        ),
+        "nodes": sorted(repr(sorted(x.items())) for x in nodes),
+        "rels": sorted(repr(sorted(x.items())) for x in rels),
         "constraints": gw.read("SHOW CONSTRAINTS YIELD name RETURN name ORDER BY name"),
         "indexes": gw.read("SHOW INDEXES YIELD name, state RETURN name ORDER BY name"),
     }
