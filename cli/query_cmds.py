@@ -151,7 +151,7 @@ def query_cmd(
             timeout=timeout,
             max_rows=max_rows,
         )
-    print_result(res, fmt, name, {"query": name, "params": given})
+    print_result(res, fmt, name, {"query": name, "params": res.params})
 
 
 def _json_or_text(value: str) -> Any:
@@ -200,3 +200,45 @@ def cypher_cmd(
             max_rows=max_rows,
         )
     print_result(res, fmt, "cypher", {"query": text})
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    subject: Annotated[str, typer.Argument(help="subject id")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="write the HTML here (default: standard output)")
+    ] = None,
+    with_identifiers: Annotated[
+        bool,
+        typer.Option(
+            "--with-identifiers", help="include personal identifiers (birth date, national id)"
+        ),
+    ] = False,
+    reason: ReasonOpt = None,
+    actor: ActorOpt = None,
+) -> None:
+    """A subject report: one self-contained HTML page (no external assets).
+
+    Identity (personal identifiers only with --with-identifiers), the current
+    trust score and risk per domain explained in plain words, the records
+    behind it with sources, dates and dispute status, the score across runs
+    and a drawing of its neighbourhood. Written to the audit log (action
+    report) before anything is read.
+    """
+    from credgraph.graph.gateway import open_gateway
+    from credgraph.services.report import subject_report
+
+    with open_gateway(settings_of(ctx)) as gw:
+        page = subject_report(
+            gw,
+            settings_of(ctx),
+            subject,
+            caller=caller(actor, reason),
+            with_identifiers=with_identifiers,
+        )
+    if out_file is None:
+        sys.stdout.write(page)
+    else:
+        out_file.write_text(page, encoding="utf-8")
+        err.print(f"wrote the report of {subject} to {out_file}")

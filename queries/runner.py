@@ -72,7 +72,7 @@ class QueryResult:
     columns: list[str]
     rows: list[dict[str, Any]]
     truncated: bool = False
-    notes: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"columns": self.columns, "rows": self.rows, "truncated": self.truncated}
@@ -151,7 +151,7 @@ def check_plan(query_type: str | None, plan: dict[str, Any] | None) -> None:
     """Only read-only plans (query type ``r``) without CSV loading, batched
     transactions or procedures outside the allow-list."""
     if query_type != "r":
-        kind = {"rw": "reads and writes", "w": "writes", "s": "changes the schema"}.get(
+        kind = {"rw": "reads and writes", "w": "writes", "s": "changes the schema or administers the server"}.get(
             query_type or "", f"is of type {query_type!r}"
         )
         raise QueryRefused(f"refused: the query {kind}; ad-hoc Cypher must be read-only")

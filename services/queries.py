@@ -65,6 +65,7 @@ def run_named(
     _audit(gw, caller, who, f"query:{q.name}", json.dumps(values, default=str, sort_keys=True))
     res = run_read(gw, q.cypher, values, timeout=timeout, max_rows=max_rows)
     res.columns = list(q.columns)
+    res.params = values
     return res
 
 

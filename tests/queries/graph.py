@@ -97,8 +97,10 @@ def _prov(row: int, file: str) -> dict[str, Any]:
     return {"source": "test", "source_file": file, "source_row": row, "load_id": "load-1"}
 
 
-def build(gw: Gateway) -> None:
-    """Write the graph (the database is expected empty)."""
+def build(gw: Gateway, *, runs: bool = True) -> None:
+    """Write the graph (the database is expected empty); with ``runs``, the
+    hand-made runs, scores and circles too (without, a real propagation run
+    can score it)."""
 
     def tx(t: Any) -> None:
         t.run(
@@ -190,6 +192,8 @@ def build(gw: Gateway) -> None:
             "via: 'cli', reason: 'wrong person', at: datetime('2026-06-26T10:00:00Z')})"
             "-[:ABOUT]->(e)"
         ).consume()
+        if not runs:
+            return
         for n, (rid, status, current, started) in enumerate(
             [
                 ("run-1", "completed", False, "2026-06-01T00:00:00Z"),
