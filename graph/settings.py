@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Transactions an online load keeps in flight (batches of one file at a time).
     load_writers: int = Field(2, ge=1, le=16)
     runs_kept: int = Field(5, ge=1)
+    # Neo4j Browser on the managed server, on loopback (graph/managed/browser.py).
+    browser: bool = False
+    http_port: int = Field(7474, ge=1, le=65535)
 
     @field_validator("home", "jars_dir", mode="after")
     @classmethod

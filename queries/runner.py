@@ -151,9 +151,11 @@ def check_plan(query_type: str | None, plan: dict[str, Any] | None) -> None:
     """Only read-only plans (query type ``r``) without CSV loading, batched
     transactions or procedures outside the allow-list."""
     if query_type != "r":
-        kind = {"rw": "reads and writes", "w": "writes", "s": "changes the schema or administers the server"}.get(
-            query_type or "", f"is of type {query_type!r}"
-        )
+        kind = {
+            "rw": "reads and writes",
+            "w": "writes",
+            "s": "changes the schema or administers the server",
+        }.get(query_type or "", f"is of type {query_type!r}")
         raise QueryRefused(f"refused: the query {kind}; ad-hoc Cypher must be read-only")
     for op in _operators(plan):
         name = str(op.get("operatorType", "")).split("@")[0].lower()

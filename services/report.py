@@ -67,6 +67,7 @@ RETURN kind, role, r.id AS id, r.list AS list, r.authority AS authority, r.statu
        toString(coalesce(r.listed_on, r.issued_on)) AS date,
        toString(coalesce(r.delisted_on, r.status_on)) AS until,
        toString(r.expires_on) AS expires_on,
+       coalesce(r.expires_on < date(), false) AS expired,
        coalesce(r.disputed, false) AS disputed,
        d.action AS dispute_action, toString(d.at) AS dispute_at, d.reason AS dispute_reason,
        r.source AS source, r.source_file AS source_file, r.source_row AS source_row,
@@ -535,6 +536,10 @@ def render(data: dict[str, Any]) -> str:
                 )
             if rec.get("expires_on"):
                 dates += f" · expires {e(rec['expires_on'])}"
+            if rec.get("expired"):
+                dates += ' <span class="tag">expired</span>'
+            elif rec["kind"] == "blacklist" and rec.get("until"):
+                dates += ' <span class="tag">delisted</span>'
             if rec["disputed"]:
                 dispute = '<span class="tag warn">disputed</span>'
                 if rec.get("dispute_at"):
