@@ -6,8 +6,11 @@ server (the server runs writes sent in a READ session). So an ad-hoc query is
 checked before it runs:
 
 1. on its text (comments and string literals blanked out first): ``LOAD CSV``,
-   ``CALL { } IN TRANSACTIONS`` and any ``CALL`` of a procedure outside
-   :data:`ALLOWED_PROCEDURES` are refused;
+   ``CALL { } IN TRANSACTIONS``, ``USE``, ``TERMINATE TRANSACTIONS`` (query
+   type ``r`` on 5.26), ``SHOW`` commands other than indexes, constraints,
+   functions and procedures (``SHOW TRANSACTIONS`` shows other sessions'
+   queries) and any ``CALL`` of a procedure outside :data:`ALLOWED_PROCEDURES`
+   are refused;
 2. on its plan: ``EXPLAIN`` (nothing runs) must report query type ``r`` (read
    only; ``rw``, ``w`` and ``s``, schema, are refused), and the plan's operators
    are checked again for CSV loading, transactions in batches and procedure calls;
@@ -103,6 +106,24 @@ def blank_literals(text: str) -> str:
 _LOAD_CSV = re.compile(r"\bLOAD\s+CSV\b", re.I)
 _IN_TX = re.compile(r"\bIN\s+(?:\d+\s+)?(?:CONCURRENT\s+)?TRANSACTIONS\b", re.I)
 _USE = re.compile(r"(?:^|[\s{])USE\s+[A-Za-z_`]", re.I)
+_TERMINATE = re.compile(r"\bTERMINATE\s+TRANSACTIONS?\b", re.I)
+_SHOW = re.compile(
+    r"^\s*SHOW\s+(?:ALL\s+|RANGE\s+|TEXT\s+|POINT\s+|FULLTEXT\s+|VECTOR\s+|LOOKUP\s+|UNIQUE\s+|EXISTENCE\s+|KEY\s+|NODE\s+|RELATIONSHIP\s+|BUILT\s+IN\s+|USER\s+DEFINED\s+)*(\w+)",
+    re.I,
+)
+# SHOW commands that only describe the database's own schema and functions
+ALLOWED_SHOW = frozenset(
+    {
+        "index",
+        "indexes",
+        "constraint",
+        "constraints",
+        "function",
+        "functions",
+        "procedure",
+        "procedures",
+    }
+)
 _CALL = re.compile(r"\bCALL\s+([A-Za-z_][\w.]*)\s*(?=[(\s]|$)", re.I)
 
 
@@ -121,6 +142,14 @@ def check_text(text: str) -> None:
         raise QueryRefused(
             "refused: USE is not allowed; ad-hoc Cypher reads the configured database"
         )
+    if _TERMINATE.search(words):
+        raise QueryRefused("refused: TERMINATE TRANSACTIONS is not allowed in ad-hoc Cypher")
+    show = _SHOW.match(words)
+    if show and show.group(1).lower() not in ALLOWED_SHOW:
+        raise QueryRefused(
+            f"refused: SHOW {show.group(1).upper()} is not allowed in ad-hoc Cypher",
+            hint="allowed: SHOW INDEXES, CONSTRAINTS, FUNCTIONS, PROCEDURES",
+        )
     for m in _CALL.finditer(words):
         name = m.group(1)
         if name.lower() not in ALLOWED_PROCEDURES:
@@ -135,6 +164,9 @@ _BAD_OPERATORS = {
     "loadcsv": "LOAD CSV",
     "transactionforeach": "CALL { } IN TRANSACTIONS",
     "transactionapply": "CALL { } IN TRANSACTIONS",
+    "terminatetransactions": "TERMINATE TRANSACTIONS",
+    "showtransactions": "SHOW TRANSACTIONS",
+    "showsettings": "SHOW SETTINGS",
 }
 
 

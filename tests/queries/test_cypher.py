@@ -61,6 +61,13 @@ WRITES = [
     "CALL tx.setMetaData({a: 1})",
     "USE system SHOW USERS",
     "PROFILE MATCH (n) RETURN n",
+    "TERMINATE TRANSACTIONS 'neo4j-transaction-1'",
+    "SHOW TRANSACTIONS YIELD transactionId TERMINATE TRANSACTIONS transactionId",
+    "SHOW TRANSACTIONS",
+    "show settings yield name return name",
+    "SHOW USERS",
+    "SHOW DATABASES",
+    "STOP DATABASE neo4j",
 ]
 
 
@@ -114,6 +121,8 @@ def test_reads_run_and_are_capped(graph: Gateway) -> None:
     assert run_adhoc(graph, "RETURN 'CREATE (n) LOAD CSV CALL db.x()' AS s // DELETE").rows == [
         {"s": "CREATE (n) LOAD CSV CALL db.x()"}
     ]
+    indexes = run_adhoc(graph, "SHOW INDEXES YIELD name RETURN count(*) AS n")
+    assert indexes.rows[0]["n"] > 0
     labels = run_adhoc(graph, "CALL db.labels() YIELD label RETURN label ORDER BY label")
     assert {"Subject", "Loan"} <= {r["label"] for r in labels.rows}
     named = run_adhoc(graph, "MATCH (s:Subject {id: $id}) RETURN s.name AS n", {"id": "F1"})
