@@ -89,7 +89,7 @@ def samples(gw: Gateway, rng: random.Random, n: int) -> list[dict[str, Any]]:
             "controlled_firms": {"id": b},
             "shortest_path": {"from": a, "to": rng.choice(guarantors)},
             "score_drops": {},
-            "newly_listed": {"days": "365", "as_of": today},
+            "newly_listed": {"days": "30", "as_of": today},
             "systemic_subjects": {"by": rng.choice(["pagerank", "betweenness", "kcore"])},
             "contagion_paths": {"entry": rng.choice(entries)},
             "disputed_records": {},

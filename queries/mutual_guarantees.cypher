@@ -3,12 +3,19 @@
 // param: id string = null -- one subject's id; absent: every pair
 // param: limit int = 100 (1..10000) -- at most this many pairs
 // columns: a, a_name, b, b_name, a_for_b, b_for_a
-MATCH (a:Subject)-[ga:GUARANTEES]->(:Loan)<-[:BORROWED]-(b:Subject)
-WHERE ($id IS NULL AND a.id < b.id) OR ($id IS NOT NULL AND a.id = $id)
+CALL () {
+  MATCH (a:Subject {id: $id})
+  RETURN a
+  UNION
+  MATCH (a:Subject)
+  WHERE $id IS NULL AND EXISTS { (a)-[:GUARANTEES]->() }
+  RETURN a
+}
+MATCH (a)-[ga:GUARANTEES]->(:Loan)<-[:BORROWED]-(b:Subject)
+WHERE a <> b AND ($id IS NOT NULL OR a.id < b.id)
 WITH a, b, sum(ga.amount) AS a_for_b
 MATCH (b)-[gb:GUARANTEES]->(:Loan)<-[:BORROWED]-(a)
 WITH a, b, a_for_b, sum(gb.amount) AS b_for_a
-WHERE a <> b
 RETURN a.id AS a, a.name AS a_name, b.id AS b, b.name AS b_name, a_for_b, b_for_a
 ORDER BY a, b
 LIMIT $limit

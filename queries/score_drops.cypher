@@ -7,6 +7,7 @@ WITH r ORDER BY r.started_at DESC LIMIT 2
 WITH collect(r.id) AS runs
 WHERE size(runs) = 2
 MATCH (now:Score {run: runs[0]})
+WHERE now.trust_score < 100
 MATCH (before:Score {run: runs[1], subject: now.subject})
 WITH runs, now, before, before.trust_score - now.trust_score AS drop
 WHERE drop > 0
