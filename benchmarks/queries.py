@@ -102,10 +102,14 @@ def samples(gw: Gateway, rng: random.Random, n: int) -> list[dict[str, Any]]:
     return [{"name": k, "params": v} for k, v in sorted(out.items())]
 
 
-def measure(gw: Gateway, calls: int, seed: int) -> list[dict[str, Any]]:
+def measure(
+    gw: Gateway, calls: int, seed: int, only: list[str] | None = None
+) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     rows = []
     for item in samples(gw, rng, calls):
+        if only and item["name"] not in only:
+            continue
         q = library()[item["name"]]
         times: list[float] = []
         sizes: list[int] = []
@@ -138,6 +142,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, help="a home to reuse (or keep, with --prepare-only)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--prepare-only", action="store_true")
+    ap.add_argument("--only", nargs="*", help="measure only these queries")
     args = ap.parse_args()
 
     def run(server: ManagedServer, work: Path) -> None:
@@ -149,7 +154,7 @@ def main() -> None:
             return
         with Gateway(server.settings) as gw:
             n = gw.read("MATCH (s:Subject) RETURN count(s) AS n")[0]["n"]
-            rows = measure(gw, args.calls, args.seed)
+            rows = measure(gw, args.calls, args.seed, args.only)
         print(
             f"{n:,} subjects; {args.calls} calls per query after 2 warm-up calls; "
             f"{machine()}, {date.today()}"

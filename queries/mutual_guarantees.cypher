@@ -7,9 +7,9 @@ CALL () {
   MATCH (a:Subject {id: $id})
   RETURN a
   UNION
-  MATCH (a:Subject)
-  WHERE $id IS NULL AND EXISTS { (a)-[:GUARANTEES]->() }
-  RETURN a
+  WITH $id AS one WHERE one IS NULL
+  MATCH (a:Subject)-[:GUARANTEES]->(:Loan)
+  RETURN DISTINCT a
 }
 MATCH (a)-[ga:GUARANTEES]->(:Loan)<-[:BORROWED]-(b:Subject)
 WHERE a <> b AND ($id IS NOT NULL OR a.id < b.id)

@@ -5,9 +5,10 @@
 // columns: subject, name, entry, list, listed_on, exposed
 // note: exposed lists 'ID (how)', how being lender, guarantor, owner, owned or represented; disputed entries are left out.
 WITH coalesce($as_of, date()) AS day
-MATCH (s:Subject)-[:LISTED]->(e:BlacklistEntry)
-WHERE e.listed_on > day - duration({days: $days}) AND e.listed_on <= day
-  AND coalesce(e.disputed, false) = false
+WITH day, day - duration({days: $days}) AS since
+MATCH (e:BlacklistEntry)
+WHERE e.listed_on > since AND e.listed_on <= day AND coalesce(e.disputed, false) = false
+MATCH (s:Subject)-[:LISTED]->(e)
 OPTIONAL CALL (s) {
   MATCH (s)-[:BORROWED]->(:Loan)<-[:LENT]-(x:Subject) RETURN x, 'lender' AS how
   UNION
