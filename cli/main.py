@@ -17,6 +17,7 @@ import typer
 from credgraph.cli import (  # noqa: F401
     data_cmds,
     neo4j_cmds,
+    query_cmds,
     scheduler_cmds,
     scoring_cmds,
     serve_cmds,

@@ -9,7 +9,9 @@ the server's time, ``actor`` who asked (the login name on the CLI), ``via``
 where from (``cli``), ``action`` what was looked up (``score``; ``scores`` for an
 export of every subject's score, with ``subject`` ``*``), ``reason`` the
 why the caller gave (may be absent: the CLI asks for it but does not require
-it), ``run`` the run whose score was shown. Disputes are audited on their own
+it), ``run`` the run whose score was shown, ``detail`` the parameters of a named query
+or the text of ad-hoc Cypher (``action`` ``query:NAME``, ``cypher``; services/queries.py)
+and ``report`` for a subject report. Disputes are audited on their own
 ``(:Dispute)`` nodes (graph/scoring.py).
 """
 
@@ -30,11 +32,16 @@ def record_lookup(
     reason: str | None,
     via: str,
     run: str | None = None,
+    detail: str | None = None,
 ) -> dict[str, Any]:
-    """Write one audit event and return it (``id``, ``at`` as ISO text, the rest)."""
+    """Write one audit event and return it (``id``, ``at`` as ISO text, the rest).
+
+    ``detail`` says more of what was asked where the action alone does not: the
+    parameters of a named query, the text of ad-hoc Cypher (absent otherwise).
+    """
     rows = gw.write(
         "CREATE (e:AuditEvent {id: $id, at: datetime(), actor: $actor, subject: $subject, "
-        "action: $action, reason: $reason, via: $via, run: $run}) "
+        "action: $action, reason: $reason, via: $via, run: $run, detail: $detail}) "
         "RETURN e.id AS id, toString(e.at) AS at",
         id=f"audit-{uuid.uuid4().hex}",
         actor=actor,
@@ -43,6 +50,7 @@ def record_lookup(
         reason=reason.strip() if reason and reason.strip() else None,
         via=via,
         run=run,
+        detail=detail,
     )
     return rows[0] | {"actor": actor, "subject": subject, "action": action, "via": via}
 

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     run_store: Path | None = None
     # Decoded run snapshots a process keeps in memory to explain scores (LRU).
     snapshot_cache: int = Field(2, ge=1, le=64)
+    # Neo4j Browser on the managed server, on loopback (graph/managed/browser.py).
+    browser: bool = False
+    http_port: int = Field(7474, ge=1, le=65535)
 
     @field_validator("home", "jars_dir", mode="after")
     @classmethod

@@ -55,6 +55,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from credgraph.graph.errors import ServerError
+from credgraph.graph.managed import browser
 from credgraph.graph.settings import NEO4J_VERSION, Settings
 
 POM = Path(__file__).with_name("pom.xml")
@@ -242,7 +243,7 @@ class ManagedServer:
         return self.lib
 
     def classpath(self) -> str:
-        return f"{self.lib}/*"
+        return f"{self.lib}/*" + browser.classpath(self.settings)
 
     def java_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -276,7 +277,7 @@ class ManagedServer:
             f"server.bolt.listen_address=127.0.0.1:{self.port}",
             f"server.bolt.advertised_address=127.0.0.1:{self.port}",
             "server.bolt.tls_level=DISABLED",
-            "server.http.enabled=false",
+            *browser.conf_lines(s),  # off, or on loopback for the opt-in Neo4j Browser
             "server.https.enabled=false",
             f"server.memory.heap.initial_size={s.heap}",
             f"server.memory.heap.max_size={s.heap}",

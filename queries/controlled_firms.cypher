@@ -1,0 +1,22 @@
+// name: controlled_firms
+// question: Which firms does this person (or firm) control, as legal representative or by an effective ownership share at or above a threshold (chains multiplied, up to four levels), and what are their current scores?
+// param: id string -- the controlling subject's id
+// param: threshold float = 0.5 (0..1) -- the effective share that counts as control (the sanctions 50% rule)
+// columns: firm, name, legal_representative, share, trust_score, total_risk
+MATCH (s:Subject {id: $id})
+CALL (s) {
+  MATCH p = (s)-[:OWNS*1..4]->(f:Firm)
+  WHERE f <> s
+  RETURN f, reduce(x = 1.0, r IN relationships(p) | x * coalesce(r.share, 0.0)) AS share
+  UNION ALL
+  MATCH (s)-[:LEGAL_REPRESENTATIVE_OF]->(f:Firm)
+  RETURN f, 0.0 AS share
+}
+WITH s, f, sum(share) AS share
+WITH s, f, share, EXISTS { (s)-[:LEGAL_REPRESENTATIVE_OF]->(f) } AS legal_representative
+WHERE legal_representative OR share >= $threshold
+OPTIONAL MATCH (r:Run {current: true})
+OPTIONAL MATCH (sc:Score {run: r.id, subject: f.id})
+RETURN f.id AS firm, f.name AS name, legal_representative, round(share, 6) AS share,
+       sc.trust_score AS trust_score, sc.total AS total_risk
+ORDER BY firm

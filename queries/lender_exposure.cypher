@@ -1,0 +1,32 @@
+// name: lender_exposure
+// question: What is a lender's exposure to blacklisted or defaulted subjects, directly (it lent to them) and through guarantees (a guarantor of its loan is one, or its borrower guarantees a loan of one)?
+// param: lender string -- the lender's id
+// param: as_of date = today -- blacklist entries active on this date count
+// columns: route, loan, amount, counterparty, name, adverse
+// note: adverse = an active blacklist entry (not disputed, not delisted, not expired on as_of; 'listed:LIST') or a defaulted or written-off loan it borrowed (not disputed; 'defaulted:LOAN'). route 'direct': the borrower of the lender's loan is adverse (amount: the loan's); 'guarantor': a guarantor of the lender's loan is adverse (amount: the guarantee's); 'guarantee_given': the lender's borrower guarantees a loan of an adverse subject (amount: that guarantee's).
+MATCH (lender:Subject {id: $lender})-[:LENT]->(l:Loan)<-[:BORROWED]-(b:Subject)
+WITH l, b, coalesce($as_of, date()) AS day
+CALL (l, b, day) {
+  RETURN 'direct' AS route, l.amount AS amount, b AS c
+  UNION ALL
+  MATCH (g:Subject)-[gr:GUARANTEES]->(l)
+  RETURN 'guarantor' AS route, gr.amount AS amount, g AS c
+  UNION ALL
+  MATCH (b)-[gr:GUARANTEES]->(:Loan)<-[:BORROWED]-(d:Subject)
+  WHERE d <> b
+  RETURN 'guarantee_given' AS route, gr.amount AS amount, d AS c
+}
+CALL (c, day) {
+  MATCH (c)-[:LISTED]->(e:BlacklistEntry)
+  WHERE coalesce(e.disputed, false) = false AND e.delisted_on IS NULL
+    AND (e.expires_on IS NULL OR e.expires_on >= day)
+  RETURN 'listed:' + e.list AS why
+  UNION
+  MATCH (c)-[:BORROWED]->(x:Loan)
+  WHERE x.status IN ['defaulted', 'written_off'] AND coalesce(x.disputed, false) = false
+  RETURN 'defaulted:' + x.id AS why
+}
+WITH route, l, amount, c, why ORDER BY why
+WITH route, l, amount, c, collect(why) AS adverse
+RETURN route, l.id AS loan, amount, c.id AS counterparty, c.name AS name, adverse
+ORDER BY route, loan, counterparty

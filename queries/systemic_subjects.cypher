@@ -1,0 +1,16 @@
+// name: systemic_subjects
+// question: Which subjects are most systemic in the current run, by PageRank on the exposure graph, betweenness or k-core number?
+// param: by string = pagerank {pagerank, betweenness, kcore} -- the measure to rank by
+// param: limit int = 20 (1..1000) -- at most this many subjects
+// columns: subject, name, kind, pagerank, betweenness, kcore, circle, trust_score
+MATCH (r:Run {current: true})
+MATCH (sc:Score {run: r.id})
+WITH sc, CASE $by WHEN 'pagerank' THEN sc.pagerank WHEN 'betweenness' THEN sc.betweenness
+                  ELSE toFloat(sc.kcore) END AS measure
+ORDER BY measure DESC, sc.subject
+LIMIT $limit
+MATCH (s:Subject {id: sc.subject})
+RETURN sc.subject AS subject, s.name AS name, sc.kind AS kind, sc.pagerank AS pagerank,
+       sc.betweenness AS betweenness, sc.kcore AS kcore,
+       CASE WHEN sc.circle >= 0 THEN sc.circle END AS circle, sc.trust_score AS trust_score
+ORDER BY measure DESC, subject

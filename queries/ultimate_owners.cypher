@@ -1,0 +1,17 @@
+// name: ultimate_owners
+// question: Who ultimately owns this firm? Ownership chains up to a depth, shares multiplied along each chain and added over chains, kept at or above a threshold.
+// param: firm string -- the firm's id
+// param: threshold float = 0.25 (0..1) -- the least effective share reported
+// param: depth int = 4 (1..6) -- the longest ownership chain
+// columns: owner, name, kind, share, chains, longest
+// note: an ultimate owner is a person, or a firm nobody is recorded to own. A share recorded as unknown counts as 0 here (the policy's unknown_share is for scoring only).
+MATCH p = (o:Subject)-[:OWNS*1..6]->(f:Firm {id: $firm})
+WHERE length(p) <= $depth
+  AND (o:Person OR NOT EXISTS { (:Subject)-[:OWNS]->(o) })
+  AND o <> f
+WITH o, p, reduce(x = 1.0, r IN relationships(p) | x * coalesce(r.share, 0.0)) AS share
+WITH o, sum(share) AS share, count(p) AS chains, max(length(p)) AS longest
+WHERE share >= $threshold
+RETURN o.id AS owner, o.name AS name, CASE WHEN o:Person THEN 'person' ELSE 'firm' END AS kind,
+       round(share, 6) AS share, chains, longest
+ORDER BY share DESC, owner

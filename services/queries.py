@@ -1,0 +1,84 @@
+"""Investigator queries as use cases, shared by the CLI and the HTTP API: the
+library of named Cypher queries (``queries/*.cypher``) and read-only ad-hoc Cypher.
+
+Every run is audited like a score lookup (graph/audit.py), before it runs and
+also when it is refused or fails: ``action`` is ``query:NAME`` or ``cypher``,
+``subject`` the value of the query's subject parameter (``id``, ``firm``,
+``lender``, ``entry``, ``from``) or ``*`` when it names none (ad-hoc Cypher is
+always ``*``), ``detail`` the parameters or the Cypher text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from credgraph.graph.audit import record_lookup
+from credgraph.graph.gateway import Gateway
+from credgraph.queries.library import NamedQuery, check_params, get, library
+from credgraph.queries.runner import (
+    DEFAULT_MAX_ROWS,
+    DEFAULT_TIMEOUT,
+    QueryResult,
+    run_adhoc,
+    run_read,
+)
+from credgraph.services.caller import Caller
+
+
+def list_queries() -> list[NamedQuery]:
+    """The named queries, by name."""
+    return [library()[k] for k in sorted(library())]
+
+
+def describe(name: str) -> NamedQuery:
+    return get(name)
+
+
+def _audit(gw: Gateway, caller: Caller, subject: str, action: str, detail: str) -> None:
+    record_lookup(
+        gw,
+        actor=caller.actor,
+        subject=subject,
+        action=action,
+        reason=caller.reason,
+        via=caller.via,
+        detail=detail,
+    )
+
+
+def run_named(
+    gw: Gateway,
+    name: str,
+    params: dict[str, Any],
+    *,
+    caller: Caller,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> QueryResult:
+    """Run one named query with ``params`` (text or JSON values, checked against
+    its header). Audited first; the rows come back with the header's columns."""
+    q = get(name)
+    values = check_params(q, params)
+    subject = q.subject_param
+    who = str(values[subject]) if subject and values.get(subject) is not None else "*"
+    _audit(gw, caller, who, f"query:{q.name}", json.dumps(values, default=str, sort_keys=True))
+    res = run_read(gw, q.cypher, values, timeout=timeout, max_rows=max_rows)
+    res.columns = list(q.columns)
+    res.params = values
+    return res
+
+
+def run_cypher(
+    gw: Gateway,
+    text: str,
+    *,
+    caller: Caller,
+    params: dict[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> QueryResult:
+    """Read-only ad-hoc Cypher (queries/runner.py says how it is kept read-only).
+    Audited first, refused attempts included."""
+    _audit(gw, caller, "*", "cypher", text.strip()[:2000])
+    return run_adhoc(gw, text, params, timeout=timeout, max_rows=max_rows)

@@ -1,0 +1,453 @@
+"""Every named query against the small hand-built graph (tests/queries/graph.py),
+with exact expected answers; and the header parser on bad headers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from credgraph.graph.errors import ConfigError, UsageError
+from credgraph.graph.gateway import Gateway
+from credgraph.queries.library import check_params, library, parse
+from credgraph.queries.runner import run_read
+from tests.conftest import wipe
+from tests.queries.graph import build
+
+AS_OF = date(2026, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def graph(session_gateway: Gateway) -> Gateway:
+    wipe(session_gateway)
+    build(session_gateway)
+    return session_gateway
+
+
+def run(gw: Gateway, name: str, **given: Any) -> list[dict[str, Any]]:
+    q = library()[name]
+    res = run_read(gw, q.cypher, check_params(q, given))
+    assert res.columns == list(q.columns), "the header's columns are the query's"
+    return res.rows
+
+
+def test_the_library_holds_the_issues_list() -> None:
+    assert set(library()) >= {
+        "subject_profile",
+        "guarantee_chains",
+        "guarantee_circles",
+        "mutual_guarantees",
+        "lender_exposure",
+        "ultimate_owners",
+        "controlled_firms",
+        "shortest_path",
+        "score_drops",
+        "newly_listed",
+        "systemic_subjects",
+        "contagion_paths",
+        "disputed_records",
+        "provenance",
+    }
+
+
+@pytest.mark.integration
+def test_subject_profile(graph: Gateway) -> None:
+    assert run(graph, "subject_profile", id="F2") == [
+        {
+            "id": "F2",
+            "kind": "firm",
+            "name": "Beta",
+            "country": "CN",
+            "status": "active",
+            "trust_score": 30.0,
+            "total_risk": pytest.approx(0.7),
+            "run": "run-2",
+            "loans_borrowed": 1,
+            "loans_lent": 0,
+            "guarantees_given": 1,
+            "active_entries": 1,
+            "circles": 1,
+        }
+    ]
+    p3 = run(graph, "subject_profile", id="P3")[0]
+    assert (p3["kind"], p3["active_entries"], p3["circles"], p3["loans_borrowed"]) == (
+        "person",
+        1,
+        0,
+        1,
+    )
+    assert "national_id" not in p3 and "birth_date" not in p3
+    assert run(graph, "subject_profile", id="nobody") == []
+
+
+@pytest.mark.integration
+def test_guarantee_chains(graph: Gateway) -> None:
+    assert run(graph, "guarantee_chains", id="F2", depth=2) == [
+        {
+            "direction": "guaranteed_by",
+            "hops": 1,
+            "subject": "F1",
+            "name": "Acme",
+            "chain": ["F2", "F1"],
+            "guarantees": ["G2"],
+        },
+        {
+            "direction": "guaranteed_by",
+            "hops": 2,
+            "subject": "F4",
+            "name": "Delta",
+            "chain": ["F2", "F1", "F4"],
+            "guarantees": ["G2", "G3"],
+        },
+        {
+            "direction": "guarantees",
+            "hops": 1,
+            "subject": "F1",
+            "name": "Acme",
+            "chain": ["F2", "F1"],
+            "guarantees": ["G1"],
+        },
+    ]
+    assert [r["chain"] for r in run(graph, "guarantee_chains", id="F4", depth=5)] == [
+        ["F4", "F1"],
+        ["F4", "F1", "F2"],
+    ]
+    assert [r["chain"] for r in run(graph, "guarantee_chains", id="F4", depth=1)] == [["F4", "F1"]]
+
+
+@pytest.mark.integration
+def test_guarantee_circles_of_the_current_run_only(graph: Gateway) -> None:
+    assert run(graph, "guarantee_circles", id="F1") == [
+        {"circle": 0, "size": 2, "amount_inside": 650.0, "members": ["F1", "F2"]}
+    ]
+    assert run(graph, "guarantee_circles", id="P1") == []
+
+
+@pytest.mark.integration
+def test_mutual_guarantees(graph: Gateway) -> None:
+    pair = {
+        "a": "F1",
+        "a_name": "Acme",
+        "b": "F2",
+        "b_name": "Beta",
+        "a_for_b": 250.0,
+        "b_for_a": 400.0,
+    }
+    assert run(graph, "mutual_guarantees") == [pair]
+    assert run(graph, "mutual_guarantees", id="F2") == [
+        {
+            "a": "F2",
+            "a_name": "Beta",
+            "b": "F1",
+            "b_name": "Acme",
+            "a_for_b": 400.0,
+            "b_for_a": 250.0,
+        }
+    ]
+    assert run(graph, "mutual_guarantees", id="F4") == []
+
+
+@pytest.mark.integration
+def test_lender_exposure(graph: Gateway) -> None:
+    f2 = ["defaulted:L2", "listed:court_dishonest_debtor"]
+    assert run(graph, "lender_exposure", lender="BANK", as_of=AS_OF) == [
+        {
+            "route": "direct",
+            "loan": "L2",
+            "amount": 500.0,
+            "counterparty": "F2",
+            "name": "Beta",
+            "adverse": f2,
+        },
+        {
+            "route": "direct",
+            "loan": "L4",
+            "amount": 300.0,
+            "counterparty": "P3",
+            "name": "Carol",
+            "adverse": ["listed:sanctions"],
+        },
+        {
+            "route": "guarantee_given",
+            "loan": "L1",
+            "amount": 250.0,
+            "counterparty": "F2",
+            "name": "Beta",
+            "adverse": f2,
+        },
+        {
+            "route": "guarantor",
+            "loan": "L1",
+            "amount": 400.0,
+            "counterparty": "F2",
+            "name": "Beta",
+            "adverse": f2,
+        },
+    ]
+    # F1 lent L3 to F3, which is clean, but a guarantor of L3 (P3) is sanctioned
+    assert run(graph, "lender_exposure", lender="F1", as_of=AS_OF) == [
+        {
+            "route": "guarantor",
+            "loan": "L3",
+            "amount": 50.0,
+            "counterparty": "P3",
+            "name": "Carol",
+            "adverse": ["listed:sanctions"],
+        }
+    ]
+    assert run(graph, "lender_exposure", lender="F3", as_of=AS_OF) == []
+
+
+@pytest.mark.integration
+def test_ultimate_owners(graph: Gateway) -> None:
+    assert run(graph, "ultimate_owners", firm="F2") == [
+        {"owner": "P2", "name": "Bob", "kind": "person", "share": 0.7, "chains": 2, "longest": 2},
+        {"owner": "P1", "name": "Alice", "kind": "person", "share": 0.3, "chains": 1, "longest": 2},
+    ]
+    assert [r["owner"] for r in run(graph, "ultimate_owners", firm="F2", threshold=0.5)] == ["P2"]
+    assert run(graph, "ultimate_owners", firm="F2", depth=1) == [
+        {"owner": "P2", "name": "Bob", "kind": "person", "share": 0.5, "chains": 1, "longest": 1}
+    ]
+    # a firm nobody owns is an ultimate owner
+    assert run(graph, "ultimate_owners", firm="F4") == [
+        {"owner": "F3", "name": "Gamma", "kind": "firm", "share": 1.0, "chains": 1, "longest": 1}
+    ]
+
+
+@pytest.mark.integration
+def test_controlled_firms(graph: Gateway) -> None:
+    assert run(graph, "controlled_firms", id="P1") == [
+        {
+            "firm": "F1",
+            "name": "Acme",
+            "legal_representative": False,
+            "share": 0.6,
+            "trust_score": 85.0,
+            "total_risk": pytest.approx(0.15),
+        }
+    ]
+    assert [r["firm"] for r in run(graph, "controlled_firms", id="P2")] == ["F2"]
+    assert [r["firm"] for r in run(graph, "controlled_firms", id="P2", threshold=0.3)] == [
+        "F1",
+        "F2",
+    ]
+    assert run(graph, "controlled_firms", id="P3") == [
+        {
+            "firm": "F3",
+            "name": "Gamma",
+            "legal_representative": True,
+            "share": 0.0,
+            "trust_score": 99.0,
+            "total_risk": pytest.approx(0.01),
+        }
+    ]
+
+
+@pytest.mark.integration
+def test_shortest_path(graph: Gateway) -> None:
+    assert run(graph, "shortest_path", **{"from": "P3", "to": "P1"}) == [
+        {
+            "hops": 3,
+            "nodes": ["P3", "L3", "F1", "P1"],
+            "relationships": ["GUARANTEES >", "LENT <", "OWNS <"],
+        }
+    ]
+    assert run(graph, "shortest_path", **{"from": "P3", "to": "P1", "max_hops": 2}) == []
+
+
+@pytest.mark.integration
+def test_score_drops_between_the_last_two_completed_runs(graph: Gateway) -> None:
+    rows = run(graph, "score_drops")
+    assert [(r["subject"], r["previous"], r["current"], r["drop"]) for r in rows] == [
+        ("F2", 60.0, 30.0, 30.0),
+        ("F1", 95.0, 85.0, 10.0),
+        ("P2", 80.0, 70.0, 10.0),
+        ("P3", 50.0, 40.0, 10.0),
+    ]
+    assert {(r["previous_run"], r["current_run"]) for r in rows} == {("run-1", "run-2")}
+    assert [r["subject"] for r in run(graph, "score_drops", limit=2)] == ["F2", "F1"]
+
+
+@pytest.mark.integration
+def test_newly_listed_and_who_is_exposed(graph: Gateway) -> None:
+    assert run(graph, "newly_listed", days=30, as_of=AS_OF) == [
+        {
+            "subject": "P1",
+            "name": "Alice",
+            "entry": "E5",
+            "list": "environmental",
+            "listed_on": "2026-06-29",
+            "exposed": ["F1 (owned)"],
+        },
+        {
+            "subject": "F2",
+            "name": "Beta",
+            "entry": "E1",
+            "list": "court_dishonest_debtor",
+            "listed_on": "2026-06-20",
+            "exposed": ["BANK (lender)", "F1 (guarantor)", "F1 (owner)", "P2 (owner)"],
+        },
+    ]
+    assert [r["entry"] for r in run(graph, "newly_listed", days=5, as_of=AS_OF)] == ["E5"]
+
+
+@pytest.mark.integration
+def test_systemic_subjects(graph: Gateway) -> None:
+    rows = run(graph, "systemic_subjects", limit=3)
+    assert [(r["subject"], r["pagerank"]) for r in rows] == [
+        ("BANK", 0.3),
+        ("F1", 0.2),
+        ("F2", 0.15),
+    ]
+    assert rows[1]["circle"] == 0 and rows[0]["circle"] is None
+    assert [r["subject"] for r in run(graph, "systemic_subjects", by="betweenness", limit=2)] == [
+        "BANK",
+        "F1",
+    ]
+    assert [r["subject"] for r in run(graph, "systemic_subjects", by="kcore", limit=4)] == [
+        "BANK",
+        "F1",
+        "F2",
+        "F3",
+    ]
+
+
+@pytest.mark.integration
+def test_contagion_paths(graph: Gateway) -> None:
+    assert run(graph, "contagion_paths", entry="E1") == [
+        {"channel": "credit", "hops": 1, "target": "BANK", "name": "Bank", "path": ["F2", "BANK"]},
+        {"channel": "credit", "hops": 1, "target": "F1", "name": "Acme", "path": ["F2", "F1"]},
+        {
+            "channel": "credit",
+            "hops": 2,
+            "target": "BANK",
+            "name": "Bank",
+            "path": ["F2", "F1", "BANK"],
+        },
+        {
+            "channel": "credit",
+            "hops": 2,
+            "target": "F4",
+            "name": "Delta",
+            "path": ["F2", "F1", "F4"],
+        },
+    ]
+    assert run(graph, "contagion_paths", entry="E2") == [
+        {"channel": "control", "hops": 1, "target": "F3", "name": "Gamma", "path": ["P3", "F3"]},
+        {
+            "channel": "control",
+            "hops": 2,
+            "target": "F4",
+            "name": "Delta",
+            "path": ["P3", "F3", "F4"],
+        },
+        {"channel": "credit", "hops": 1, "target": "BANK", "name": "Bank", "path": ["P3", "BANK"]},
+    ]
+    assert [r["path"] for r in run(graph, "contagion_paths", entry="E2", depth=1)] == [
+        ["P3", "F3"],
+        ["P3", "BANK"],
+    ]
+
+
+@pytest.mark.integration
+def test_disputed_records(graph: Gateway) -> None:
+    # E3 was disputed through credgraph (a Dispute node); L3's flag alone is not listed
+    assert run(graph, "disputed_records") == [
+        {
+            "record": "E3",
+            "kind": "blacklist_entry",
+            "subjects": ["P2"],
+            "opened_at": "2026-06-26T10:00:00Z",
+            "opened_by": "inv",
+            "reason": "wrong person",
+        },
+    ]
+
+
+@pytest.mark.integration
+def test_provenance(graph: Gateway) -> None:
+    common = {
+        "source": "test",
+        "loaded_at": "2026-06-01T00:00:00Z",
+        "load_id": "load-1",
+        "load_path": "in",
+        "load_outcome": "completed",
+    }
+    assert run(graph, "provenance", id="L2") == [
+        {"element": "node", "what": "Loan", "source_file": "loans.csv", "source_row": 3} | common,
+        {
+            "element": "relationship",
+            "what": "BORROWED F2",
+            "source_file": "loans.csv",
+            "source_row": 3,
+        }
+        | common,
+        {
+            "element": "relationship",
+            "what": "GUARANTEES F1",
+            "source_file": "guarantees.csv",
+            "source_row": 3,
+        }
+        | common,
+        {
+            "element": "relationship",
+            "what": "LENT BANK",
+            "source_file": "loans.csv",
+            "source_row": 3,
+        }
+        | common,
+    ]
+    assert run(graph, "provenance", id="G2") == [
+        {
+            "element": "guarantee",
+            "what": "F1 -> L2",
+            "source_file": "guarantees.csv",
+            "source_row": 3,
+        }
+        | common
+    ]
+    assert run(graph, "provenance", id="nothing") == []
+
+
+# ------------------------------------------------------------------ headers
+def test_every_header_is_complete() -> None:
+    for q in library().values():
+        assert q.question.endswith("?") or "?" in q.question, q.name
+        assert q.columns, q.name
+        for p in q.params:
+            assert p.help, f"{q.name}.{p.name} has no description"
+
+
+def test_parameters_are_typed_and_checked() -> None:
+    q = library()["ultimate_owners"]
+    assert check_params(q, {"firm": "F1", "threshold": "0.5", "depth": "2"}) == {
+        "firm": "F1",
+        "threshold": 0.5,
+        "depth": 2,
+    }
+    with pytest.raises(UsageError, match="depth must be between 1 and 6"):
+        check_params(q, {"firm": "F1", "depth": "7"})
+    with pytest.raises(UsageError, match="depth must be an integer"):
+        check_params(q, {"firm": "F1", "depth": "2; MATCH (n) DETACH DELETE n"})
+    with pytest.raises(UsageError, match="needs the parameter firm"):
+        check_params(q, {})
+    with pytest.raises(UsageError, match="has no parameter 'owner'"):
+        check_params(q, {"firm": "F1", "owner": "x"})
+    s = library()["systemic_subjects"]
+    with pytest.raises(UsageError, match="must be one of pagerank, betweenness, kcore"):
+        check_params(s, {"by": "degree"})
+    n = library()["newly_listed"]
+    assert check_params(n, {"as_of": "2026-01-02"})["as_of"] == date(2026, 1, 2)
+    assert check_params(n, {"as_of": "today"})["as_of"] is None
+    with pytest.raises(UsageError, match="ISO date"):
+        check_params(n, {"as_of": "02/01/2026"})
+
+
+def test_bad_headers_are_refused_naming_the_file() -> None:
+    with pytest.raises(ConfigError, match="no 'columns:' line"):
+        parse("// name: x\n// question: what?\nRETURN 1")
+    with pytest.raises(ConfigError, match="differ"):
+        parse("// name: x\n// question: what?\n// columns: a\nRETURN $a AS a")
+    with pytest.raises(ConfigError, match="line 3: cannot read the parameter"):
+        parse("// name: x\n// question: what?\n// param: a number\n// columns: a\nRETURN $a AS a")

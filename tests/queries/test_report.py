@@ -1,0 +1,201 @@
+"""The subject report: a real propagation run over the hand-built graph, then the
+page: identity (identifiers only when asked for), score and explanation, records
+with sources and disputes, history, the neighbourhood drawing, self-contained,
+audited; and the command line around it and the query commands."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from credgraph.cli.main import main
+from credgraph.graph.errors import NotFound
+from credgraph.graph.gateway import Gateway
+from credgraph.graph.schema import ensure_schema
+from credgraph.graph.settings import Settings
+from credgraph.services.caller import Caller
+from credgraph.services.disputes import dispute
+from credgraph.services.propagation import propagate
+from credgraph.services.report import layout, report_data, subject_report
+from tests.conftest import wipe
+from tests.queries.graph import build
+
+pytestmark = pytest.mark.integration
+
+CALLER = Caller(actor="reporter", via="cli", reason="file review")
+
+
+@pytest.fixture(scope="module")
+def scored(session_gateway: Gateway, settings: Settings) -> Gateway:
+    wipe(session_gateway)
+    ensure_schema(session_gateway)
+    build(session_gateway, runs=False)
+    propagate(settings, as_of="2026-06-30")
+    dispute(
+        session_gateway, "L2", reason="restructured, not defaulted", resolve=False, caller=CALLER
+    )
+    propagate(settings, as_of="2026-06-30")
+    return session_gateway
+
+
+def audited(gw: Gateway, action: str) -> list[str]:
+    return [
+        r["s"]
+        for r in gw.read(
+            "MATCH (e:AuditEvent {action: $a, actor: 'reporter'}) RETURN e.subject AS s ORDER BY e.at",
+            a=action,
+        )
+    ]
+
+
+def test_report_of_a_firm(scored: Gateway, settings: Settings) -> None:
+    page = subject_report(scored, settings, "F2", caller=CALLER)
+    assert audited(scored, "report")[-1] == "F2"
+    assert "<title>credgraph report: Beta (F2)</title>" in page
+    # records with sources, dates and dispute status
+    for text in (
+        "E1",
+        "court_dishonest_debtor",
+        "blacklist.csv row 2",
+        "2026-06-20",
+        "L2",
+        "loans.csv row 3",
+        "restructured, not defaulted",
+        "disputed",
+        "L1",
+        "guaranteed 400",
+    ):
+        assert text in page, text
+    # the explanation in words, the score and its history over the two runs
+    data = report_data(scored, settings, "F2", caller=CALLER)
+    assert data["score"] is not None and len(data["score"]["history"]) == 2
+    assert f"{data['score']['trust_score']:.1f}" in page
+    assert "Own record L2 (defaulted) counts nothing: it is disputed." in page
+    assert "Own record E1 (court_dishonest_debtor, credit risk" in page
+    # the neighbourhood: owners, guarantor, lender, director, with what ties them
+    svg = page[page.index("<svg", page.index("Neighbourhood")) :]
+    for text in (
+        "(F1)",
+        "(P2)",
+        "(P1)",
+        "(BANK)",
+        "owns 50%",
+        "lends L2",
+        "guarantees L1",
+        "director",
+    ):
+        assert text in svg, text
+    # self-contained: nothing loaded from anywhere
+    assert not re.search(r"<script|<link|<img|src=|@import|url\((?!#)", page)
+    assert set(re.findall(r"https?://[^\"' ]+", page)) == {"http://www.w3.org/2000/svg"}
+
+
+def test_personal_identifiers_only_when_asked_for(scored: Gateway, settings: Settings) -> None:
+    plain = subject_report(scored, settings, "P1", caller=CALLER)
+    assert "Alice" in plain and "N-1" not in plain and "1970-01-02" not in plain
+    full = subject_report(scored, settings, "P1", caller=CALLER, with_identifiers=True)
+    assert "N-1" in full and "1970-01-02" in full
+
+
+def test_an_unknown_subject_is_not_found_and_audited(scored: Gateway, settings: Settings) -> None:
+    with pytest.raises(NotFound, match="no subject 'nobody'"):
+        subject_report(scored, settings, "nobody", caller=CALLER)
+    assert audited(scored, "report")[-1] == "nobody"
+
+
+def test_names_are_escaped(scored: Gateway, settings: Settings) -> None:
+    scored.write("MATCH (s:Subject {id: 'F3'}) SET s.name = '<script>alert(1)</script> & Co'")
+    try:
+        page = subject_report(scored, settings, "F3", caller=CALLER)
+    finally:
+        scored.write("MATCH (s:Subject {id: 'F3'}) SET s.name = 'Gamma'")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
+
+
+def test_layout_places_every_node_apart_inside_the_box() -> None:
+    others = [f"N{i:02d}" for i in range(20)]
+    pos = layout("ME", others, 760, 560)
+    assert pos["ME"] == (380, 280) and len(pos) == 21
+    pts = list(pos.values())
+    assert all(20 < x < 740 and 20 < y < 540 for x, y in pts)
+    assert (
+        min(
+            ((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2) ** 0.5
+            for i, a in enumerate(pts)
+            for b in pts[i + 1 :]
+        )
+        > 40
+    )
+
+
+# ------------------------------------------------------------------ the CLI
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, settings: Settings, scored: Gateway) -> None:
+    monkeypatch.setenv("CREDGRAPH_HOME", str(settings.home))
+    monkeypatch.setenv("CREDGRAPH_BOLT_PORT", str(settings.bolt_port))
+
+
+def test_cli_report_query_and_cypher(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "f2.html"
+    assert main(["report", "F2", "--out", str(out), "--reason", "r", "--actor", "reporter"]) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    capsys.readouterr()
+
+    assert main(["query", "ultimate_owners", "--param", "firm=F2", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == (
+        "owner,name,kind,share,chains,longest\nP2,Bob,person,0.7,2,2\nP1,Alice,person,0.3,1,2\n"
+    )
+    assert (
+        main(["query", "guarantee_chains", "-p", "id=F4", "-p", "depth=2", "--format", "json"]) == 0
+    )
+    got = json.loads(capsys.readouterr().out)
+    assert got["params"] == {"id": "F4", "depth": 2}
+    assert [r["chain"] for r in got["rows"]] == [["F4", "F1"], ["F4", "F1", "F2"]]
+    assert main(["query", "disputed_records"]) == 0
+    assert "restructured, not defaulted" in capsys.readouterr().out
+
+    assert main(["query", "ultimate_owners", "--param", "firm=F2", "--param", "depth=9"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[0] == (
+        "error: parameter depth must be between 1 and 6, not '9'"
+    )
+    assert main(["query", "no_such_query"]) == 1
+    assert "no named query 'no_such_query'" in capsys.readouterr().err
+
+    assert (
+        main(
+            [
+                "cypher",
+                "MATCH (s:Subject {id: $id}) RETURN s.name AS n",
+                "-p",
+                "id=F1",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out == "n\nAcme\n"
+    assert main(["cypher", "MATCH (n) DETACH DELETE n"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: refused: the query writes; ad-hoc Cypher must be read-only"
+    )
+    assert main(["cypher", "MATCH (n:Subject RETURN n"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: syntax error: ") and err.count("\n") == 1
+    assert (
+        main(
+            [
+                "cypher",
+                "UNWIND range(1, 2000000000) AS x WITH x WHERE x = -1 RETURN x",
+                "--timeout",
+                "1",
+            ]
+        )
+        == 1
+    )
+    assert "time limit" in capsys.readouterr().err
