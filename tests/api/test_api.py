@@ -66,7 +66,7 @@ def test_every_route_but_health_needs_a_valid_key(
     is_error(client.get(url, headers=world.headers("revoked")), 401)
     # the same key as a bearer token is accepted
     res = client.get(url, headers={"Authorization": f"Bearer {world.keys['admin']}"})
-    assert res.status_code in (200, 503), res.text  # 503: named queries not on this build
+    assert res.status_code == 200, res.text
 
 
 def test_a_key_is_stored_hashed(world: World) -> None:
@@ -367,16 +367,34 @@ def test_reads_are_audited_with_key_role_and_purpose(client: TestClient, world: 
     assert not {e["id"] for e in first["items"]} & {e["id"] for e in second["items"]}
 
 
-def test_named_queries_interface(client: TestClient, world: World) -> None:
-    import importlib.util
-
+def test_named_queries(client: TestClient, world: World) -> None:
     res = client.get("/queries", headers=world.headers("viewer"))
-    if importlib.util.find_spec("credgraph.services.queries") is None:
-        is_error(res, 503, "not_available")
-        is_error(client.post("/queries/x", headers=world.headers("investigator")), 503)
-    else:
-        assert res.status_code == 200
-    is_error(client.post("/queries/x", headers=world.headers("viewer")), 403, "forbidden")
+    assert res.status_code == 200, res.text
+    names = {q["name"] for q in res.json()["items"]}
+    assert {"subject_profile", "guarantee_chains", "provenance"} <= names
+    hi = world.headers("investigator")
+    # a viewer may list but not run: rows may name people
+    is_error(
+        client.post(
+            "/queries/subject_profile", json={"id": world.person}, headers=world.headers("viewer")
+        ),
+        403,
+        "forbidden",
+    )
+    run = client.post("/queries/subject_profile", json={"id": world.person}, headers=hi)
+    assert run.status_code == 200, run.text
+    body = run.json()
+    assert body["columns"][0] == "id" and [r["id"] for r in body["rows"]] == [world.person]
+    assert body["rows"][0]["kind"] == "person" and body["truncated"] is False
+    is_error(client.post("/queries/no_such_query", json={}, headers=hi), 404)
+    bad = client.post("/queries/subject_profile", json={}, headers=hi)  # id is required
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "id", bad.text
+    events = world.gw.read(
+        "MATCH (e:AuditEvent {action: 'query:subject_profile', subject: $s}) "
+        "RETURN e.actor AS actor, e.via AS via",
+        s=world.person,
+    )
+    assert {"actor": world.key_ids["investigator"], "via": "api"} in events
 
 
 # ------------------------------------------------------------------ errors, metrics, ui

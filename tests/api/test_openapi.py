@@ -4,8 +4,6 @@ operation with generated parameters, as an admin (every route open to it): no
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -29,10 +27,6 @@ APP = create_app(load_settings())
 schema = schemathesis.openapi.from_dict(APP.openapi())
 schema.app = APP
 schema.location = "/openapi.json"
-if importlib.util.find_spec("credgraph.services.queries") is None:
-    # This build has no named-query library: /queries answers 503 not_available by
-    # design (test_api.py checks that); every other operation runs here.
-    schema = schema.exclude(path_regex="^/queries")
 
 
 @pytest.fixture(autouse=True)
