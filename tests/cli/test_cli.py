@@ -24,6 +24,14 @@ COMMANDS = [
     ["dispute"],
     ["audit"],
     ["demo"],
+    ["query"],
+    ["cypher"],
+    ["report"],
+    ["serve"],
+    ["apikey", "create"],
+    ["apikey", "list"],
+    ["apikey", "revoke"],
+    ["scheduler"],
 ]
 
 
