@@ -53,7 +53,7 @@ def build_world(gw: Gateway, settings: Settings, folder: Path) -> World:
     load(gw, folder, source="sample", rejects_path=folder / "rejects.csv")
     gw.run_schema("CALL db.index.fulltext.awaitEventuallyConsistentIndexRefresh()")
     run = Runs(gw, settings).run(load_policy(None), AS_OF).run_id
-    scores._ARTEFACTS.clear()
+    scores.snapshot_cache(settings).clear()  # explanations come from the run store, not memory
     keys, ids = {}, {}
     for role in ("viewer", "investigator", "admin", "revoked"):
         record, key = create_key(gw, "viewer" if role == "revoked" else role, f"test {role}")
