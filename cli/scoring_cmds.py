@@ -87,7 +87,7 @@ def runs_cmd(
         print_json(history)
         return
     table = Table(title="runs")
-    for col in ("", "run", "status", "as of", "started", "subjects", "circles"):
+    for col in ("", "run", "status", "as of", "started", "subjects", "circles", "by"):
         # run ids are copied into other commands: never cut them
         table.add_column(
             col, no_wrap=col == "run", min_width=26 if col == "run" else None, overflow="fold"
@@ -101,6 +101,8 @@ def runs_cmd(
             str(r.get("started_at", ""))[:19],
             f"{r.get('subjects', '') or ''}",
             f"{r.get('circles', '') or ''}",
+            # who started it: the scheduler tags its runs (graph/changes.py), else the CLI
+            str(r.get("trigger") or "cli"),
         )
     out.print(table)
 
