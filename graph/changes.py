@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from credgraph.graph.gateway import Gateway
-from credgraph.graph.lease import LEASE_ID, Lease
+from credgraph.graph.lease import LEASE_ID, release_abandoned
 
 COMPLETED_LOADS = ["completed", "completed_with_rejects"]
 
@@ -93,14 +93,24 @@ def settle_abandoned(gw: Gateway, run_id: str, reason: str) -> bool:
     """Mark ``run_id`` failed with ``reason`` if it is still ``running`` and free the
     writer lease if it still holds it; whether the run was marked. Its partial
     scores go with the next completed run's pruning."""
-    rows = gw.write(
-        "MATCH (r:Run {id: $id}) WHERE r.status = 'running' "
-        "SET r.status = 'failed', r.error = $error, r.ended_at = $now RETURN r.id AS id",
-        id=run_id,
-        error=reason[:2000],
-        now=datetime.now(UTC),
-    )
-    Lease(gw, run_id, "propagate").release()  # frees it only if run_id still holds it
+
+    def work(tx: Any) -> list[dict[str, Any]]:
+        return [
+            r.data()
+            for r in tx.run(
+                "MATCH (r:Run {id: $id}) WHERE r.status = 'running' "
+                "SET r.status = 'failed', r.error = $error, r.ended_at = $now "
+                "RETURN r.id AS id",
+                id=run_id,
+                error=reason[:2000],
+                now=datetime.now(UTC),
+            )
+        ]
+
+    # Not fenced: the writer settles its own run after it lost the database (and
+    # with it, maybe, the lease); it only ever ends a run that is still running.
+    rows = gw.write_tx(work, fenced=False)
+    release_abandoned(gw, run_id)  # frees it only if run_id still holds it
     return bool(rows)
 
 

@@ -332,3 +332,23 @@ class Lease:
             if exc is None:
                 raise
             # the error that ended the block says more; the lease ages out by itself
+
+
+def release_abandoned(gw: Gateway, holder: str) -> bool:
+    """Free the lease if ``holder`` still holds it, whatever its token: for a writer
+    that settles its own run after losing the database (its process no longer
+    trusts its Lease object). Returns whether the lease was freed."""
+
+    def work(tx: Any) -> list[dict[str, Any]]:
+        return [
+            r.data()
+            for r in tx.run(
+                "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder "
+                "SET l.holder = null, l.released_at = datetime(), l.previous = $holder "
+                "RETURN l.previous AS previous",
+                id=LEASE_ID,
+                holder=holder,
+            )
+        ]
+
+    return bool(gw.write_tx(work, fenced=False))
