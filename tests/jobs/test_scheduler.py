@@ -322,13 +322,16 @@ def test_a_run_abandoned_while_the_database_was_away_is_settled(gateway: Gateway
     )
     lease = Lease(gateway, "run-cut", "propagate")
     lease.acquire()
-    lease._stop.set()  # as if its process lost the database: no renewal, no release
-    assert lease_holder(gateway) == "run-cut"
-    assert settle_abandoned(gateway, "run-cut", "DatabaseError: Neo4j is not reachable")
-    rows = {r["id"]: (r["status"], r["error"]) for r in runs_in(gateway)}
-    assert rows["run-cut"] == ("failed", "DatabaseError: Neo4j is not reachable")
-    assert rows["run-done"] == ("completed", None)
-    assert lease_holder(gateway) is None
-    assert not settle_abandoned(gateway, "run-done", "no")  # a completed run is left alone
-    assert current_id(gateway) == "run-done"
-    lease.release()
+    try:
+        lease._stop.set()  # as if its process lost the database: no renewal, no release
+        assert lease_holder(gateway) == "run-cut"
+        assert settle_abandoned(gateway, "run-cut", "DatabaseError: Neo4j is not reachable")
+        rows = {r["id"]: (r["status"], r["error"]) for r in runs_in(gateway)}
+        assert rows["run-cut"] == ("failed", "DatabaseError: Neo4j is not reachable")
+        assert rows["run-done"] == ("completed", None)
+        assert lease_holder(gateway) is None
+        assert not settle_abandoned(gateway, "run-done", "no")  # a completed run is left alone
+        assert current_id(gateway) == "run-done"
+    finally:
+        # the session's gateway is shared: never leave it fenced by this test's lease
+        lease.release()
