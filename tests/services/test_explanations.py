@@ -82,8 +82,12 @@ def test_a_second_home_explains_through_the_shared_store(
     assert doc["contributions"] == json.loads(json.dumps(here["contributions"]))
     assert doc["records"] == json.loads(json.dumps(here["records"]))
     for d, v in doc["domains"].items():
-        total = sum(c["amount"] for c in doc["contributions"] if c["domain"] == d)
-        assert total == pytest.approx(v["network_uncapped"], abs=1e-6)
+        # S5 by the policy's rule: contributions combine by noisy-OR (docs/policy.md)
+        keep = 1.0
+        for c in doc["contributions"]:
+            if c["domain"] == d:
+                keep *= 1.0 - c["amount"]
+        assert 1.0 - keep == pytest.approx(v["network"], abs=1e-6)
     assert not (home2 / "runs").exists()  # it read the shared store, wrote nothing of its own
 
     # the same home without the shared store: the score, no explanation, and why (no path)
