@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound=BaseSettings)
 
 NEO4J_VERSION = "5.26.30"
 
@@ -93,14 +96,15 @@ class Settings(BaseSettings):
         return not self.neo4j_uri
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment; keyword overrides win."""
+def read_settings(cls: type[S], **overrides: object) -> S:
+    """An instance of settings class ``cls`` from the environment (keyword overrides
+    win); a bad value is one :class:`ConfigError` naming the field and its variable."""
     from pydantic import ValidationError
 
     from credgraph.graph.errors import ConfigError
 
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -108,3 +112,8 @@ def load_settings(**overrides: object) -> Settings:
             f"bad setting {field}: {first['msg']}",
             hint=f"check the environment variable CREDGRAPH_{field.upper()}",
         ) from exc
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; keyword overrides win."""
+    return read_settings(Settings, **overrides)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from credgraph.graph.errors import ConfigError
+from credgraph.graph.settings import read_settings
 
 DEFAULT_EVERY = "1h"
 
@@ -39,12 +39,5 @@ class ScheduleSettings(BaseSettings):
 
 
 def load_schedule_settings(**overrides: object) -> ScheduleSettings:
-    try:
-        return ScheduleSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"bad setting {field}: {first['msg']}",
-            hint=f"check the environment variable CREDGRAPH_{field.upper()}",
-        ) from exc
+    """The scheduler's settings from the environment; keyword overrides win."""
+    return read_settings(ScheduleSettings, **overrides)
