@@ -26,14 +26,14 @@ pytestmark = pytest.mark.integration
 VOLATILE = {"loaded_at", "load_id"}
 
 
-def content(gw: Gateway) -> dict[str, Any]:
+def content(gw: Gateway, volatile: frozenset[str] | set[str] = VOLATILE) -> dict[str, Any]:
     """The graph's data and provenance, less the fields that name a particular load.
 
     Fully sorted (not just by ids): two GUARANTEES may join the same guarantor and loan.
     """
 
     def clean(props: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in props.items() if k not in VOLATILE}
+        return {k: v for k, v in props.items() if k not in volatile}
 
     nodes = gw.read(
         "MATCH (n) WHERE " + not_bookkeeping("n") + " "
