@@ -205,6 +205,16 @@ class Projection:
         ``owner|firm`` for ownership, ``person|firm|role`` for roles."""
         return self.relationship_ids(np.array([table]), np.array([row]))[0]
 
+    def _key_columns(self, table: str, col: str) -> ObjArray:
+        """A key column of a relationship table as an array of str (built on first use;
+        a cache, not state: safe to build twice from two threads)."""
+        cache: dict[tuple[str, str], ObjArray] = self.__dict__.setdefault("_keys", {})
+        got = cache.get((table, col))
+        if got is None:
+            got = self.relationship_keys[table][col].astype(str).to_numpy(dtype=object)
+            cache[(table, col)] = got
+        return got
+
     def relationship_ids(self, tables: npt.ArrayLike, rows: npt.ArrayLike) -> list[str]:
         """:meth:`relationship_id` for many (table code, row) pairs at once."""
         tb = np.asarray(tables, dtype=np.int64)
@@ -213,11 +223,10 @@ class Projection:
         for code in np.unique(tb).tolist():
             at = np.flatnonzero(tb == code)
             name = REL_TABLES[code]
-            cols = self.relationship_keys[name]
             r = rw[at]
 
-            def take(col: str, r: IntArray = r, cols: dict[str, pd.Series] = cols) -> list[str]:
-                return [str(x) for x in cols[col].iloc[r].tolist()]
+            def take(col: str, r: IntArray = r, name: str = name) -> list[str]:
+                return self._key_columns(name, col)[r].tolist()  # type: ignore[no-any-return]
 
             if name in ("loans", "guarantees"):
                 ids = take("id")

@@ -8,6 +8,7 @@ are worked out again in the comments (the walk sum before counted every walk).
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import networkx as nx
@@ -165,6 +166,21 @@ def test_errors() -> None:
     other = policy_from_mapping({"propagation": {"hop_limit": 3}})
     with pytest.raises(ConfigError):
         explain(proj, other, scores, 0)
+
+
+def test_garbage_collector_resumes_after_an_explanation() -> None:
+    """explain pauses the cyclic collector while it builds paths (speed) and leaves it
+    as it found it: on, after a result or an error; off, if the caller had it off."""
+    pol, proj, scores = engine(_world())
+    assert gc.isenabled()
+    assert explain(proj, pol, scores, 1)  # contributions were built
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert explain(proj, pol, scores, 1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_subject_records_lists_every_record() -> None:
