@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from credgraph.graph.engine.pipeline import Centrality, compute, score_rows
+from credgraph.graph.engine.pipeline import Centrality, compute, score_drops, score_rows
 from credgraph.graph.engine.policy import Policy
 from credgraph.graph.engine.projection import Projection
 from credgraph.graph.engine.propagation import Scores
@@ -247,7 +247,10 @@ class Runs:
             )
             timings["snapshot"] = time.perf_counter() - t
             t = time.perf_counter()
-            self._write_scores(run_id, projection, scores, cent)
+            previous = self._previous_trust(run_id)
+            timings["previous"] = time.perf_counter() - t
+            t = time.perf_counter()
+            self._write_scores(run_id, projection, scores, cent, previous)
             timings["write_back"] = time.perf_counter() - t
             self._switch(run_id, started, counts, timings, projection, cent, sha)
         except BaseException as exc:
@@ -267,15 +270,46 @@ class Runs:
             unfinished_load=unfinished,
         )
 
+    def _previous_trust(self, run_id: str) -> tuple[str, dict[str, float]] | None:
+        """The newest completed run before this one and its trust scores by subject
+        (None when there is none): what this run's drops are measured against."""
+        prev = self.gw.read(
+            "MATCH (r:Run {status: 'completed'}) WHERE r.id <> $id "
+            "RETURN r.id AS id ORDER BY r.started_at DESC LIMIT 1",
+            id=run_id,
+        )
+        if not prev:
+            return None
+        rows = self.gw.read(
+            "MATCH (sc:Score {run: $run}) RETURN sc.subject AS s, sc.trust_score AS t",
+            run=prev[0]["id"],
+        )
+        return prev[0]["id"], {r["s"]: r["t"] for r in rows}
+
     def _write_scores(
-        self, run_id: str, projection: Projection, scores: Scores, cent: Centrality
+        self,
+        run_id: str,
+        projection: Projection,
+        scores: Scores,
+        cent: Centrality,
+        previous: tuple[str, dict[str, float]] | None = None,
     ) -> None:
+        drops = None
+        if previous is not None:
+            drops = score_drops(projection.subjects.ids, scores.trust, previous[1])
         self.gw.write_batches_parallel(
             "UNWIND $rows AS row "
             "MATCH (s:Subject {id: row.subject}) "
             "CREATE (s)-[:SCORED]->(sc:Score) SET sc = row, sc.run = $run",
-            score_rows(projection, scores, cent),
+            score_rows(projection, scores, cent, drops),
             run=run_id,
+        )
+        # Read by `systemic_subjects` and `score_drops` (queries/): this run's Score
+        # nodes hold centrality ranks, and drops against `drop_from` (null: no run before).
+        self.gw.write(
+            "MATCH (r:Run {id: $id}) SET r.ranked = true, r.drop_from = $prev",
+            id=run_id,
+            prev=None if previous is None else previous[0],
         )
         ids = projection.subjects.ids
         circle_rows = [

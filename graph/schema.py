@@ -25,7 +25,7 @@ from typing import LiteralString
 from credgraph.graph.errors import SchemaError
 from credgraph.graph.gateway import Gateway
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The schema this code works with (docs/data-model.md). Every statement is
 # idempotent, so running them again changes nothing and repairs a database whose
@@ -60,6 +60,13 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE INDEX score_run IF NOT EXISTS FOR (n:Score) ON (n.run)",
     "CREATE INDEX audit_at IF NOT EXISTS FOR (n:AuditEvent) ON (n.at)",
     "CREATE INDEX run_status IF NOT EXISTS FOR (n:Run) ON (n.status)",
+    # version 4: a run's top-k reads (systemic_subjects, score_drops) seek these
+    # instead of sorting every Score of the run
+    "CREATE INDEX score_pagerank_rank IF NOT EXISTS FOR (n:Score) ON (n.run, n.pagerank_rank)",
+    "CREATE INDEX score_betweenness_rank IF NOT EXISTS "
+    "FOR (n:Score) ON (n.run, n.betweenness_rank)",
+    "CREATE INDEX score_kcore_rank IF NOT EXISTS FOR (n:Score) ON (n.run, n.kcore_rank)",
+    "CREATE INDEX score_drop_rank IF NOT EXISTS FOR (n:Score) ON (n.run, n.drop_rank)",
 )
 
 # What earlier versions created and this one no longer uses, removed first.

@@ -2,17 +2,26 @@
 // question: Whose trust score fell most between the last two completed runs?
 // param: limit int = 20 (1..1000) -- at most this many subjects
 // columns: subject, name, previous, current, drop, previous_run, current_run
+// note: ties go to the lower subject id; a run stores its drops against the run before it on its Score nodes (read through an index), older runs are compared here.
 MATCH (r:Run {status: 'completed'})
 WITH r ORDER BY r.started_at DESC LIMIT 2
-WITH collect(r.id) AS runs
+WITH collect(r) AS runs
 WHERE size(runs) = 2
-MATCH (now:Score {run: runs[0]})
-WHERE now.trust_score < 100
-MATCH (before:Score {run: runs[1], subject: now.subject})
-WITH runs, now, before, before.trust_score - now.trust_score AS drop
-WHERE drop > 0
-WITH runs, now, before, drop ORDER BY drop DESC, now.subject LIMIT $limit
+WITH runs[0] AS now_run, runs[1] AS before_run
+CALL (now_run, before_run) {
+  WITH now_run, before_run WHERE now_run.drop_from = before_run.id
+  MATCH (now:Score) WHERE now.run = now_run.id AND now.drop_rank <= $limit
+  RETURN now, now.drop_previous AS previous, now.drop AS drop
+  UNION
+  WITH now_run, before_run WHERE coalesce(now_run.drop_from <> before_run.id, true)
+  MATCH (now:Score {run: now_run.id})
+  WHERE now.trust_score < 100
+  MATCH (before:Score {run: before_run.id, subject: now.subject})
+  WITH now, before.trust_score AS previous, before.trust_score - now.trust_score AS drop
+  WHERE drop > 0
+  RETURN now, previous, drop ORDER BY drop DESC, now.subject LIMIT $limit
+}
 MATCH (s:Subject {id: now.subject})
-RETURN now.subject AS subject, s.name AS name, before.trust_score AS previous,
-       now.trust_score AS current, drop, runs[1] AS previous_run, runs[0] AS current_run
+RETURN now.subject AS subject, s.name AS name, previous, now.trust_score AS current, drop,
+       before_run.id AS previous_run, now_run.id AS current_run
 ORDER BY drop DESC, subject

@@ -3,12 +3,31 @@
 // param: by string = pagerank {pagerank, betweenness, kcore} -- the measure to rank by
 // param: limit int = 20 (1..1000) -- at most this many subjects
 // columns: subject, name, kind, pagerank, betweenness, kcore, circle, trust_score
+// note: ties go to the lower subject id; a run stores each measure's rank on its Score nodes (read through an index), runs stored before it are sorted here.
 MATCH (r:Run {current: true})
-MATCH (sc:Score {run: r.id})
+CALL (r) {
+  WITH r WHERE r.ranked AND $by = 'pagerank'
+  MATCH (sc:Score) WHERE sc.run = r.id AND sc.pagerank_rank <= $limit
+  RETURN sc
+  UNION
+  WITH r WHERE r.ranked AND $by = 'betweenness'
+  MATCH (sc:Score) WHERE sc.run = r.id AND sc.betweenness_rank <= $limit
+  RETURN sc
+  UNION
+  WITH r WHERE r.ranked AND $by = 'kcore'
+  MATCH (sc:Score) WHERE sc.run = r.id AND sc.kcore_rank <= $limit
+  RETURN sc
+  UNION
+  WITH r WHERE r.ranked IS NULL
+  MATCH (sc:Score {run: r.id})
+  WITH sc, CASE $by WHEN 'pagerank' THEN sc.pagerank WHEN 'betweenness' THEN sc.betweenness
+                    ELSE toFloat(sc.kcore) END AS measure
+  ORDER BY measure DESC, sc.subject
+  LIMIT $limit
+  RETURN sc
+}
 WITH sc, CASE $by WHEN 'pagerank' THEN sc.pagerank WHEN 'betweenness' THEN sc.betweenness
                   ELSE toFloat(sc.kcore) END AS measure
-ORDER BY measure DESC, sc.subject
-LIMIT $limit
 MATCH (s:Subject {id: sc.subject})
 RETURN sc.subject AS subject, s.name AS name, sc.kind AS kind, sc.pagerank AS pagerank,
        sc.betweenness AS betweenness, sc.kcore AS kcore,

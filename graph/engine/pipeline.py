@@ -17,9 +17,10 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from credgraph.graph.engine import centrality
-from credgraph.graph.engine.arrays import FloatArray
+from credgraph.graph.engine.arrays import FloatArray, IntArray, descending_ranks
 from credgraph.graph.engine.exposure import Exposures, exposures
 from credgraph.graph.engine.policy import DOMAINS, Policy
 from credgraph.graph.engine.projection import Projection, build_projection
@@ -82,10 +83,47 @@ def compute(
     return projection, scores, cent
 
 
+RANKED: tuple[str, ...] = ("pagerank", "betweenness", "kcore")
+"""The centralities a Score node also holds as ranks (``<measure>_rank``, 1 = highest,
+ties by subject id): :func:`~credgraph.graph.engine.arrays.descending_ranks`."""
+
+
+@dataclass(frozen=True)
+class Drops:
+    """Trust-score drops of a run against the run before it (``score_drops``).
+
+    ``index`` are the subjects scored in both runs whose trust fell (``previous -
+    trust > 0``), ``previous`` their trust in the run before, ``drop`` the fall and
+    ``rank`` its rank among them, 1 = the largest fall, ties by subject id.
+    """
+
+    index: IntArray
+    previous: FloatArray
+    drop: FloatArray
+    rank: IntArray
+
+
+def score_drops(ids: npt.ArrayLike, trust: FloatArray, before: dict[str, float]) -> Drops:
+    """``drop_i = before[id_i] - trust_i`` for every subject in ``before`` whose trust
+    fell, ranked by :func:`descending_ranks` (the order of the ``score_drops`` query)."""
+    ids = np.asarray(ids, dtype=object)
+    prev = np.array([before.get(x, np.nan) for x in ids.tolist()], dtype=np.float64)
+    drop = prev - np.asarray(trust, dtype=np.float64)
+    index = np.flatnonzero(drop > 0)  # NaN (not scored before) compares False
+    return Drops(
+        index=index.astype(np.int64),
+        previous=prev[index],
+        drop=drop[index],
+        rank=descending_ranks(drop[index], ids[index]),
+    )
+
+
 def score_rows(
-    projection: Projection, scores: Scores, cent: Centrality
+    projection: Projection, scores: Scores, cent: Centrality, drops: Drops | None = None
 ) -> Iterator[dict[str, Any]]:
-    """One flat row per subject: what a Score node and `credgraph scores` hold."""
+    """One flat row per subject: what a Score node and `credgraph scores` hold; with
+    ``drops``, also ``drop``, ``drop_previous`` and ``drop_rank`` (None where the
+    trust did not fall)."""
     s = projection.subjects
     cols: dict[str, Any] = {
         "subject": s.ids,
@@ -106,6 +144,19 @@ def score_rows(
     cols["betweenness"] = cent.betweenness
     cols["kcore"] = cent.kcore
     cols["circle"] = cent.circle
+    # on the Score node only (not in SCORE_COLUMNS): the order of `systemic_subjects`
+    for m in RANKED:
+        cols[f"{m}_rank"] = descending_ranks(cols[m], s.ids)
+    if drops is not None:
+        drop_cols: dict[str, npt.NDArray[Any]] = {
+            "drop": drops.drop,
+            "drop_previous": drops.previous,
+            "drop_rank": drops.rank,
+        }
+        for name, column in drop_cols.items():
+            col = np.full(len(s.ids), None, dtype=object)
+            col[drops.index] = column.tolist()
+            cols[name] = col
     names = list(cols)
     # `+ 0.0` turns the -0.0 that 1 - prod(1 - 0) can give into 0.0.
     lists = [
@@ -114,8 +165,8 @@ def score_rows(
         else np.asarray(v).tolist()
         for v in cols.values()
     ]
-    for values in zip(*lists, strict=True):
-        yield dict(zip(names, values, strict=True))
+    for row in zip(*lists, strict=True):
+        yield dict(zip(names, row, strict=True))
 
 
 SCORE_COLUMNS: tuple[str, ...] = (

@@ -378,3 +378,42 @@ def test_cli_stress_and_runs_json(
     assert main(["runs", "--json"]) == 1
     err = capsys.readouterr().err
     assert "never started" in err and "internal error" not in err
+
+
+def _query(gw: Gateway, name: str, **given: object) -> list[dict[str, object]]:
+    from credgraph.queries.library import check_params, library
+    from credgraph.queries.runner import run_read
+
+    q = library()[name]
+    return run_read(gw, q.cypher, check_params(q, given)).rows
+
+
+def test_stored_ranks_and_drops_answer_like_a_full_sort(
+    loaded: Gateway, settings: Settings
+) -> None:
+    """systemic_subjects and score_drops read the ranks and drops a run stores on its
+    Score nodes; the same queries on runs without them (as stored before schema
+    version 4) sort every Score instead: both must give the same rows, ties and all."""
+    runs = Runs(loaded, settings)
+    policy = load_policy(None)
+    first = runs.run(policy, date(2028, 6, 30))  # records decayed: higher trust
+    second = runs.run(policy, AS_OF)
+    stored = loaded.read(
+        "MATCH (r:Run {id: $id}) RETURN r.ranked AS ranked, r.drop_from AS drop_from",
+        id=second.run_id,
+    )
+    assert stored == [{"ranked": True, "drop_from": first.run_id}]
+    fast = {
+        by: _query(loaded, "systemic_subjects", by=by, limit=60)
+        for by in ("pagerank", "betweenness", "kcore")
+    }
+    drops_fast = _query(loaded, "score_drops", limit=1000)
+    loaded.write("MATCH (r:Run) REMOVE r.ranked, r.drop_from")
+    for by, rows in fast.items():
+        assert len(rows) == 60
+        assert rows == _query(loaded, "systemic_subjects", by=by, limit=60), by
+    assert len(drops_fast) > 20  # a year less of decay: many subjects fell
+    assert drops_fast == _query(loaded, "score_drops", limit=1000)
+    assert {(r["previous_run"], r["current_run"]) for r in drops_fast} == {
+        (first.run_id, second.run_id)
+    }

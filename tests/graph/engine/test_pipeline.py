@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from credgraph.graph.engine.pipeline import upgrade_score_row
-from credgraph.graph.engine.policy import DOMAINS
+import numpy as np
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from credgraph.graph.engine.arrays import descending_ranks
+from credgraph.graph.engine.pipeline import compute, score_drops, score_rows, upgrade_score_row
+from credgraph.graph.engine.policy import DOMAINS, load_policy
 from credgraph.services.scores import risk_of as _risk
+from tests.graph.engine.test_propagation import AS_OF, PAST, World
 
 
 def row(**domain_values: float) -> dict[str, float]:
@@ -37,3 +43,75 @@ def test_a_current_row_is_unchanged() -> None:
         compliance_network_uncapped=0.2,
     )
     assert upgrade_score_row(current) == current
+
+
+# ----------------------------------------------------------------- stored ranks and drops
+
+
+def _brute_ranks(values: list[float], ids: list[str]) -> list[int]:
+    """1 + position in ``sorted`` by (value descending, id ascending)."""
+    order = sorted(range(len(values)), key=lambda k: (-values[k], ids[k]))
+    ranks = [0] * len(values)
+    for pos, k in enumerate(order, start=1):
+        ranks[k] = pos
+    return ranks
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 0.1, 0.25, 1.0, 3.0]), st.text(min_size=1, max_size=3)),
+        max_size=40,
+        unique_by=lambda t: t[1],
+    )
+)
+def test_descending_ranks_match_a_sort_by_value_then_id(rows: list[tuple[float, str]]) -> None:
+    values = [v for v, _ in rows]
+    ids = [i for _, i in rows]
+    event(f"ties: {len(values) - len(set(values)) > 0}")
+    got = descending_ranks(np.array(values), np.array(ids, dtype=object)).tolist()
+    assert got == _brute_ranks(values, ids)
+
+
+def test_descending_ranks_by_hand() -> None:
+    # values 2, 5, 5, 1 with ids b, c, a, d: 5(a) 5(c) 2(b) 1(d)
+    got = descending_ranks(np.array([2.0, 5.0, 5.0, 1.0]), np.array(["b", "c", "a", "d"]))
+    assert got.tolist() == [3, 2, 1, 4]
+
+
+def test_score_drops_by_hand() -> None:
+    ids = np.array(["A", "B", "C", "D", "E"], dtype=object)
+    trust = np.array([50.0, 80.0, 70.0, 100.0, 20.0])
+    # A fell 40, B rose, C fell 10, D unchanged, E is new (no previous score)
+    d = score_drops(ids, trust, {"A": 90.0, "B": 60.0, "C": 80.0, "D": 100.0, "Z": 5.0})
+    assert d.index.tolist() == [0, 2]
+    assert d.previous.tolist() == [90.0, 80.0]
+    assert d.drop.tolist() == [40.0, 10.0]
+    assert d.rank.tolist() == [1, 2]
+
+
+def test_score_rows_hold_ranks_and_drops() -> None:
+    """Three firms, F1 listed, F2 and F3 clean, all at trust 100 in the run before: the
+    ranks and drops a Score node holds, checked against a sort done here."""
+    firms = [{"id": x, "name": x, "equity": 1.0, "total_assets": 1.0} for x in ("F1", "F2", "F3")]
+    bl = [{"id": "B1", "subject_id": "F1", "list": "court_dishonest_debtor", "listed_on": PAST[2]}]
+    projection, scores, cent = compute(
+        World({"firms": firms, "blacklist": bl}).tables(), load_policy(None), AS_OF, {}
+    )
+    ids = [str(x) for x in projection.subjects.ids]
+    trust = dict(zip(ids, scores.trust.tolist(), strict=True))
+    assert trust["F1"] < 100 and trust["F2"] == trust["F3"] == 100
+    before = {"F1": 100.0, "F2": 100.0, "F3": 100.0}
+    drops = score_drops(projection.subjects.ids, scores.trust, before)
+    rows = {r["subject"]: r for r in score_rows(projection, scores, cent, drops)}
+    assert (rows["F1"]["drop"], rows["F1"]["drop_previous"], rows["F1"]["drop_rank"]) == (
+        100.0 - trust["F1"],
+        100.0,
+        1,
+    )
+    assert all(rows[x]["drop"] is None and rows[x]["drop_rank"] is None for x in ("F2", "F3"))
+    for m in ("pagerank", "betweenness", "kcore"):
+        ranks = {x: rows[x][f"{m}_rank"] for x in ids}
+        expected = sorted(ids, key=lambda x: (-float(rows[x][m]), x))
+        assert sorted(ids, key=ranks.__getitem__) == expected, m
+    # without a run before there is nothing to compare: no drop columns at all
+    assert "drop" not in next(iter(score_rows(projection, scores, cent)))
