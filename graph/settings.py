@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     run_store: Path | None = None
     # Decoded run snapshots a process keeps in memory to explain scores (LRU).
     snapshot_cache: int = Field(2, ge=1, le=64)
+    # Seconds a neighbourhood (API, viewer) may walk in the database before it is cut
+    # (`truncated: "time"`); reading the details of the nodes reached gets as long
+    # again (at least 1 s).
+    neighbourhood_time_limit: float = Field(10.0, gt=0, le=300)
     # Neo4j Browser on the managed server, on loopback (graph/managed/browser.py).
     browser: bool = False
     http_port: int = Field(7474, ge=1, le=65535)

@@ -270,8 +270,6 @@ EDGE_KINDS: dict[str, str] = {
 MAX_DEPTH = 3
 HARD_CAP = 500
 """No neighbourhood holds more nodes than this, whatever the limit asked."""
-TIME_LIMIT = 10.0
-"""Seconds a neighbourhood may spend in the database before it is cut."""
 
 
 def check_kinds(kinds: list[str] | None) -> list[str]:
@@ -353,7 +351,7 @@ def neighbourhood(
     depth: int = 1,
     limit: int = 100,
     kinds: list[str] | None = None,
-    time_limit: float = TIME_LIMIT,
+    time_limit: float | None = None,
 ) -> dict[str, Any]:
     """The nodes within ``depth`` hops (1 to 3) of a subject along the relationship
     ``kinds`` (all when none), breadth first, at most ``limit`` nodes (never more than
@@ -361,8 +359,8 @@ def neighbourhood(
     by role), trust score and risk of the current run, amount and status; per edge its
     kind, amount and share. Loans and blacklist entries are nodes of their own (a
     loan is one hop from its lender, its borrower and its guarantors). ``truncated``
-    is ``limit`` when the node limit cut it, ``time`` when the time limit did, else
-    None. ``{id}`` may also name a loan or blacklist entry (to expand through one).
+    is ``limit`` when the node limit cut it, ``time`` when the time limit
+    (``time_limit``, else ``settings.neighbourhood_time_limit``) did, else None. ``{id}`` may also name a loan or blacklist entry (to expand through one).
     Audited first (action ``neighbourhood``)."""
     if not 1 <= depth <= MAX_DEPTH:
         raise UsageError(f"depth must be 1 to {MAX_DEPTH}, not {depth}", field="depth")
@@ -372,6 +370,8 @@ def neighbourhood(
     run = _current_run(gw, settings)
     run_id = run["id"] if run else None
     audit(gw, caller, subject_id, "neighbourhood", run_id)
+    if time_limit is None:
+        time_limit = settings.neighbourhood_time_limit
     deadline = time.monotonic() + time_limit
     centre = _read_within(gw, _CENTRE, deadline + 5, id=subject_id)
     if not centre:
@@ -402,7 +402,7 @@ def neighbourhood(
         if truncated:
             break
     # Details of what was reached: bounded by the cap, given time of their own.
-    after = time.monotonic() + TIME_LIMIT
+    after = time.monotonic() + max(time_limit, 1.0)
     node_rows = _read_within(gw, _NODES, after, ids=seen, run=run_id)
     edge_rows = _read_within(gw, _EDGES, after, ids=seen, types=types)
     keys: dict[str, str] = {}

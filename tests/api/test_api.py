@@ -342,6 +342,13 @@ def test_neighbourhood_is_cut_by_its_time_limit(world: World) -> None:
     )
     assert out["truncated"] == "time"
     assert [n["id"] for n in out["nodes"]] == [world.hub]
+    # the setting, when no time limit is passed (the API passes none)
+    quick = world.settings.model_copy(update={"neighbourhood_time_limit": 0.01})
+    out = neighbourhood(world.gw, quick, world.hub, caller=caller, depth=3, limit=500)
+    assert out["truncated"] == "time"
+    assert [n["id"] for n in out["nodes"]] == [world.hub]
+    whole = neighbourhood(world.gw, world.settings, world.hub, caller=caller, depth=1)
+    assert whole["truncated"] != "time" and len(whole["nodes"]) > 1  # the default: 10 s
 
 
 # ------------------------------------------------------------------ runs, audit, queries
