@@ -5,8 +5,10 @@ through the driver (the same Cypher, no HTTP: the floor).
     nice python benchmarks/api.py [--scale 100000] [--seconds 20] [--clients 8 32]
 
 Starts its own managed Neo4j in a temporary home, generates and bulk-loads the
-synthetic market, runs propagation, creates a viewer key, starts `credgraph serve`
-in a child process and drives it with threads (one keep-alive HTTP client each).
+synthetic market, runs propagation (or, with ``--home DIR``, reuses a home that
+already holds a scored graph, such as ``benchmarks/queries.py --prepare-only
+--home DIR`` leaves), creates a viewer key, starts `credgraph serve` in a child
+process and drives it with threads (one keep-alive HTTP client each).
 Prints p50/p95/p99 (ms), requests per second and errors. Goals (issue 14): depth-2
 p95 under 50 ms at 8 clients; no errors at 32.
 """
@@ -28,6 +30,8 @@ import numpy as np
 from common import bench_server, env_for, free_port, machine
 
 from credgraph.graph.gateway import Gateway
+from credgraph.graph.managed import ManagedServer
+from credgraph.graph.settings import Settings, load_settings
 from credgraph.services.apikeys import create_key
 from credgraph.services.caller import Caller
 from credgraph.services.loading import load_input
@@ -83,7 +87,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--home", type=Path, help="reuse this home's scored graph")
+    ap.add_argument("--port", type=int, default=7799, help="its Bolt port (with --home)")
     args = ap.parse_args()
+    print(f"machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    if args.home:
+        server = ManagedServer(
+            load_settings(home=args.home, bolt_port=args.port, heap="2g", pagecache="1g")
+        )
+        server.start()
+        try:
+            measure(server.settings, args)
+        finally:
+            server.stop()
+        return
 
     with tempfile.TemporaryDirectory(prefix="credgraph-api-bench-") as tmp:
         home = Path(tmp) / "home"
@@ -91,7 +108,6 @@ def main() -> None:
         from credgraph.loaders.generate import generate
 
         generate(sample, args.scale, args.seed, "csv")
-        print(f"machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         with bench_server(home) as server:
             settings = server.settings
             t = time.perf_counter()
@@ -100,78 +116,81 @@ def main() -> None:
             t = time.perf_counter()
             propagate(settings, as_of="2026-06-30")
             print(f"propagated in {time.perf_counter() - t:.1f}s", flush=True)
-            gw = Gateway(settings)
-            _, key = create_key(gw, "viewer", "benchmark")
-            ids = [r["id"] for r in gw.read("MATCH (s:Subject) RETURN s.id AS id ORDER BY s.id")]
-            random.Random(args.seed).shuffle(ids)
-            ids = ids[:2000]
-            port = free_port()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "credgraph.cli.main", "serve", "--port", str(port)],
-                env=env_for(settings),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            base = f"http://127.0.0.1:{port}"
+            measure(settings, args)
+
+
+def measure(settings: Settings, args: argparse.Namespace) -> None:
+    """Serve the scored graph of ``settings`` and drive it; prints the table."""
+    gw = Gateway(settings)
+    _, key = create_key(gw, "viewer", "benchmark")
+    ids = [r["id"] for r in gw.read("MATCH (s:Subject) RETURN s.id AS id ORDER BY s.id")]
+    random.Random(args.seed).shuffle(ids)
+    ids = ids[:2000]
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "credgraph.cli.main", "serve", "--port", str(port)],
+        env=env_for(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        if httpx.get(f"{base}/health").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise SystemExit("the API did not start")
-                    time.sleep(0.2)
-                local = threading.local()
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the API did not start")
+            time.sleep(0.2)
+        local = threading.local()
 
-                def client() -> httpx.Client:
-                    if not hasattr(local, "c"):
-                        local.c = httpx.Client(
-                            base_url=base, headers={"X-API-Key": key}, timeout=30.0
-                        )
-                    return local.c  # type: ignore[no-any-return]
+        def client() -> httpx.Client:
+            if not hasattr(local, "c"):
+                local.c = httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30.0)
+            return local.c  # type: ignore[no-any-return]
 
-                caller = Caller(actor="benchmark", via="api", role="viewer")
-                cases: dict[str, dict[str, Callable[[int], bool]]] = {
-                    "neighbourhood depth 2": {
-                        "api": lambda i: (
-                            client()
-                            .get(f"/subjects/{ids[i % len(ids)]}/neighbourhood?depth=2&limit=100")
-                            .status_code
-                            == 200
-                        ),
-                        "driver": lambda i: bool(
-                            neighbourhood(
-                                gw, settings, ids[i % len(ids)], caller=caller, depth=2, limit=100
-                            )["nodes"]
-                        ),
-                    },
-                    "score": {
-                        "api": lambda i: (
-                            client().get(f"/subjects/{ids[i % len(ids)]}/score").status_code == 200
-                        ),
-                        "driver": lambda i: bool(
-                            score_lookup(gw, settings, ids[i % len(ids)], caller=caller)
-                        ),
-                    },
-                }
-                print(
-                    "| route | via | clients | requests | errors | p50 ms | p95 ms | p99 ms "
-                    "| req/s |\n|---|---|---|---|---|---|---|---|---|",
-                    flush=True,
-                )
-                for name, modes in cases.items():
-                    for clients in args.clients:
-                        for mode, work in modes.items():
-                            drive(work, clients, 2.0)  # warm-up
-                            print(row(name, mode, clients, drive(work, clients, args.seconds)))
-                            sys.stdout.flush()
-            finally:
-                proc.terminate()
-                proc.wait(30)
-                gw.close()
+        caller = Caller(actor="benchmark", via="api", role="viewer")
+        cases: dict[str, dict[str, Callable[[int], bool]]] = {
+            "neighbourhood depth 2": {
+                "api": lambda i: (
+                    client()
+                    .get(f"/subjects/{ids[i % len(ids)]}/neighbourhood?depth=2&limit=100")
+                    .status_code
+                    == 200
+                ),
+                "driver": lambda i: bool(
+                    neighbourhood(
+                        gw, settings, ids[i % len(ids)], caller=caller, depth=2, limit=100
+                    )["nodes"]
+                ),
+            },
+            "score": {
+                "api": lambda i: (
+                    client().get(f"/subjects/{ids[i % len(ids)]}/score").status_code == 200
+                ),
+                "driver": lambda i: bool(
+                    score_lookup(gw, settings, ids[i % len(ids)], caller=caller)
+                ),
+            },
+        }
+        print(
+            "| route | via | clients | requests | errors | p50 ms | p95 ms | p99 ms "
+            "| req/s |\n|---|---|---|---|---|---|---|---|---|",
+            flush=True,
+        )
+        for name, modes in cases.items():
+            for clients in args.clients:
+                for mode, work in modes.items():
+                    drive(work, clients, 2.0)  # warm-up
+                    print(row(name, mode, clients, drive(work, clients, args.seconds)))
+                    sys.stdout.flush()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        gw.close()
 
 
 if __name__ == "__main__":
