@@ -3,23 +3,23 @@
 // param: by string = pagerank {pagerank, betweenness, kcore} -- the measure to rank by
 // param: limit int = 20 (1..1000) -- at most this many subjects
 // columns: subject, name, kind, pagerank, betweenness, kcore, circle, trust_score
-// note: ties go to the lower subject id; a run stores each measure's rank on its Score nodes (read through an index), runs stored before it are sorted here.
+// note: ties go to the lower subject id; a run stores each measure's rank on its Score nodes (read through an index), runs stored before it are sorted here. Each branch seeks its index with the run id or, when it does not apply, with null (no rows), so the planner cannot scan a branch it then filters out.
 MATCH (r:Run {current: true})
 CALL (r) {
-  WITH r WHERE r.ranked AND $by = 'pagerank'
-  MATCH (sc:Score) WHERE sc.run = r.id AND sc.pagerank_rank <= $limit
+  MATCH (sc:Score) USING INDEX sc:Score(run, pagerank_rank)
+  WHERE sc.run = CASE WHEN r.ranked AND $by = 'pagerank' THEN r.id END AND sc.pagerank_rank <= $limit
   RETURN sc
   UNION
-  WITH r WHERE r.ranked AND $by = 'betweenness'
-  MATCH (sc:Score) WHERE sc.run = r.id AND sc.betweenness_rank <= $limit
+  MATCH (sc:Score) USING INDEX sc:Score(run, betweenness_rank)
+  WHERE sc.run = CASE WHEN r.ranked AND $by = 'betweenness' THEN r.id END AND sc.betweenness_rank <= $limit
   RETURN sc
   UNION
-  WITH r WHERE r.ranked AND $by = 'kcore'
-  MATCH (sc:Score) WHERE sc.run = r.id AND sc.kcore_rank <= $limit
+  MATCH (sc:Score) USING INDEX sc:Score(run, kcore_rank)
+  WHERE sc.run = CASE WHEN r.ranked AND $by = 'kcore' THEN r.id END AND sc.kcore_rank <= $limit
   RETURN sc
   UNION
-  WITH r WHERE r.ranked IS NULL
-  MATCH (sc:Score {run: r.id})
+  MATCH (sc:Score)
+  WHERE sc.run = CASE WHEN r.ranked IS NULL THEN r.id END
   WITH sc, CASE $by WHEN 'pagerank' THEN sc.pagerank WHEN 'betweenness' THEN sc.betweenness
                     ELSE toFloat(sc.kcore) END AS measure
   ORDER BY measure DESC, sc.subject
