@@ -4,8 +4,8 @@
 
 Starts a managed Neo4j of its own in a temporary home (or reuses ``--home`` if it
 already holds a loaded, scored graph: ``--prepare-only`` builds one and keeps it),
-generates SCALE subjects, loads them, runs propagation twice (a dispute in
-between, so score_drops has two runs to compare), then calls each query
+generates SCALE subjects, loads them, runs propagation twice (a year ahead, then
+as of today, with a dispute in between, so score_drops has drops to rank), then calls each query
 ``--calls`` times with parameters drawn from the graph (seeded; subjects that
 have guarantees, firms that have owners, lenders, blacklist entries) after two
 warm-up calls, and prints p50, p95 and max in milliseconds per query, measured
@@ -46,7 +46,10 @@ def prepare(server: ManagedServer, scale: int, work: Path) -> None:
     t = time.perf_counter()
     cli(["generate", str(work / "sample"), "--scale", str(scale), "--seed", "7"], env)
     cli(["load", str(work / "sample"), "--source", "bench"], env)
-    cli(["propagate"], env)
+    # the first run a year ahead (records decayed further: higher trust), the second
+    # as of today: score_drops then has real drops to rank
+    later = date.today().replace(year=date.today().year + 1).isoformat()
+    cli(["propagate", "--as-of", later], env)
     with Gateway(server.settings) as gw:
         loan = gw.read(
             "MATCH (l:Loan) WHERE l.status = 'defaulted' RETURN l.id AS id ORDER BY id LIMIT 1"

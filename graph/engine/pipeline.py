@@ -87,6 +87,19 @@ RANKED: tuple[str, ...] = ("pagerank", "betweenness", "kcore")
 """The centralities a Score node also holds as ranks (``<measure>_rank``, 1 = highest,
 ties by subject id): :func:`~credgraph.graph.engine.arrays.descending_ranks`."""
 
+RANKS_KEPT = 1000
+"""Ranks (of :data:`RANKED` and of drops) are stored up to this one, absent beyond it:
+the top-k queries ask for at most 1000 rows (their ``limit`` header), and each stored
+rank is an index entry that every run writes (100,000 per measure at 100k otherwise)."""
+
+
+def _kept(ranks: IntArray) -> npt.NDArray[Any]:
+    """``ranks`` as an object column, None beyond :data:`RANKS_KEPT`."""
+    out = np.full(len(ranks), None, dtype=object)
+    keep = np.flatnonzero(ranks <= RANKS_KEPT)
+    out[keep] = ranks[keep].tolist()
+    return out
+
 
 @dataclass(frozen=True)
 class Drops:
@@ -122,8 +135,8 @@ def score_rows(
     projection: Projection, scores: Scores, cent: Centrality, drops: Drops | None = None
 ) -> Iterator[dict[str, Any]]:
     """One flat row per subject: what a Score node and `credgraph scores` hold; with
-    ``drops``, also ``drop``, ``drop_previous`` and ``drop_rank`` (None where the
-    trust did not fall)."""
+    ``drops``, also ``drop``, ``drop_previous`` (None where the trust did not fall)
+    and ``drop_rank``; ranks beyond :data:`RANKS_KEPT` are None."""
     s = projection.subjects
     cols: dict[str, Any] = {
         "subject": s.ids,
@@ -146,12 +159,12 @@ def score_rows(
     cols["circle"] = cent.circle
     # on the Score node only (not in SCORE_COLUMNS): the order of `systemic_subjects`
     for m in RANKED:
-        cols[f"{m}_rank"] = descending_ranks(cols[m], s.ids)
+        cols[f"{m}_rank"] = _kept(descending_ranks(cols[m], s.ids))
     if drops is not None:
         drop_cols: dict[str, npt.NDArray[Any]] = {
             "drop": drops.drop,
             "drop_previous": drops.previous,
-            "drop_rank": drops.rank,
+            "drop_rank": _kept(drops.rank),
         }
         for name, column in drop_cols.items():
             col = np.full(len(s.ids), None, dtype=object)

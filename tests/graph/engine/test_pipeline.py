@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+from credgraph.graph.engine import pipeline
 from credgraph.graph.engine.arrays import descending_ranks
 from credgraph.graph.engine.pipeline import compute, score_drops, score_rows, upgrade_score_row
 from credgraph.graph.engine.policy import DOMAINS, load_policy
@@ -115,3 +117,27 @@ def test_score_rows_hold_ranks_and_drops() -> None:
         assert sorted(ids, key=ranks.__getitem__) == expected, m
     # without a run before there is nothing to compare: no drop columns at all
     assert "drop" not in next(iter(score_rows(projection, scores, cent)))
+
+
+def test_ranks_beyond_the_kept_ones_are_not_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only ranks up to RANKS_KEPT go to the Score node (each is an index entry)."""
+    firms = [{"id": x, "name": x, "equity": 1.0, "total_assets": 1.0} for x in ("F1", "F2", "F3")]
+    projection, scores, cent = compute(
+        World({"firms": firms}).tables(), load_policy(None), AS_OF, {}
+    )
+    monkeypatch.setattr(pipeline, "RANKS_KEPT", 2)
+    before = dict.fromkeys(("F1", "F2", "F3"), 101.0)  # all three fell by 1: ranks by id
+    drops = score_drops(projection.subjects.ids, scores.trust, before)
+    rows = {r["subject"]: r for r in score_rows(projection, scores, cent, drops)}
+    assert [rows[x]["drop_rank"] for x in ("F1", "F2", "F3")] == [1, 2, None]
+    assert [rows[x]["drop"] for x in ("F1", "F2", "F3")] == [1.0, 1.0, 1.0]
+    for m in ("pagerank", "betweenness", "kcore"):  # all tied: by id
+        assert [rows[x][f"{m}_rank"] for x in ("F1", "F2", "F3")] == [1, 2, None]
+
+
+def test_top_k_queries_never_ask_beyond_the_kept_ranks() -> None:
+    from credgraph.queries.library import library
+
+    for name in ("systemic_subjects", "score_drops"):
+        (limit,) = [p for p in library()[name].params if p.name == "limit"]
+        assert limit.maximum is not None and limit.maximum <= pipeline.RANKS_KEPT, name
