@@ -62,7 +62,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import pickle
 import re
 import shutil
 import signal
@@ -91,6 +90,7 @@ from credgraph.loaders.load import (
     validated,
 )
 from credgraph.loaders.rejects import RejectWriter
+from credgraph.loaders.spill import Spill
 from credgraph.loaders.validate import Validator
 from credgraph.loaders.writer import to_params
 
@@ -167,6 +167,12 @@ _GUARANTEES = _Kind(
     "GUARANTEES", False, rtype="GUARANTEES", start="Subject", end="Loan", keyed=True
 )
 _LISTED = _Kind("LISTED", False, rtype="LISTED", start="Subject", end="BlacklistEntry")
+#: Every kind by name (the side file of values set after import names its kind).
+_KINDS = {
+    k.name: k
+    for k in (_PERSON, _FIRM, _LOAN, _ENTRY, *_ROLE.values(), _OWNS, _LENT, _BORROWED)
+    + (_GUARANTEES, _LISTED)
+}
 
 
 def _type_of(v: Any) -> str | None:
@@ -331,7 +337,7 @@ class _Stage:
         self.stats = _Stats()
         self.tables: dict[str, _Table] = {}
         self.fixups = 0
-        self._fix: IO[bytes] | None = None
+        self._fix: Spill | None = None
 
     def _table(self, kind: _Kind) -> _Table:
         t = self.tables.get(kind.name)
@@ -343,9 +349,9 @@ class _Stage:
         left = self._table(kind).write(ids, props)
         if left:
             if self._fix is None:
-                self._fix = open(self.folder / "fixups.pickle", "wb")  # noqa: SIM115
+                self._fix = Spill(self.folder / "fixups.jsonl")
             a, b = (ids[0], None) if kind.node else (ids[0], ids[1])
-            pickle.dump((kind, {"a": a, "b": b, "k": k, "props": left}), self._fix)
+            self._fix.write({"kind": kind.name, "a": a, "b": b, "k": k, "props": left})
             self.fixups += 1
 
     def add(self, spec_name: str, p: dict[str, Any]) -> None:
@@ -391,11 +397,11 @@ class _Stage:
         return [t.argument() for t in order if t.rows]
 
     def read_fixups(self) -> Iterator[tuple[_Kind, dict[str, Any]]]:
-        if self.fixups == 0:
+        if self._fix is None:
             return
-        with open(self.folder / "fixups.pickle", "rb") as fh:
-            for _ in range(self.fixups):
-                yield pickle.load(fh)  # noqa: S301 - our own file, written above
+        for fix in self._fix:
+            kind = _KINDS[fix.pop("kind")]
+            yield kind, fix
 
 
 # ------------------------------------------------------------------------ the database
