@@ -92,7 +92,7 @@ from credgraph.loaders.load import (
 from credgraph.loaders.rejects import RejectWriter
 from credgraph.loaders.spill import Spill
 from credgraph.loaders.validate import Validator
-from credgraph.loaders.writer import to_params
+from credgraph.loaders.writer import file_number, load_params, to_params
 
 STAGING = "import-staging"
 #: Between the elements of a list value; an element holding it goes the slow way.
@@ -331,9 +331,11 @@ class _Table:
 class _Stage:
     """Importer CSV files for one load, plus the side file of values set after import."""
 
-    def __init__(self, folder: Path, prov: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, params: dict[str, Any]) -> None:
         self.folder = folder
-        self.prov = prov
+        self.load: int = params["load"]
+        self.files: list[str] = params["files"]
+        self._file_no: dict[str, int] = {}
         self.stats = _Stats()
         self.tables: dict[str, _Table] = {}
         self.fixups = 0
@@ -356,7 +358,10 @@ class _Stage:
 
     def add(self, spec_name: str, p: dict[str, Any]) -> None:
         """One ``to_params`` row of an input file, as the online statements write it."""
-        rel_prov = {**self.prov, "source_file": p["file"], "source_row": p["line"]}
+        file_no = self._file_no.get(p["file"])
+        if file_no is None:
+            file_no = self._file_no[p["file"]] = file_number(self.files, p["file"])
+        rel_prov = {"load": self.load, "file": file_no, "row": p["line"]}
         props = p["props"]
         full = {**props, "fp": p["fp"], **rel_prov}
         key = p["key"]
@@ -693,12 +698,8 @@ def _bulk(
         swap_begun = False
         try:
             folder.mkdir(mode=0o700, parents=True)
-            prov = {
-                "source": report.source,
-                "loaded_at": datetime.fromisoformat(report.started_at),
-                "load_id": report.load_id,
-            }
-            stage = _Stage(folder, prov)
+            assert report.load_num is not None  # set by _record
+            stage = _Stage(folder, load_params(report.load_num, report.file_names))
             validator = Validator(None, batch_size=size)
             t_stage = time.monotonic()
             try:

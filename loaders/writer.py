@@ -14,8 +14,9 @@ same new keys could collide on the lookup-then-create (node keys are protected
 by constraints, relationships are not). Every row carries a ``fp`` fingerprint
 of its values:
 
-- a new node or relationship gets the values, the fingerprint and provenance
-  (``source``, ``source_file``, ``source_row``, ``loaded_at``, ``load_id``): created;
+- a new node or relationship gets the values, the fingerprint and provenance by
+  reference (``load``: its Load record's number, ``file``: the file's index in that
+  record's ``file_names``, ``row``; docs/data-model.md "Provenance"): created;
 - an existing one with the same fingerprint is left untouched, provenance
   included, so loading the same input twice leaves the graph exactly as after
   the first load: unchanged;
@@ -81,15 +82,29 @@ LOADED = "loaded"  # listed_on_basis of an entry dated by its load (loaders.ftm.
 
 
 def _prov(line: str) -> str:
-    """``source: $source, ..., source_row: <line>, ...``: the provenance as map entries
-    (names from graph.model.PROVENANCE), the row's line read by the expression ``line``."""
-    values = {"source_row": line, "source_file": "$file"}
-    return ", ".join(f"{name}: {values.get(name, '$' + name)}" for name in PROVENANCE)
+    """``load: $load, file: $file, row: <line>``: the provenance as map entries (names
+    from graph.model.PROVENANCE), the row's line read by the expression ``line``."""
+    values = {"load": "$load", "file": "$file", "row": line}
+    return ", ".join(f"{name}: {values[name]}" for name in PROVENANCE)
 
 
 # For rows sent as maps (updates) and as lists (creates: the line is row[2]).
 _REL_PROV = _prov("row.line")
 _LINK_PROV = "{" + _prov("row[2]") + "}"
+
+
+def load_params(load: int, files: list[str]) -> dict[str, Any]:
+    """What :func:`write_rows` needs of its load: the Load record's ``num`` and its
+    ``file_names`` (a row's file is written as its index in that list)."""
+    return {"load": load, "files": list(files)}
+
+
+def file_number(files: list[str], name: str) -> int:
+    """The index of the input file ``name`` in its Load record's ``file_names``."""
+    try:
+        return files.index(name)
+    except ValueError:  # pragma: no cover - prepare() lists every file it reads
+        raise DatabaseError(f"input file {name} is not among the load's files {files}") from None
 
 
 def _lit(text: str) -> LiteralString:
@@ -380,6 +395,7 @@ def write_rows(
 ) -> dict[str, int]:
     """Write one batch of :func:`to_params` rows of one file; created / updated / unchanged.
 
+    ``params``: :func:`load_params` of the load.
     ``fresh``: the file's kind of record did not exist when its first batch was
     written (:func:`is_fresh`); the lookup then probes one key instead of all.
     """
@@ -387,7 +403,7 @@ def write_rows(
     if not rows:
         return totals
     shape = _shape(spec.name)
-    params = {**params, "file": rows[0]["file"]}
+    params = {"load": params["load"], "file": file_number(params["files"], rows[0]["file"])}
     for role, group in _groups(spec, rows):
         st = statements(spec.name, role)
 
