@@ -732,7 +732,7 @@ def test_a_load_dated_entry_keeps_the_date_of_its_first_load(
 @pytest.mark.integration
 def test_a_failed_write_names_the_file_and_rows(gateway: Gateway) -> None:
     """What validation now refuses, sent past it: the error names file and row range."""
-    params = load_params(1, ["persons.csv"])
+    params = load_params(1, ["persons.csv", "loans.csv"])
     rows = [
         {"key": f"P{i}", "props": {"id": f"P{i}", "name": "x" * 10_000}, "fp": "f",
          "file": "persons.csv", "line": i, "a": None, "b": None}
