@@ -80,8 +80,29 @@ REL_TYPES = frozenset(
     {*ROLE_TYPES.values(), OWNS, LENT, BORROWED, GUARANTEES, LISTED, SCORED, IN_CIRCLE, ABOUT}
 )
 
-# Provenance properties carried by every loaded node and relationship.
-PROVENANCE = ("source", "source_file", "source_row", "loaded_at", "load_id")
+# Provenance properties carried by every loaded node and relationship: a reference,
+# not the strings (docs/data-model.md "Provenance"). ``load`` is the ``num`` of the
+# element's ``(:Load)`` record, ``file`` an index into that record's ``file_names``,
+# ``row`` the row's line (CSV, FtM) or row index (Parquet).
+PROVENANCE = ("load", "file", "row")
+
+#: What :func:`provenance` gives, as the readers name it.
+PROVENANCE_FIELDS = ("source", "source_file", "source_row", "load_id", "loaded_at")
+
+
+def provenance(var: str) -> LiteralString:
+    """A Cypher expression: the provenance of the node or relationship ``var`` as a map
+    ``{source, source_file, source_row, load_id, loaded_at, load_path, load_outcome}``,
+    one hop to its ``(:Load {num: var.load})`` record (index ``load_num``); null for an
+    element no load wrote. ``loaded_at`` is the load's start, a DateTime."""
+    if not var.isidentifier():
+        raise ModelError(f"not a Cypher variable: {var!r}")
+    return cast(
+        LiteralString,
+        f"COLLECT {{ MATCH (ld:Load {{num: {var}.load}}) RETURN {{source: ld.source, "
+        f"source_file: ld.file_names[{var}.file], source_row: {var}.row, load_id: ld.id, "
+        "loaded_at: ld.started_at, load_path: ld.path, load_outcome: ld.outcome} }[0]",
+    )
 
 
 class ModelError(CredgraphError):

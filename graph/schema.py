@@ -9,6 +9,8 @@ The database records the schema version it holds on a single
 - on a database at an older version drops what that version had and this one
   no longer uses (:data:`OBSOLETE`, ``IF EXISTS``), then creates what is
   missing; the same run repairs a current database whose indexes were dropped;
+- on a database at version 3 or older also rewrites the provenance of every loaded
+  element to a reference to its Load record (:data:`PROVENANCE_V4`);
 - on a database at a newer version refuses with :class:`SchemaError`: this
   code would misread it.
 
@@ -49,6 +51,8 @@ STATEMENTS: tuple[LiteralString, ...] = (
     "CREATE CONSTRAINT schema_id IF NOT EXISTS FOR (n:CredgraphSchema) REQUIRE n.id IS UNIQUE",
     # Version 3: the writer lease of loads and propagation runs (graph/lease.py).
     "CREATE CONSTRAINT lease_id IF NOT EXISTS FOR (n:Lease) REQUIRE n.id IS UNIQUE",
+    # Version 4: provenance by reference; a loaded element's `load` is its Load's `num`.
+    "CREATE CONSTRAINT load_num IF NOT EXISTS FOR (n:Load) REQUIRE n.num IS UNIQUE",
     "CREATE INDEX subject_name IF NOT EXISTS FOR (n:Subject) ON (n.name)",
     # Name search (tokens, case-insensitive, any script) over names and FtM aliases.
     # Eventually consistent: the Lucene writes run on a background thread, not in
@@ -75,6 +79,44 @@ STATEMENTS: tuple[LiteralString, ...] = (
 OBSOLETE: tuple[LiteralString, ...] = ("DROP INDEX subject_name_text IF EXISTS",)
 
 
+# Version 3 -> 4: provenance by reference (docs/data-model.md "Provenance"). Elements
+# written before carry the strings `source`, `source_file`, `source_row`, `loaded_at`,
+# `load_id`; these statements give every Load record a `num` and `file_names`
+# (re-creating, with a note, a Load record an element names that no longer exists)
+# and rewrite each element to `load`, `file`, `row`, in batches. Each statement only
+# touches what is left to do, so a migration stopped half-way resumes.
+_OLD = "x.load_id IS NOT NULL"
+PROVENANCE_V4: tuple[LiteralString, ...] = (
+    *(
+        f"MATCH {pattern} WHERE {_OLD} "
+        "AND NOT EXISTS { MATCH (l:Load) WHERE l.id = x.load_id } "
+        "WITH x.load_id AS id, min(x.loaded_at) AS at, min(x.source) AS source "
+        "MERGE (l:Load {id: id}) ON CREATE SET l.started_at = at, l.source = source, "
+        "l.outcome = 'completed', l.notes = ['re-created by the schema migration to version 4: "
+        "its elements named it, its record was gone']"
+        for pattern in ("(x)", "()-[x]->()")
+    ),
+    "MATCH (o:Load) WITH coalesce(max(o.num), 0) AS base "
+    "MATCH (l:Load) WHERE l.num IS NULL WITH base, l ORDER BY l.started_at, l.id "
+    "WITH base, collect(l) AS ls UNWIND range(0, size(ls) - 1) AS i "
+    "WITH ls[i] AS l, base + i + 1 AS n "
+    "SET l.num = n, l.file_names = coalesce(l.file_names, [])",
+    *(
+        f"MATCH {pattern} WHERE {_OLD} CALL (x) {{ "
+        "MATCH (l:Load {id: x.load_id}) "
+        "WITH x, l, coalesce(x.source_file, '') AS f "
+        "SET l.file_names = CASE WHEN f IN l.file_names THEN l.file_names "
+        "ELSE l.file_names + f END "
+        "WITH x, l, f "
+        "SET x.load = l.num, x.row = x.source_row, "
+        "x.file = [i IN range(0, size(l.file_names) - 1) WHERE l.file_names[i] = f][0] "
+        "REMOVE x.source, x.source_file, x.source_row, x.loaded_at, x.load_id "
+        "} IN TRANSACTIONS OF 5000 ROWS"
+        for pattern in ("(x)", "()-[x]->()")
+    ),
+)
+
+
 def schema_version(gw: Gateway) -> int:
     """The version the database holds: 0 for a database credgraph never touched."""
     rows = gw.read("MATCH (m:CredgraphSchema {id: 'schema'}) RETURN m.version AS version")
@@ -98,6 +140,11 @@ def ensure_schema(gw: Gateway, *, log: Callable[[str], None] | None = None) -> d
     if log:
         log(f"schema version {SCHEMA_VERSION}: {len(statements)} statements (from {current})")
     gw.run_schema("CALL db.awaitIndexes(300)")
+    if 0 < current < 4:
+        for statement in PROVENANCE_V4:
+            gw.run_schema(statement)
+        if log:
+            log("provenance rewritten to references (schema version 4)")
     gw.write(
         "MERGE (m:CredgraphSchema {id: 'schema'}) SET m.version = $version, m.updated_at = $now",
         version=SCHEMA_VERSION,

@@ -62,7 +62,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import pickle
 import re
 import shutil
 import signal
@@ -91,8 +90,9 @@ from credgraph.loaders.load import (
     validated,
 )
 from credgraph.loaders.rejects import RejectWriter
+from credgraph.loaders.spill import Spill
 from credgraph.loaders.validate import Validator
-from credgraph.loaders.writer import to_params
+from credgraph.loaders.writer import file_number, load_params, to_params
 
 STAGING = "import-staging"
 #: Between the elements of a list value; an element holding it goes the slow way.
@@ -167,6 +167,12 @@ _GUARANTEES = _Kind(
     "GUARANTEES", False, rtype="GUARANTEES", start="Subject", end="Loan", keyed=True
 )
 _LISTED = _Kind("LISTED", False, rtype="LISTED", start="Subject", end="BlacklistEntry")
+#: Every kind by name (the side file of values set after import names its kind).
+_KINDS = {
+    k.name: k
+    for k in (_PERSON, _FIRM, _LOAN, _ENTRY, *_ROLE.values(), _OWNS, _LENT, _BORROWED)
+    + (_GUARANTEES, _LISTED)
+}
 
 
 def _type_of(v: Any) -> str | None:
@@ -325,13 +331,15 @@ class _Table:
 class _Stage:
     """Importer CSV files for one load, plus the side file of values set after import."""
 
-    def __init__(self, folder: Path, prov: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, params: dict[str, Any]) -> None:
         self.folder = folder
-        self.prov = prov
+        self.load: int = params["load"]
+        self.files: list[str] = params["files"]
+        self._file_no: dict[str, int] = {}
         self.stats = _Stats()
         self.tables: dict[str, _Table] = {}
         self.fixups = 0
-        self._fix: IO[bytes] | None = None
+        self._fix: Spill | None = None
 
     def _table(self, kind: _Kind) -> _Table:
         t = self.tables.get(kind.name)
@@ -343,14 +351,17 @@ class _Stage:
         left = self._table(kind).write(ids, props)
         if left:
             if self._fix is None:
-                self._fix = open(self.folder / "fixups.pickle", "wb")  # noqa: SIM115
+                self._fix = Spill(self.folder / "fixups.jsonl")
             a, b = (ids[0], None) if kind.node else (ids[0], ids[1])
-            pickle.dump((kind, {"a": a, "b": b, "k": k, "props": left}), self._fix)
+            self._fix.write({"kind": kind.name, "a": a, "b": b, "k": k, "props": left})
             self.fixups += 1
 
     def add(self, spec_name: str, p: dict[str, Any]) -> None:
         """One ``to_params`` row of an input file, as the online statements write it."""
-        rel_prov = {**self.prov, "source_file": p["file"], "source_row": p["line"]}
+        file_no = self._file_no.get(p["file"])
+        if file_no is None:
+            file_no = self._file_no[p["file"]] = file_number(self.files, p["file"])
+        rel_prov = {"load": self.load, "file": file_no, "row": p["line"]}
         props = p["props"]
         full = {**props, "fp": p["fp"], **rel_prov}
         key = p["key"]
@@ -391,11 +402,11 @@ class _Stage:
         return [t.argument() for t in order if t.rows]
 
     def read_fixups(self) -> Iterator[tuple[_Kind, dict[str, Any]]]:
-        if self.fixups == 0:
+        if self._fix is None:
             return
-        with open(self.folder / "fixups.pickle", "rb") as fh:
-            for _ in range(self.fixups):
-                yield pickle.load(fh)  # noqa: S301 - our own file, written above
+        for fix in self._fix:
+            kind = _KINDS[fix.pop("kind")]
+            yield kind, fix
 
 
 # ------------------------------------------------------------------------ the database
@@ -687,12 +698,8 @@ def _bulk(
         swap_begun = False
         try:
             folder.mkdir(mode=0o700, parents=True)
-            prov = {
-                "source": report.source,
-                "loaded_at": datetime.fromisoformat(report.started_at),
-                "load_id": report.load_id,
-            }
-            stage = _Stage(folder, prov)
+            assert report.load_num is not None  # set by _record
+            stage = _Stage(folder, load_params(report.load_num, report.file_names))
             validator = Validator(None, batch_size=size)
             t_stage = time.monotonic()
             try:

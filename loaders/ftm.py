@@ -4,7 +4,7 @@
 property lookup) and yields ``(spec, RawRow)`` pairs **grouped by spec in load order**
 (``layout.FILES``), whatever the order of the lines, so a caller can hand each group to
 :meth:`loaders.validate.Validator.validate_file`. Rows are spilled to temporary files
-while the input is read once, so memory stays bounded (one set of sanctioned entity ids).
+(JSON Lines, loaders/spill.py) while the input is read once, so memory stays bounded (one set of sanctioned entity ids).
 
 Mapping (values are raw strings, typed later by the validator):
 
@@ -57,15 +57,13 @@ the validator, which rejects and reports those rows, as it does text that cannot
 from __future__ import annotations
 
 import json
-import pickle
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from followthemoney import model
 from followthemoney.proxy import EntityProxy
@@ -82,6 +80,7 @@ from credgraph.loaders.layout import (
     FileSpec,
 )
 from credgraph.loaders.readers import RawRow, RawValue
+from credgraph.loaders.spill import Spill
 from credgraph.loaders.validate import Reject
 
 SANCTION_TOPIC = "sanction"
@@ -131,7 +130,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
     # -- reading ------------------------------------------------------------------------
 
     def _generate(self) -> Generator[tuple[FileSpec, RawRow], None, None]:
-        spills: dict[str, IO[bytes]] = {}
+        spills: dict[str, Spill] = {}
         sanctioned: set[str] = set()
         try:
             with open(self.path, "rb") as f:
@@ -156,8 +155,8 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                     for kind, row in mapped:
                         out = spills.get(kind)
                         if out is None:
-                            out = spills[kind] = tempfile.TemporaryFile()  # noqa: SIM115
-                        pickle.dump((row.row, row.values), out, pickle.HIGHEST_PROTOCOL)
+                            out = spills[kind] = Spill()
+                        out.write([row.row, row.values])
             for spec in FILES:
                 yield from self._replay(spec, spills.get(spec.name))
                 if spec is BLACKLIST:
@@ -168,19 +167,14 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             for fh in spills.values():
                 fh.close()
 
-    def _replay(self, spec: FileSpec, fh: IO[bytes] | None) -> Iterator[tuple[FileSpec, RawRow]]:
-        for row in self._rows(fh):
+    def _replay(self, spec: FileSpec, spill: Spill | None) -> Iterator[tuple[FileSpec, RawRow]]:
+        for row in self._rows(spill):
             yield spec, row
 
-    def _rows(self, fh: IO[bytes] | None) -> Iterator[RawRow]:
-        if fh is None:
+    def _rows(self, spill: Spill | None) -> Iterator[RawRow]:
+        if spill is None:
             return
-        fh.seek(0)
-        while True:
-            try:
-                lineno, values = pickle.load(fh)
-            except EOFError:
-                return
+        for lineno, values in spill:
             yield RawRow(self.file, lineno, values)
 
     def _entity(self, lineno: int, line: bytes) -> tuple[EntityProxy | None, dict[str, Any]]:

@@ -39,7 +39,7 @@ from credgraph.loaders.layout import FileSpec
 from credgraph.loaders.readers import RawRow, discover, read_rows
 from credgraph.loaders.rejects import RejectWriter
 from credgraph.loaders.validate import Reject, Validator, ValidRow
-from credgraph.loaders.writer import is_fresh, to_params, write_rows
+from credgraph.loaders.writer import is_fresh, load_params, to_params, write_rows
 
 Format = Literal["csv", "parquet", "ftm"]
 
@@ -76,6 +76,10 @@ class LoadReport:
     files: list[FileReport] = field(default_factory=list)
     rejects_path: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The input files' names; a stored row's provenance names its file by index here.
+    file_names: list[str] = field(default_factory=list)
+    #: The Load record's number, which every stored row carries (set by its first record).
+    load_num: int | None = None
 
     @property
     def rejected(self) -> int:
@@ -178,6 +182,7 @@ def prepare(
             next(iter(read_rows(spec, p)), None)
     else:
         checksums = {path.name: (str(path), sha256(path))}
+    report.file_names = list(checksums)
     return path, fmt, report, rejects_path, checksums
 
 
@@ -383,11 +388,8 @@ def _load(
 
     _record(gw, report)
     validator = Validator(graph_lookup(gw), batch_size=size)
-    params = {
-        "source": report.source,
-        "loaded_at": datetime.fromisoformat(report.started_at),
-        "load_id": report.load_id,
-    }
+    assert report.load_num is not None  # set by _record
+    params = load_params(report.load_num, report.file_names)
     outcome = "failed"
     writer = _Writers(gw, params, gw.settings.load_writers)
     try:
@@ -424,20 +426,27 @@ def _load(
 
 
 def _record(gw: Gateway, report: LoadReport) -> None:
-    """Create or update the (:Load) node of this load.
+    """Create or update the (:Load) node of this load; a new one gets the next ``num``
+    (loads run one at a time under the lease; constraint ``load_num`` keeps it unique),
+    which is set on ``report.load_num``.
 
     Not fenced (graph/lease.py): a load that lost its lease still records how it ended.
     """
-    gw.write_tx(lambda tx: tx.run(_RECORD, _record_params(report)).consume(), fenced=False)
+    report.load_num = gw.write_tx(
+        lambda tx: tx.run(_RECORD, _record_params(report)).single(strict=True)["num"],
+        fenced=False,
+    )
 
 
 _RECORD: LiteralString = (
-    "MERGE (l:Load {id: $id}) "
-    "SET l.source = $source, l.path = $path, l.format = $format, l.strict = $strict, "
+    "OPTIONAL MATCH (o:Load) WITH coalesce(max(o.num), 0) + 1 AS next "
+    "MERGE (l:Load {id: $id}) ON CREATE SET l.num = next "
+    "SET l.file_names = $file_names, l.source = $source, l.path = $path, l.format = $format, l.strict = $strict, "
     "l.started_at = datetime($started_at), "
     "l.ended_at = CASE WHEN $ended_at IS NULL THEN null ELSE datetime($ended_at) END, "
     "l.outcome = $outcome, l.files = $files, l.rejected = $rejected, "
-    "l.rejects_path = $rejects_path, l.notes = $notes"
+    "l.rejects_path = $rejects_path, l.notes = $notes "
+    "RETURN l.num AS num"
 )
 
 
@@ -455,4 +464,5 @@ def _record_params(report: LoadReport) -> dict[str, Any]:
         "rejected": report.rejected,
         "rejects_path": report.rejects_path,
         "notes": report.notes,
+        "file_names": report.file_names,
     }

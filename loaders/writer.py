@@ -14,8 +14,9 @@ same new keys could collide on the lookup-then-create (node keys are protected
 by constraints, relationships are not). Every row carries a ``fp`` fingerprint
 of its values:
 
-- a new node or relationship gets the values, the fingerprint and provenance
-  (``source``, ``source_file``, ``source_row``, ``loaded_at``, ``load_id``): created;
+- a new node or relationship gets the values, the fingerprint and provenance by
+  reference (``load``: its Load record's number, ``file``: the file's index in that
+  record's ``file_names``, ``row``; docs/data-model.md "Provenance"): created;
 - an existing one with the same fingerprint is left untouched, provenance
   included, so loading the same input twice leaves the graph exactly as after
   the first load: unchanged;
@@ -54,11 +55,13 @@ after a lost commit answer): if it is, the full lookup runs as usual.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any, LiteralString, cast
+
+from xxhash import xxh3_64_hexdigest
 
 from credgraph.graph.errors import CredgraphError, DatabaseError
 from credgraph.graph.gateway import Gateway
@@ -81,15 +84,29 @@ LOADED = "loaded"  # listed_on_basis of an entry dated by its load (loaders.ftm.
 
 
 def _prov(line: str) -> str:
-    """``source: $source, ..., source_row: <line>, ...``: the provenance as map entries
-    (names from graph.model.PROVENANCE), the row's line read by the expression ``line``."""
-    values = {"source_row": line, "source_file": "$file"}
-    return ", ".join(f"{name}: {values.get(name, '$' + name)}" for name in PROVENANCE)
+    """``load: $load, file: $file, row: <line>``: the provenance as map entries (names
+    from graph.model.PROVENANCE), the row's line read by the expression ``line``."""
+    values = {"load": "$load", "file": "$file", "row": line}
+    return ", ".join(f"{name}: {values[name]}" for name in PROVENANCE)
 
 
 # For rows sent as maps (updates) and as lists (creates: the line is row[2]).
 _REL_PROV = _prov("row.line")
 _LINK_PROV = "{" + _prov("row[2]") + "}"
+
+
+def load_params(load: int, files: list[str]) -> dict[str, Any]:
+    """What :func:`write_rows` needs of its load: the Load record's ``num`` and its
+    ``file_names`` (a row's file is written as its index in that list)."""
+    return {"load": load, "files": list(files)}
+
+
+def file_number(files: list[str], name: str) -> int:
+    """The index of the input file ``name`` in its Load record's ``file_names``."""
+    try:
+        return files.index(name)
+    except ValueError:  # pragma: no cover - prepare() lists every file it reads
+        raise DatabaseError(f"input file {name} is not among the load's files {files}") from None
 
 
 def _lit(text: str) -> LiteralString:
@@ -113,16 +130,27 @@ def stored_columns(spec: FileSpec) -> tuple[str, ...]:
 
 
 def fingerprint(values: dict[str, Any], ordered: bool = False) -> str:
-    """A stable digest of a row's values, 16 hex digits.
+    """A stable digest of a row's values, 16 hex digits: XXH3-64 of a canonical text.
 
-    ``repr`` of the values: None, str, int, float, bool, date or lists of str, whose
-    reprs are deterministic across runs and machines. ``ordered=True`` says the keys
-    come in a fixed order (a layout row without extras): the values alone then
-    identify the row. Otherwise the sorted items are digested, so the order of
-    extra keys (FtM properties) does not matter.
+    The text is the ``repr`` of the values (None, str, int, float, bool, date or lists
+    of str, whose reprs are deterministic across runs and machines; ``repr`` escapes
+    lone surrogates, so any text can be digested), with each date replaced by its
+    ordinal day number: a date's ``repr`` is the costliest part, and a column's type is
+    fixed by the layout, so no date can meet an integer in the same place.
+    ``ordered=True`` says the keys come in a fixed order (a layout row without extras):
+    the values alone then identify the row. Otherwise the sorted items are digested,
+    so the order of extra keys (FtM properties) does not matter.
+
+    XXH3 is not a cryptographic hash: the digest only tells a reload whether a row
+    that already has this key changed (a 64-bit digest misses a change with odds of
+    about 1 in 1.8e19), never who may write. Digests of credgraph before schema version
+    4 differ: the first reload after the upgrade updates each row once.
     """
-    text = repr(tuple(values.values())) if ordered else repr(sorted(values.items()))
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    if ordered:
+        text = repr([v.toordinal() if type(v) is date else v for v in values.values()])
+    else:
+        text = repr(sorted((k, v.toordinal() if type(v) is date else v) for k, v in values.items()))
+    return xxh3_64_hexdigest(text.encode())
 
 
 def to_params(spec: FileSpec, row: ValidRow) -> dict[str, Any]:
@@ -380,6 +408,7 @@ def write_rows(
 ) -> dict[str, int]:
     """Write one batch of :func:`to_params` rows of one file; created / updated / unchanged.
 
+    ``params``: :func:`load_params` of the load.
     ``fresh``: the file's kind of record did not exist when its first batch was
     written (:func:`is_fresh`); the lookup then probes one key instead of all.
     """
@@ -387,7 +416,7 @@ def write_rows(
     if not rows:
         return totals
     shape = _shape(spec.name)
-    params = {**params, "file": rows[0]["file"]}
+    params = {"load": params["load"], "file": file_number(params["files"], rows[0]["file"])}
     for role, group in _groups(spec, rows):
         st = statements(spec.name, role)
 

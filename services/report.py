@@ -18,6 +18,7 @@ from typing import Any
 
 from credgraph.graph.errors import NotFound
 from credgraph.graph.gateway import Gateway
+from credgraph.graph.model import provenance
 from credgraph.graph.settings import Settings
 from credgraph.services.caller import Caller
 from credgraph.services.scores import score_lookup
@@ -43,7 +44,9 @@ MAX_NEIGHBOURS = 24
 
 _SUBJECT = (
     "MATCH (s:Subject {id: $id}) "
-    "RETURN CASE WHEN s:Person THEN 'person' ELSE 'firm' END AS kind, properties(s) AS p"
+    "RETURN CASE WHEN s:Person THEN 'person' ELSE 'firm' END AS kind, properties(s) AS p, "
+    + provenance("s")
+    + " AS prov"
 )
 
 _RECORDS = """
@@ -62,6 +65,7 @@ OPTIONAL CALL (r) {
   MATCH (d:Dispute)-[:ABOUT]->(r)
   RETURN d ORDER BY d.at DESC LIMIT 1
 }
+OPTIONAL MATCH (ld:Load {num: r.load})  // provenance: one hop to the Load record
 RETURN kind, role, r.id AS id, r.list AS list, r.authority AS authority, r.status AS status,
        r.amount AS amount, r.currency AS currency, guaranteed,
        toString(coalesce(r.listed_on, r.issued_on)) AS date,
@@ -70,8 +74,8 @@ RETURN kind, role, r.id AS id, r.list AS list, r.authority AS authority, r.statu
        coalesce(r.expires_on < date(), false) AS expired,
        coalesce(r.disputed, false) AS disputed,
        d.action AS dispute_action, toString(d.at) AS dispute_at, d.reason AS dispute_reason,
-       r.source AS source, r.source_file AS source_file, r.source_row AS source_row,
-       toString(r.loaded_at) AS loaded_at
+       ld.source AS source, ld.file_names[r.file] AS source_file, r.row AS source_row,
+       toString(ld.started_at) AS loaded_at
 ORDER BY kind, role, id
 """
 
@@ -125,7 +129,7 @@ def report_data(
     rows = gw.read(_SUBJECT, id=subject_id)
     if not rows:
         raise NotFound(f"no subject {subject_id!r}", field="subject")
-    kind, props = rows[0]["kind"], rows[0]["p"]
+    kind, props, prov = rows[0]["kind"], rows[0]["p"], rows[0]["prov"] or {}
     identity: dict[str, Any] = {}
     for key in IDENTITY[kind]:
         if key in PERSONAL and not with_identifiers:
@@ -134,7 +138,9 @@ def report_data(
             v = props[key]
             identity[key] = ", ".join(map(str, v)) if isinstance(v, list) else str(v)
     provenance = {
-        k: str(props[k]) for k in ("source", "source_file", "source_row", "loaded_at") if k in props
+        k: str(prov[k])
+        for k in ("source", "source_file", "source_row", "loaded_at")
+        if prov.get(k) is not None
     }
     if "loaded_at" in provenance:
         provenance["loaded_at"] = provenance["loaded_at"][:19].replace("T", " ") + " UTC"

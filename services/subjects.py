@@ -26,6 +26,7 @@ from neo4j import exceptions as nx
 
 from credgraph.graph.errors import DatabaseError, NotFound, UsageError
 from credgraph.graph.gateway import Gateway, translate_errors
+from credgraph.graph.model import PROVENANCE_FIELDS, provenance
 from credgraph.graph.runs import Runs
 from credgraph.graph.settings import Settings
 from credgraph.services.apikeys import rank
@@ -47,7 +48,6 @@ FIRM_FIELDS = (
     "equity",
     "total_assets",
 )
-PROVENANCE_FIELDS = ("source", "source_file", "source_row", "load_id", "loaded_at")
 VIEWER_HIDDEN = frozenset({"aliases", "birth_date", "national_id", "net_worth"})
 
 
@@ -225,7 +225,7 @@ def subject_view(gw: Gateway, settings: Settings, subject_id: str, *, caller: Ca
         "CALL (n) { OPTIONAL MATCH (n)-[:BORROWED]->(l:Loan) "
         "  RETURN collect(l {.id, .amount, .currency, .status, "
         "    issued_on: toString(l.issued_on), .days_overdue, .disputed}) AS loans } "
-        "RETURN properties(n) AS props, labels(n) AS labels, "
+        "RETURN properties(n) AS props, labels(n) AS labels, " + provenance("n") + " AS prov, "
         "sc {.trust_score, .intrinsic, .network, .total} AS score, listings, loans",
         id=subject_id,
         run=run_id,
@@ -240,7 +240,7 @@ def subject_view(gw: Gateway, settings: Settings, subject_id: str, *, caller: Ca
         "id": subject_id,
         "kind": kind,
         "fields": redact(kind, props, caller),
-        "provenance": {f: plain(props.get(f)) for f in PROVENANCE_FIELDS},
+        "provenance": {f: plain((r["prov"] or {}).get(f)) for f in PROVENANCE_FIELDS},
         "score": None
         if score is None
         else {

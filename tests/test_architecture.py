@@ -92,12 +92,9 @@ def test_the_engine_knows_no_database_and_no_edge(path: Path) -> None:
 
 
 # Pickle in the product: none, anywhere (a pickle is code; run snapshots are Arrow
-# files and JSON, graph/runstore.py). Two loaders still spill their own rows to a
-# private temporary file with it; they are listed here until they change, and the
-# list must shrink, never grow (test_pickle_exemptions_are_not_stale).
+# files and JSON, graph/runstore.py; loaders spill rows as JSON Lines, loaders/spill.py).
 UNSERIALISERS = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "shelve", "marshal"}
 PICKLE_CALLS = ("read_pickle", "to_pickle", "allow_pickle=True", "joblib")
-PICKLE_PENDING = {"loaders/ftm.py", "loaders/bulk.py"}
 
 
 def uses_pickle(path: Path) -> set[str]:
@@ -108,15 +105,8 @@ def uses_pickle(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", all_sources(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_pickle_in_the_product(path: Path) -> None:
-    if str(path.relative_to(ROOT)) in PICKLE_PENDING:
-        return
     found = uses_pickle(path)
     assert not found, f"{path.relative_to(ROOT)} uses {sorted(found)}: no pickle in the product"
-
-
-def test_pickle_exemptions_are_not_stale() -> None:
-    for rel in PICKLE_PENDING:
-        assert uses_pickle(ROOT / rel), f"{rel} no longer uses pickle: drop its exemption"
 
 
 def test_the_pickle_check_can_fail(tmp_path: Path) -> None:

@@ -154,7 +154,11 @@ def test_subject_view_has_score_and_provenance(client: TestClient, world: World)
     assert body["id"] == world.explained and body["kind"] in ("person", "firm")
     assert body["score"]["run"] == world.run
     assert 0 <= body["score"]["trust_score"] <= 100
-    assert body["provenance"]["source"] == "sample"
+    prov = body["provenance"]
+    assert prov["source"] == "sample"
+    # by reference in the graph (load, file, row), resolved through the Load record
+    assert prov["source_file"] in ("persons.csv", "firms.csv") and prov["source_row"] >= 2
+    assert prov["load_id"].startswith("load-") and prov["loaded_at"]
 
 
 def test_unknown_subject_is_404_and_audited(client: TestClient, world: World) -> None:

@@ -90,6 +90,60 @@ def test_version_1_database_is_migrated(session_gateway: Gateway) -> None:
     assert schema_version(gw) == SCHEMA_VERSION
 
 
+def test_version_3_provenance_is_rewritten_to_references(session_gateway: Gateway) -> None:
+    """Elements of a version-3 database carry provenance strings; version 4 keeps a
+    reference to the Load record (load number, file index, row), which then answers."""
+    gw = session_gateway
+    ensure_schema(gw)
+    wipe(gw)
+    old = "{source: 's', source_file: $f, source_row: $r, loaded_at: datetime($at), load_id: $l}"
+    gw.write(
+        "CREATE (:Load {id: 'load-b', source: 's', started_at: datetime('2026-02-01T00:00Z'), "
+        "outcome: 'completed'}) "
+        "CREATE (:Load {id: 'load-a', source: 's', started_at: datetime('2026-01-01T00:00Z'), "
+        "outcome: 'completed'})"
+    )
+    for sid, f, r, at, load in (
+        ("P1", "persons.csv", 2, "2026-01-01T00:00Z", "load-a"),
+        ("F1", "firms.csv", 3, "2026-02-01T00:00Z", "load-b"),
+        ("F2", "firms.csv", 4, "2026-03-01T00:00Z", "load-gone"),  # its record was deleted
+    ):
+        gw.write(f"CREATE (x:Subject {{id: $id}}) SET x += {old}", id=sid, f=f, r=r, at=at, l=load)
+    gw.write(
+        f"MATCH (p {{id: 'P1'}}), (f {{id: 'F1'}}) CREATE (p)-[x:OWNS]->(f) SET x += {old}",
+        f="ownership.csv",
+        r=5,
+        at="2026-01-01T00:00Z",
+        l="load-a",
+    )
+    gw.write("MERGE (m:CredgraphSchema {id: 'schema'}) SET m.version = 3")
+    assert ensure_schema(gw)["from"] == 3
+    assert schema_version(gw) == SCHEMA_VERSION
+    loads = gw.read("MATCH (l:Load) RETURN l.id AS id, l.num AS num, l.file_names AS files")
+    got = {r["id"]: (r["num"], sorted(r["files"])) for r in loads}
+    assert got["load-a"] == (1, ["ownership.csv", "persons.csv"])  # numbered by start
+    assert got["load-b"] == (2, ["firms.csv"])
+    assert got["load-gone"] == (3, ["firms.csv"])  # re-created from its elements
+    rows = gw.read(
+        "MATCH (x) WHERE x.id IN ['P1', 'F1', 'F2'] OR x:Subject "
+        "OPTIONAL MATCH (x)-[o:OWNS]->() "
+        "WITH x, o UNWIND [x, o] AS e WITH e WHERE e IS NOT NULL "
+        "MATCH (ld:Load {num: e.load}) "
+        "RETURN DISTINCT coalesce(e.id, 'OWNS') AS id, ld.id AS load, "
+        "ld.file_names[e.file] AS file, e.row AS row, "
+        "[k IN keys(e) WHERE k IN ['source', 'source_file', 'source_row', 'loaded_at', "
+        "'load_id']] AS left ORDER BY id"
+    )
+    assert [(r["id"], r["load"], r["file"], r["row"], r["left"]) for r in rows] == [
+        ("F1", "load-b", "firms.csv", 3, []),
+        ("F2", "load-gone", "firms.csv", 4, []),
+        ("OWNS", "load-a", "ownership.csv", 5, []),
+        ("P1", "load-a", "persons.csv", 2, []),
+    ]
+    assert ensure_schema(gw)["from"] == SCHEMA_VERSION  # again: nothing left to do
+    wipe(gw)
+
+
 def _search(gw: Gateway, q: str) -> list[str]:
     """Ids the full-text index finds for ``q``, waiting (up to 10 s) for it to follow."""
     found: list[str] = []

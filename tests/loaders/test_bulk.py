@@ -62,12 +62,14 @@ def assert_provenance(gw: Gateway, report: LoadReport) -> None:
     ):
         rows = gw.read(
             match + " RETURN count(x) AS n, "
-            f"count(CASE WHEN {checks} AND x.load_id = $id THEN 1 END) AS ok, "
-            "collect(DISTINCT valueType(x.loaded_at)) AS types",
-            id=report.load_id,
+            f"count(CASE WHEN {checks} AND x.load = $num THEN 1 END) AS ok, "
+            "collect(DISTINCT valueType(x.row)) AS types",
+            num=report.load_num,
         )
         assert rows[0]["n"] == rows[0]["ok"]
-        assert rows[0]["types"] in ([], ["ZONED DATETIME NOT NULL"])
+        assert rows[0]["types"] in ([], ["INTEGER NOT NULL"])
+    (rec,) = gw.read("MATCH (l:Load {num: $num}) RETURN l.id AS id", num=report.load_num)
+    assert rec["id"] == report.load_id
 
 
 def test_bulk_equals_online_load(

@@ -41,7 +41,7 @@ from credgraph.loaders.load import load
 from credgraph.loaders.readers import INVALID_UTF8, RawRow, read_rows
 from credgraph.loaders.rejects import RejectWriter, safe_text
 from credgraph.loaders.validate import Reject, Validator, ValidRow, text_problem
-from credgraph.loaders.writer import to_params, write_rows
+from credgraph.loaders.writer import load_params, to_params, write_rows
 from tests.conftest import wipe
 from tests.loaders.test_load_faults import content as graph_content
 
@@ -396,7 +396,7 @@ def test_corrupt_parquet_page_names_the_file_and_row_group_before_any_row(
 
 # -- credgraph load against the real Neo4j -----------------------------------------------
 
-VOLATILE = {"loaded_at", "load_id", "source_row"}
+VOLATILE = {"load", "row"}  # provenance by reference: the load number, the row
 
 
 def content(gw: Gateway) -> dict[str, Any]:
@@ -677,7 +677,7 @@ def test_hostile_ftm(gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Pa
     # the same graph as the good lines alone, but for the file's name in provenance
     for part in ("nodes", "rels"):
         for item in [*got[part], *want[part]]:
-            item[-1].pop("source_file", None)
+            item[-1].pop("file", None)
     assert got == want
     entries = gateway.read(
         "MATCH (s)-[:LISTED]->(b:BlacklistEntry) RETURN s.id AS s, b.listed_on AS on, "
@@ -704,7 +704,7 @@ def test_a_load_dated_entry_keeps_the_date_of_its_first_load(
     def load_on(day: dt.date, reason: str | None = None) -> dict[str, int]:
         v = Validator()
         totals: dict[str, int] = {}
-        params = {"source": "s", "loaded_at": dt.datetime.now(dt.UTC), "load_id": "l"}
+        params = load_params(1, [path.name])
         for spec, row in read_ftm(path, loaded_on=day):
             if reason and spec is BLACKLIST:
                 row.values["reason"] = reason
@@ -732,7 +732,7 @@ def test_a_load_dated_entry_keeps_the_date_of_its_first_load(
 @pytest.mark.integration
 def test_a_failed_write_names_the_file_and_rows(gateway: Gateway) -> None:
     """What validation now refuses, sent past it: the error names file and row range."""
-    params = {"source": "s", "loaded_at": dt.datetime.now(dt.UTC), "load_id": "l"}
+    params = load_params(1, ["persons.csv", "loans.csv"])
     rows = [
         {"key": f"P{i}", "props": {"id": f"P{i}", "name": "x" * 10_000}, "fp": "f",
          "file": "persons.csv", "line": i, "a": None, "b": None}

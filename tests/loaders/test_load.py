@@ -149,8 +149,9 @@ def test_values_and_provenance_are_stored_verbatim(gateway: Gateway, tmp_path: P
     folder = write_folder(tmp_path / "in", BASE)
     report = load(gateway, folder, source="registry-2026")
     rows = gateway.read(
-        "MATCH (f:Firm) RETURN f.id AS id, f.name AS name, f.source AS source, "
-        "f.source_file AS file, f.source_row AS row, f.load_id AS load ORDER BY id"
+        "MATCH (f:Firm) MATCH (ld:Load {num: f.load}) "
+        "RETURN f.id AS id, f.name AS name, ld.source AS source, "
+        "ld.file_names[f.file] AS file, f.row AS row, ld.id AS load ORDER BY id"
     )
     assert [r["name"] for r in rows] == [
         "Bank One",
@@ -165,7 +166,8 @@ def test_values_and_provenance_are_stored_verbatim(gateway: Gateway, tmp_path: P
     assert p2 == '=HYPERLINK("http://x")'
     # every relationship carries provenance
     missing = gateway.read(
-        "MATCH ()-[r]->() WHERE r.source IS NULL OR r.load_id IS NULL RETURN type(r) AS t"
+        "MATCH ()-[r]->() WHERE r.load IS NULL OR r.file IS NULL OR r.row IS NULL "
+        "OR NOT EXISTS { MATCH (:Load {num: r.load}) } RETURN type(r) AS t"
     )
     assert missing == []
     loan = gateway.read(

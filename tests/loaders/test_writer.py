@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,13 @@ from credgraph.loaders.layout import BY_NAME
 from credgraph.loaders.load import load
 from credgraph.loaders.readers import RawRow, RawValue
 from credgraph.loaders.validate import Validator
-from credgraph.loaders.writer import is_fresh, to_params, write_rows
+from credgraph.loaders.writer import is_fresh, load_params, to_params, write_rows
 
 pytestmark = pytest.mark.integration
 
-PARAMS = {"source": "t", "loaded_at": datetime(2026, 1, 1, tzinfo=UTC), "load_id": "load-t"}
+FILES = [f"{spec}.csv" for spec in ("persons", "firms", "roles", "ownership", "loans")]
+FILES += ["guarantees.csv", "blacklist.csv"]
+PARAMS = load_params(7, FILES)
 
 
 def _rows(spec_name: str, lines: list[dict[str, str | None]]) -> list[dict[str, Any]]:
@@ -125,7 +126,9 @@ def test_relationships_store_no_reference_ids(gateway: Gateway) -> None:
     props = rel["props"]
     assert "person_id" not in props and "firm_id" not in props
     assert props["role"] == "director" and str(props["since"]) == "2020-01-01"
-    assert props["source_file"] == "roles.csv" and props["source_row"] == 2
+    # provenance by reference: load number, the file's index in the load's files, row
+    assert (props["load"], props["file"], props["row"]) == (7, FILES.index("roles.csv"), 2)
+    assert not {"source", "source_file", "source_row", "loaded_at", "load_id"} & set(props)
     assert "until" not in props  # an empty value sets no property
     p = gateway.read("MATCH (p:Person {id: 'P1'}) RETURN p.birth_date AS d")[0]["d"]
     assert str(p) == "1990-01-02"
@@ -141,8 +144,8 @@ def test_many_writers_small_batches_give_the_single_writer_graph(
 
     def graph() -> list[dict[str, Any]]:
         return gateway.read(
-            "MATCH (a)-[r]->(b) WHERE r.source IS NOT NULL "
-            "RETURN a.id AS a, type(r) AS t, b.id AS b, r.fp AS fp, r.source_row AS row "
+            "MATCH (a)-[r]->(b) WHERE r.load IS NOT NULL "
+            "RETURN a.id AS a, type(r) AS t, b.id AS b, r.fp AS fp, r.row AS row "
             "ORDER BY a, t, b, row"
         )
 

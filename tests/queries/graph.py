@@ -93,8 +93,20 @@ SCORES = {
 }
 
 
+FILE_NAMES = [
+    "persons.csv",
+    "firms.csv",
+    "ownership.csv",
+    "roles.csv",
+    "loans.csv",
+    "guarantees.csv",
+    "blacklist.csv",
+]
+
+
 def _prov(row: int, file: str) -> dict[str, Any]:
-    return {"source": "test", "source_file": file, "source_row": row, "load_id": "load-1"}
+    """Provenance by reference (docs/data-model.md): load number, file index, row."""
+    return {"load": 1, "file": FILE_NAMES.index(file), "row": row}
 
 
 def build(gw: Gateway, *, runs: bool = True) -> None:
@@ -104,50 +116,49 @@ def build(gw: Gateway, *, runs: bool = True) -> None:
 
     def tx(t: Any) -> None:
         t.run(
-            "CREATE (:Load {id: 'load-1', source: 'test', path: 'in', outcome: 'completed'})"
+            "CREATE (:Load {id: 'load-1', num: 1, source: 'test', path: 'in', "
+            "outcome: 'completed', file_names: $files, started_at: datetime($at)})",
+            files=FILE_NAMES,
+            at=LOADED,
         ).consume()
         for i, p in enumerate(PERSONS):
             t.run(
                 "CREATE (s:Subject:Person) SET s = $p, s.birth_date = date($p.birth_date), "
-                "s += $prov, s.loaded_at = datetime($at)",
+                "s += $prov",
                 p=p,
                 prov=_prov(i + 2, "persons.csv"),
-                at=LOADED,
             ).consume()
         for i, f in enumerate(FIRMS):
             t.run(
-                "CREATE (s:Subject:Firm) SET s = $f, s += $prov, s.loaded_at = datetime($at)",
+                "CREATE (s:Subject:Firm) SET s = $f, s += $prov",
                 f=f,
                 prov=_prov(i + 2, "firms.csv"),
-                at=LOADED,
             ).consume()
         for i, (o, f, share) in enumerate(OWNS):
             t.run(
                 "MATCH (o:Subject {id: $o}), (f:Firm {id: $f}) "
-                "CREATE (o)-[r:OWNS {share: $share}]->(f) SET r += $prov, r.loaded_at = datetime($at)",
+                "CREATE (o)-[r:OWNS {share: $share}]->(f) SET r += $prov",
                 o=o,
                 f=f,
                 share=share,
                 prov=_prov(i + 2, "ownership.csv"),
-                at=LOADED,
             ).consume()
         for i, (p, rel, f) in enumerate(ROLES):
             t.run(
                 f"MATCH (p:Person {{id: $p}}), (f:Firm {{id: $f}}) CREATE (p)-[r:{rel}]->(f) "
-                "SET r += $prov, r.loaded_at = datetime($at)",
+                "SET r += $prov",
                 p=p,
                 f=f,
                 prov=_prov(i + 2, "roles.csv"),
-                at=LOADED,
             ).consume()
         for i, (lid, lender, borrower, amount, status, disputed) in enumerate(LOANS):
             t.run(
                 "MATCH (a:Subject {id: $lender}), (b:Subject {id: $borrower}) "
                 "CREATE (l:Loan {id: $id, amount: $amount, status: $status, disputed: $disputed, "
                 "currency: 'CNY', issued_on: date('2025-01-01')}) "
-                "SET l += $prov, l.loaded_at = datetime($at) "
-                "CREATE (a)-[r1:LENT]->(l) SET r1 += $prov, r1.loaded_at = datetime($at) "
-                "CREATE (b)-[r2:BORROWED]->(l) SET r2 += $prov, r2.loaded_at = datetime($at)",
+                "SET l += $prov "
+                "CREATE (a)-[r1:LENT]->(l) SET r1 += $prov "
+                "CREATE (b)-[r2:BORROWED]->(l) SET r2 += $prov",
                 id=lid,
                 lender=lender,
                 borrower=borrower,
@@ -155,19 +166,17 @@ def build(gw: Gateway, *, runs: bool = True) -> None:
                 status=status,
                 disputed=disputed,
                 prov=_prov(i + 2, "loans.csv"),
-                at=LOADED,
             ).consume()
         for i, (gid, g, loan, amount) in enumerate(GUARANTEES):
             t.run(
                 "MATCH (g:Subject {id: $g}), (l:Loan {id: $loan}) "
                 "CREATE (g)-[r:GUARANTEES {id: $id, amount: $amount, kind: 'joint'}]->(l) "
-                "SET r += $prov, r.loaded_at = datetime($at)",
+                "SET r += $prov",
                 id=gid,
                 g=g,
                 loan=loan,
                 amount=amount,
                 prov=_prov(i + 2, "guarantees.csv"),
-                at=LOADED,
             ).consume()
         for i, (eid, s, lst, listed, delisted, disputed) in enumerate(ENTRIES):
             t.run(
@@ -175,8 +184,8 @@ def build(gw: Gateway, *, runs: bool = True) -> None:
                 "CREATE (e:BlacklistEntry {id: $id, list: $list, listed_on: date($listed), "
                 "delisted_on: CASE WHEN $delisted IS NULL THEN null ELSE date($delisted) END, "
                 "disputed: $disputed, authority: 'court', reason: 'test', severity: 0.8}) "
-                "SET e += $prov, e.loaded_at = datetime($at) "
-                "CREATE (s)-[r:LISTED]->(e) SET r += $prov, r.loaded_at = datetime($at)",
+                "SET e += $prov "
+                "CREATE (s)-[r:LISTED]->(e) SET r += $prov",
                 id=eid,
                 s=s,
                 list=lst,
@@ -184,7 +193,6 @@ def build(gw: Gateway, *, runs: bool = True) -> None:
                 delisted=delisted,
                 disputed=disputed,
                 prov=_prov(i + 2, "blacklist.csv"),
-                at=LOADED,
             ).consume()
         t.run(
             "MATCH (e:BlacklistEntry {id: 'E3'}) "

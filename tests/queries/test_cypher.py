@@ -129,7 +129,9 @@ def test_reads_run_and_are_capped(graph: Gateway) -> None:
     assert named.rows == [{"n": "Acme"}]
     nodes = run_adhoc(graph, "MATCH p = (:Person {id: 'P1'})-[:OWNS]->(f) RETURN f, p")
     assert nodes.rows[0]["f"]["_labels"] == ["Firm", "Subject"]
-    assert nodes.rows[0]["f"]["loaded_at"] == "2026-06-01T00:00:00+00:00"
+    assert nodes.rows[0]["f"]["load"] == 1  # provenance by reference
+    loads = run_adhoc(graph, "MATCH (l:Load) RETURN l")
+    assert loads.rows[0]["l"]["started_at"] == "2026-06-01T00:00:00+00:00"
     assert [x.get("id", x.get("_type")) for x in nodes.rows[0]["p"]] == ["P1", "OWNS", "F1"]
 
 

@@ -72,6 +72,13 @@ def test_report_of_a_firm(scored: Gateway, settings: Settings) -> None:
     # the explanation in words, the score and its history over the two runs
     data = report_data(scored, settings, "F2", caller=CALLER)
     assert data["score"] is not None and len(data["score"]["history"]) == 2
+    # the subject's own source: its reference (load, file, row) resolved on its Load record
+    assert data["provenance"] == {
+        "source": "test",
+        "source_file": "firms.csv",
+        "source_row": "3",
+        "loaded_at": "2026-06-01 00:00:00 UTC",
+    }
     assert f"{data['score']['trust_score']:.1f}" in page
     assert "Own record L2 (defaulted) counts nothing: it is disputed." in page
     assert "Own record E1 (court_dishonest_debtor, credit risk" in page
