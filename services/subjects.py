@@ -334,9 +334,18 @@ _NODES: LiteralString = (
     "sc.trust_score AS trust_score, sc.intrinsic AS intrinsic, sc.network AS network, "
     "sc.total AS total"
 )
+# The relationships among the nodes reached. From a node with fewer relationships
+# than nodes reached, walk them all; from a hub (a bank lends to thousands), look up
+# each reached node and expand into the pair instead (Neo4j walks the smaller side),
+# so that a bank in the neighbourhood does not cost a walk over all its loans.
 _EDGES: LiteralString = (
-    "UNWIND $ids AS nid CALL (nid) { MATCH (a) WHERE elementId(a) = nid "
-    "MATCH (a)-[r]->(b) WHERE type(r) IN $types AND elementId(b) IN $ids RETURN a, r, b } "
+    "UNWIND $ids AS nid CALL (nid) { MATCH (a) WHERE elementId(a) = nid RETURN a } "
+    "CALL (a) { WITH a WHERE COUNT { (a)-->() } <= size($ids) "
+    "MATCH (a)-[r]->(b) WHERE type(r) IN $types AND elementId(b) IN $ids RETURN r, b "
+    "UNION "
+    "WITH a WHERE COUNT { (a)-->() } > size($ids) "
+    "UNWIND $ids AS bid CALL (bid) { MATCH (b) WHERE elementId(b) = bid RETURN b } "
+    "MATCH (a)-[r]->(b) WHERE type(r) IN $types RETURN r, b } "
     "RETURN elementId(r) AS eid, elementId(a) AS src, elementId(b) AS dst, type(r) AS type, "
     "r.amount AS amount, r.share AS share, r.kind AS guarantee_kind"
 )

@@ -319,6 +319,29 @@ def test_neighbourhood_matches_the_graph(client: TestClient, world: World) -> No
     assert all(e["share"] is not None for e in owns)
 
 
+def test_neighbourhood_edges_of_a_hub_cut_short(world: World) -> None:
+    """A neighbourhood cut to fewer nodes than the hub has relationships: its edges
+    (looked up pair by pair from a hub) are exactly the graph's relationships among
+    the nodes it holds, listed here from the hub's own relationships."""
+    caller = Caller(actor="test", via="api", role="investigator")
+    degree = world.gw.read(
+        "MATCH (s:Subject {id: $id}) RETURN COUNT { (s)-->() } AS n", id=world.hub
+    )[0]["n"]
+    limit = 4
+    assert degree > limit  # the hub branch of the edge query is taken
+    out = neighbourhood(world.gw, world.settings, world.hub, caller=caller, depth=1, limit=limit)
+    assert len(out["nodes"]) == limit
+    key_of = {n["id"]: n["key"] for n in out["nodes"]}
+    rels = world.gw.read(
+        "MATCH (a)-[r]->(b) WHERE a.id IN $ids AND b.id IN $ids "
+        "AND NOT type(r) IN ['SCORED', 'IN_CIRCLE'] RETURN a.id AS a, b.id AS b, type(r) AS t",
+        ids=list(key_of),
+    )
+    expected = sorted((key_of[r["a"]], key_of[r["b"]], r["t"].lower()) for r in rels)
+    got = sorted((e["source"], e["target"], e["kind"]) for e in out["edges"])
+    assert got == expected and got
+
+
 def test_neighbourhood_depth_limit_and_kinds(client: TestClient, world: World) -> None:
     hv = world.headers("investigator")
     url = f"/subjects/{world.hub}/neighbourhood"
