@@ -22,6 +22,7 @@ from credgraph.graph.engine.explain import (
     subject_records,
 )
 from credgraph.graph.engine.policy import policy_from_mapping
+from credgraph.graph.errors import ConfigError
 from tests.graph.engine.test_propagation import PAST, World, engine
 
 
@@ -171,3 +172,106 @@ def test_json_forms_have_exactly_the_documented_keys() -> None:
     assert r.to_dict() == expect
     undated = replace(r, date=None)
     assert undated.to_dict() == {**expect, "date": None}
+
+
+def _two_domain_world() -> World:
+    """A carries credit records C1 (0.3), C2 (1.0), CX (0.9, expired) and the compliance
+    record SA (sanctions, 1.0): b_A = 1 - 0.7 * 0 = 1 in credit, 1 in compliance.
+
+    credit (firm -> owner x share; borrower -> lender x amount / lender equity):
+        A -> B 1.0 (B owns all of A); D -> A 0.5 (A owns half of D);
+        B -> C: loans L1 200 and L2 100 of C (equity 1000): 0.2 and 0.1, pair 1 - 0.8 * 0.9
+    compliance (owner -> firm x share, and control at share >= 0.5):
+        A -> D: control_to_firm 1.0 (it wins over ownership_to_firm 0.5, one channel per
+        ownership)
+        B -> A (B has no compliance risk)
+    """
+    firms = [
+        {"id": x, "name": x.lower(), "equity": 1000.0 if x == "C" else 100.0,
+         "total_assets": 1.0} for x in "ABCD"
+    ]  # fmt: skip
+    own = [
+        {"owner_id": "B", "firm_id": "A", "share": 1.0},
+        {"owner_id": "A", "firm_id": "D", "share": 0.5},
+    ]
+    loans = [
+        {"id": "L1", "lender_id": "C", "borrower_id": "B", "amount": 200.0,
+         "issued_on": PAST[0], "status": "performing"},
+        {"id": "L2", "lender_id": "C", "borrower_id": "B", "amount": 100.0,
+         "issued_on": PAST[0], "status": "performing"},
+    ]  # fmt: skip
+    court = "court_dishonest_debtor"
+    bl = [
+        {"id": "C1", "subject_id": "A", "list": court, "listed_on": PAST[2], "severity": 0.3},
+        {"id": "C2", "subject_id": "A", "list": court, "listed_on": PAST[2], "severity": 1.0},
+        {"id": "CX", "subject_id": "A", "list": court, "listed_on": PAST[0],
+         "expires_on": PAST[1], "severity": 0.9},
+        {"id": "SA", "subject_id": "A", "list": "sanctions", "listed_on": PAST[2],
+         "severity": 1.0},
+    ]  # fmt: skip
+    return World({"firms": firms, "ownership": own, "loans": loans, "blacklist": bl})
+
+
+def test_two_hop_explanation_by_hand() -> None:
+    """C is reached from A by A -> B -> C: strength 0.5 (damping, default) * 1 * 0.28 =
+    0.14, amount b_A * 0.14 = 0.14. Only A's active credit records are named, largest
+    first; the second link lists its two loans, larger first."""
+    pol, proj, scores = engine(_two_domain_world())
+    assert list(map(str, proj.subjects.ids)) == ["A", "B", "C", "D"]  # edge order below
+    (c,) = explain(proj, pol, scores, proj.subjects.index_of("C"))
+    assert (c.domain, c.source_subject, c.records, c.hops) == ("credit", "A", ["C2", "C1"], 2)
+    assert c.amount == pytest.approx(0.14) and c.strength == pytest.approx(0.14)
+    assert c.path[0::2] == ["A", "B", "C"]
+    first, second = c.path[1], c.path[3]
+    assert first == {
+        "weight": 1.0,
+        "relationships": [{"id": "B|A", "kind": "ownership_to_owner", "weight": 1.0}],
+    }
+    assert isinstance(second, dict) and second["weight"] == pytest.approx(0.28)
+    assert second["relationships"] == [
+        {"id": "L1", "kind": "lending", "weight": pytest.approx(0.2)},
+        {"id": "L2", "kind": "lending", "weight": pytest.approx(0.1)},
+    ]
+
+
+def test_one_hop_strength_is_undamped() -> None:
+    """B is reached from A in one link of weight 1: strength 1 (damping^0), amount 1."""
+    pol, proj, scores = engine(_two_domain_world())
+    (c,) = explain(proj, pol, scores, proj.subjects.index_of("B"))
+    assert (c.domain, c.hops, c.records) == ("credit", 1, ["C2", "C1"])
+    assert c.strength == 1.0 and c.amount == pytest.approx(1.0)
+
+
+def test_a_domain_without_contributions_does_not_stop_the_next() -> None:
+    """D gets nothing in credit (credit flows D -> A), but A passes its compliance risk
+    over A -> D (weight 1): one compliance contribution, naming SA only."""
+    pol, proj, scores = engine(_two_domain_world())
+    (c,) = explain(proj, pol, scores, proj.subjects.index_of("D"))
+    assert (c.domain, c.source_subject, c.records, c.hops) == ("compliance", "A", ["SA"], 1)
+    assert c.amount == pytest.approx(1.0)
+    assert c.path == [
+        "A",
+        {
+            "weight": 1.0,
+            "relationships": [
+                {"id": "A|D", "kind": "control_to_firm", "weight": 1.0},
+            ],
+        },
+        "D",
+    ]
+
+
+def test_scores_of_another_policy_are_refused_with_the_message() -> None:
+    pol, proj, scores = engine(_two_domain_world())
+    other, _, other_scores = engine(
+        _two_domain_world(), policy_from_mapping({"propagation": {"hop_limit": 3}})
+    )
+    msg = r"^explain: projection, scores and policy come from different policies$"
+    with pytest.raises(ConfigError, match=msg):
+        explain(proj, pol, other_scores, 0)  # only the scores differ
+    with pytest.raises(ConfigError, match=msg):
+        explain(proj, other, scores, 0)
+    with pytest.raises(IndexError, match=r"^subject index 4 out of range$"):
+        explain(proj, pol, scores, 4)
+    with pytest.raises(IndexError, match=r"^subject index -1 out of range$"):
+        explain(proj, pol, scores, -1)
