@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from credgraph.loaders.layout import BLACKLIST, LOANS, OWNERSHIP, PERSONS
-from credgraph.loaders.validate import Validator, _BadValue, parse_value
+from credgraph.loaders.layout import (
+    BLACKLIST,
+    LOANS,
+    MAX_INDEXED_BYTES,
+    OWNERSHIP,
+    PERSONS,
+    ROLES_FILE,
+)
+from credgraph.loaders.validate import Validator, _BadValue, _q, parse_value, text_problem
 from tests.loaders.test_validate import (
     BL_CSV,
     FIRMS_CSV,
@@ -221,4 +228,58 @@ def test_duplicates_name_the_accepted_rows_row(tmp_path: Path) -> None:
     assert [(r.file, r.row, r.reason) for r in got.rejects] == [
         ("persons.csv", 3, "duplicate id P2 (first at row 2)"),
         ("firms.csv", 2, "duplicate id P2 (first at persons.csv row 2)"),
+    ]
+
+
+def test_text_problem_defaults_to_free_text_not_indexed() -> None:
+    """Called with no flags, a value is free text (tab, line feed and carriage return
+    kept) and has no length limit."""
+    assert text_problem("a\tb\nc\rd") is None
+    assert text_problem("x" * (MAX_INDEXED_BYTES + 1)) is None
+    assert text_problem("x" * (MAX_INDEXED_BYTES + 1), indexed=True) is not None
+    assert text_problem("a\tb", ident=True) == (
+        "control character U+0009 at character 2 (ids may hold none)"
+    )
+
+
+def test_a_quoted_value_is_cut_only_past_a_hundred_characters() -> None:
+    assert _q("x" * 100) == repr("x" * 100)
+    assert _q("x" * 101) == repr("x" * 100) + "…[101 chars]"
+
+
+def test_summary_counts_rows_over_all_batches(tmp_path: Path) -> None:
+    got = load(
+        tmp_path,
+        {"persons.csv": PERSONS_CSV + "A,Ann,x,,,\nB,Bob,,,,\nC,Cy,y,,,\nD,Di,z,,,\n"},
+        batch_size=1,
+    )
+    assert got.validator.summary() == {"persons.csv": {"read": 4, "valid": 1, "rejected": 3}}
+
+
+def test_an_empty_file_of_keys_nothing_references(tmp_path: Path) -> None:
+    """A header-only roles file, and an empty one given without a file name: nothing is
+    loaded, the summary names the file (or the layout name) with zero rows."""
+    got = load(tmp_path, {"roles.csv": ROLES_CSV})
+    assert got.rejects == [] and got.keys("roles.csv") == []
+    v = Validator()
+    assert list(v.validate_file(ROLES_FILE, [])) == []
+    assert list(v.validate_file(OWNERSHIP, [])) == []
+    assert v.summary() == {
+        "roles": {"read": 0, "valid": 0, "rejected": 0},
+        "ownership": {"read": 0, "valid": 0, "rejected": 0},
+    }
+
+
+def test_a_firm_id_that_is_a_person_in_the_graph_is_refused(tmp_path: Path) -> None:
+    """The mirror of test_references_resolved_against_the_graph's person G-F: a firm
+    row whose id the graph holds as a person."""
+    graph = {"person": {"G-P"}, "firm": set(), "subject": {"G-P"}, "loan": set()}
+
+    def known(space: str, ids: list[str]) -> set[str]:
+        return graph[space] & set(ids)
+
+    got = load(tmp_path, {"firms.csv": FIRMS_CSV + "G-P,Clash,,,\nF1,Acme,,,\n"}, known=known)
+    assert got.keys("firms.csv") == ["F1"]
+    assert [(r.row, r.column, r.reason) for r in got.rejects] == [
+        (2, "id", "id G-P is already a person in the graph")
     ]
