@@ -18,7 +18,8 @@ from credgraph.loaders.layout import (
     PERSONS,
     ROLES_FILE,
 )
-from credgraph.loaders.validate import Validator, _BadValue, _q, parse_value, text_problem
+from credgraph.loaders.readers import RawRow
+from credgraph.loaders.validate import Reject, Validator, _BadValue, _q, parse_value, text_problem
 from tests.loaders.test_validate import (
     BL_CSV,
     FIRMS_CSV,
@@ -283,3 +284,48 @@ def test_a_firm_id_that_is_a_person_in_the_graph_is_refused(tmp_path: Path) -> N
     assert [(r.row, r.column, r.reason) for r in got.rejects] == [
         (2, "id", "id G-P is already a person in the graph")
     ]
+
+
+def test_extras_after_share_unknown_are_checked_and_kept() -> None:
+    """FtM extras: every one is checked and passed through, also those after
+    ``share_unknown``; a list item that is not text is refused as such."""
+    v = Validator(lambda space, ids: set(ids))
+    rows = [
+        RawRow(
+            "x.ftm.json",
+            1,
+            {"owner_id": "A", "firm_id": "F", "share_unknown": "true", "source_entity": "e1"},
+        ),
+        RawRow(
+            "x.ftm.json",
+            2,
+            {"owner_id": "B", "firm_id": "F", "share_unknown": "true", "source_entity": "e\x01"},
+        ),
+    ]
+    (batch,) = v.validate_file(OWNERSHIP, rows)
+    (ok,) = batch.rows
+    assert ok.values["source_entity"] == "e1" and ok.values["share_unknown"] is True
+    assert batch.rejects == [
+        Reject(
+            "x.ftm.json",
+            2,
+            "source_entity",
+            "e\x01",
+            "control character U+0001 at character 2 (ids may hold none)",
+        )
+    ]
+    (batch,) = Validator().validate_file(
+        PERSONS, [RawRow("x", 1, {"id": "P1", "name": "Ann", "aliases": ["Ann", 5]})]
+    )
+    assert batch.rows == []
+    assert batch.rejects == [Reject("x", 1, "aliases", 5, "expected text")]  # type: ignore[arg-type]
+
+
+def test_every_bad_text_column_of_a_row_is_reported(tmp_path: Path) -> None:
+    got = load(tmp_path, {"persons.csv": PERSONS_CSV + "P1,a\x01b,,,c\x02d,\n"})
+    assert [(r.column, r.reason) for r in got.rejects] == [
+        ("name", "control character U+0001 at character 2 (text may hold tab, line feed "
+         "and carriage return, no other)"),
+        ("national_id", "control character U+0002 at character 2 (text may hold tab, line "
+         "feed and carriage return, no other)"),
+    ]  # fmt: skip
