@@ -234,3 +234,16 @@ def test_nobody_is_unassessed_without_equity() -> None:
     assert r.unassessed.tolist() == [] and r.unassessed.dtype == np.int64
     # node 0 loses 0.5 * 1 (W[0, 1] = 0.5, node 1 fully shocked)
     assert r.h.tolist() == [0.5, 1.0]
+
+
+def test_a_node_at_exactly_the_default_tolerance_has_defaulted() -> None:
+    """``defaults`` are the nodes with ``h >= 1 - DEFAULT_TOL`` (inclusive), as node
+    indices: node 1 shocked to exactly 1 - 1e-12, node 0 to 0.5."""
+    r = debtrank(np.zeros((2, 2)), {0: 0.5, 1: 1.0 - 1e-12})
+    assert r.defaults.tolist() == [1] and r.defaults.dtype == np.int64
+
+
+def test_relative_value_of_whole_numbers_fills_with_the_exact_mean() -> None:
+    """Integer total assets 1, 2 and a missing 0: the fill is the mean 1.5 (not cut to
+    1), so v = (1, 2, 1.5) / 4.5."""
+    assert relative_value([1, 2, 0]).tolist() == pytest.approx([1 / 4.5, 2 / 4.5, 1.5 / 4.5])
