@@ -205,3 +205,45 @@ def test_explicit_zero_entries_in_w_are_allowed() -> None:
     assert W.nnz == 2  # the zero is stored
     r = debtrank(W, {0: 1.0})
     np.testing.assert_allclose(r.h, [1.0, 0.5])
+
+
+def test_messages_are_exact_and_the_upper_index_bound_is_checked() -> None:
+    """The whole message (``match`` anchored), and index ``n`` itself refused by our
+    check, not by scipy's."""
+    eq = np.array([1.0, 1.0])
+    with pytest.raises(
+        ValueError, match=r"^creditor, debtor and exposure must have the same length$"
+    ):
+        impact_matrix(2, [0], [1, 0], [1.0], eq)
+    with pytest.raises(ValueError, match=r"^node indices must lie in \[0, 2\)$"):
+        impact_matrix(2, [0], [2], [1.0], eq)
+    with pytest.raises(ValueError, match=r"^exposure must be finite and >= 0$"):
+        impact_matrix(2, [0], [1], [-1.0], eq)
+    with pytest.raises(ValueError, match=r"^W entries must lie in \[0, 1\]$"):
+        debtrank(np.array([[0.0, 2.0], [0.0, 0.0]]), {0: 1.0})
+    W = impact_matrix(2, [0], [1], [0.5], eq)
+    with pytest.raises(
+        ValueError, match=r"^value must have n finite values >= 0 with a positive sum$"
+    ):
+        debtrank(W, {0: 1.0}, value=[0.0, 0.0])
+
+
+def test_nobody_is_unassessed_without_equity() -> None:
+    """``equity=None``: ``unassessed`` is an empty array of node indices."""
+    r = debtrank(np.array([[0.0, 0.5], [0.0, 0.0]]), {1: 1.0})
+    assert r.unassessed.tolist() == [] and r.unassessed.dtype == np.int64
+    # node 0 loses 0.5 * 1 (W[0, 1] = 0.5, node 1 fully shocked)
+    assert r.h.tolist() == [0.5, 1.0]
+
+
+def test_a_node_at_exactly_the_default_tolerance_has_defaulted() -> None:
+    """``defaults`` are the nodes with ``h >= 1 - DEFAULT_TOL`` (inclusive), as node
+    indices: node 1 shocked to exactly 1 - 1e-12, node 0 to 0.5."""
+    r = debtrank(np.zeros((2, 2)), {0: 0.5, 1: 1.0 - 1e-12})
+    assert r.defaults.tolist() == [1] and r.defaults.dtype == np.int64
+
+
+def test_relative_value_of_whole_numbers_fills_with_the_exact_mean() -> None:
+    """Integer total assets 1, 2 and a missing 0: the fill is the mean 1.5 (not cut to
+    1), so v = (1, 2, 1.5) / 4.5."""
+    assert relative_value([1, 2, 0]).tolist() == pytest.approx([1 / 4.5, 2 / 4.5, 1.5 / 4.5])
