@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, LiteralString
 
@@ -124,6 +124,13 @@ def _sources(path: Path, fmt: Format | None) -> tuple[list[tuple[FileSpec, Path]
     return list(found), notes
 
 
+def _load_day(report: LoadReport) -> date:
+    """The UTC day a load started (its Load record's ``started_at``): the day an FtM
+    sanction without any date counts from, the same for every line of the load even
+    when it runs past midnight."""
+    return datetime.fromisoformat(report.started_at).date()
+
+
 def _spec_streams(
     path: Path, fmt: Format | None, reader: FtmReader | None = None
 ) -> Iterator[tuple[FileSpec, str, Iterable[RawRow], FtmReader | None]]:
@@ -211,7 +218,7 @@ def validated(
             report.files.append(fr)
         return fr
 
-    ftm_reader = read_ftm(path) if fmt == "ftm" else None
+    ftm_reader = read_ftm(path, _load_day(report)) if fmt == "ftm" else None
     for spec, file, rows, reader in _spec_streams(path, fmt, ftm_reader):
         key = file if reader is None else f"{file}:{spec.name}"
         fr = file_report(key, file)
@@ -353,7 +360,7 @@ def _load(
     if strict:
         dry = Validator(graph_lookup(gw), batch_size=size)
         rejects: list[Reject] = []
-        ftm_reader = read_ftm(path) if fmt == "ftm" else None
+        ftm_reader = read_ftm(path, _load_day(report)) if fmt == "ftm" else None
         for spec, _file, rows, _ in _spec_streams(path, fmt, ftm_reader):
             for batch in dry.validate_file(spec, rows):
                 stop.check("nothing was written (--strict checks everything first)")

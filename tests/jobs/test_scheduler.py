@@ -295,10 +295,11 @@ def test_database_away_is_logged_retried_and_recovered(
 # ------------------------------------------------------------------ the store's part
 def test_changes_since_the_current_run(gateway: Gateway, settings: Settings, small: Path) -> None:
     policy = load_policy(None)
-    today = date.today()
     assert changes_since_current(gateway) == ["no completed run yet"]
     load(gateway, small, source="small")
     tagged_run(gateway, settings)
+    # the day the run scored as of (read back: the test's own clock may cross midnight)
+    today = gateway.read("MATCH (r:Run {current: true}) RETURN r.as_of AS d")[0]["d"].to_native()
     assert changes_since_current(gateway, policy_hash=policy.hash, as_of=today) == []
     entry = gateway.read("MATCH (b:BlacklistEntry) RETURN b.id AS id ORDER BY id LIMIT 1")[0]
     dispute(gateway, entry["id"], reason="wrong person", resolve=False, caller=Caller("t", "t"))

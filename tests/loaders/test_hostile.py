@@ -45,7 +45,16 @@ from credgraph.loaders.writer import load_params, to_params, write_rows
 from tests.conftest import wipe
 from tests.loaders.test_load_faults import content as graph_content
 
-TODAY = dt.datetime.now(dt.UTC).date()
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def load_day(gw: Gateway) -> dt.date:
+    """The UTC day the (only) load in the graph started: what an undated sanction
+    counts from (not the test's own clock: a run may cross midnight)."""
+    (row,) = gw.read("MATCH (l:Load) RETURN l.started_at AS at")
+    return row["at"].to_native().astimezone(dt.UTC).date()  # type: ignore[no-any-return]
 
 
 def good_row(spec: FileSpec) -> dict[str, str]:
@@ -295,8 +304,10 @@ def test_ftm_sanction_without_any_date_counts_from_the_load(tmp_path: Path) -> N
     assert entries["s2"]["listed_on"] == day and entries["s2"]["listed_on_basis"] == "loaded"
     assert entries["s3"]["listed_on"] == dt.date(2020, 5, 1)
     assert "listed_on_basis" not in entries["s3"]
-    # the default is the day of the load, UTC
-    assert read_ftm(path).loaded_on == TODAY.isoformat()
+    # the default is the day the reader is made, UTC
+    before = utc_today()
+    default = read_ftm(path).loaded_on
+    assert default in {before.isoformat(), utc_today().isoformat()}
 
 
 # -- Parquet: types checked against the schema, pages decoded before any row ------------
@@ -683,9 +694,10 @@ def test_hostile_ftm(gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Pa
         "MATCH (s)-[:LISTED]->(b:BlacklistEntry) RETURN s.id AS s, b.listed_on AS on, "
         "b.listed_on_basis AS basis ORDER BY s"
     )
+    day = load_day(gateway).isoformat()
     assert [(e["s"], str(e["on"]), e["basis"]) for e in entries] == [
-        ("p1", TODAY.isoformat(), "loaded"),
-        ("p2", TODAY.isoformat(), "loaded"),
+        ("p1", day, "loaded"),
+        ("p2", day, "loaded"),
     ]
 
 
@@ -775,10 +787,11 @@ def test_explanation_shows_a_sanction_dated_by_its_load(
         ],
     )
     load(gateway, path, rejects_path=tmp_path / "r.csv")
-    Runs(gateway, settings).run(load_policy(None), TODAY)
+    day = load_day(gateway)
+    Runs(gateway, settings).run(load_policy(None), day)
     doc = score_lookup(gateway, settings, "p1", caller=Caller("tester", "test"))
     got = {r["id"]: (r["date"], r["date_basis"]) for r in doc["records"]}
-    assert got == {"s1": (TODAY.isoformat(), "loaded"), "s2": ("2020-05-01", "input")}
+    assert got == {"s1": (day.isoformat(), "loaded"), "s2": ("2020-05-01", "input")}
     env = dict(os.environ, CREDGRAPH_HOME=str(neo4j_server.home))
     env["CREDGRAPH_BOLT_PORT"] = str(neo4j_server.port)
     shown = subprocess.run(
@@ -789,7 +802,7 @@ def test_explanation_shows_a_sanction_dated_by_its_load(
         check=True,
     ).stdout
     line = next(x for x in shown.splitlines() if x.strip().startswith("s1 "))
-    assert line.endswith(f"(no date in the source: counts from its load on {TODAY})")
+    assert line.endswith(f"(no date in the source: counts from its load on {day})")
     assert "counts from its load" not in next(
         x for x in shown.splitlines() if x.strip().startswith("s2 ")
     )
