@@ -334,6 +334,23 @@ class Lease:
             # the error that ended the block says more; the lease ages out by itself
 
 
+def own_holder(gw: Gateway) -> str | None:
+    """The holder of the lease if this very process took it (same machine, process id
+    and process start), else None: for a process that abandons its work on a signal,
+    which can arrive between the lease's write and the Lease object's knowing of it
+    (then no ``__exit__`` hands it back)."""
+    pid = os.getpid()
+    rows = gw.read(
+        "MATCH (l:Lease {id: $id}) WHERE l.holder IS NOT NULL AND l.machine = $machine "
+        "AND l.pid = $pid AND coalesce(l.pid_started, -1) = $started RETURN l.holder AS holder",
+        id=LEASE_ID,
+        machine=_machine(),
+        pid=pid,
+        started=_started(pid) if _started(pid) is not None else -1,
+    )
+    return str(rows[0]["holder"]) if rows else None
+
+
 def release_abandoned(gw: Gateway, holder: str) -> bool:
     """Free the lease if ``holder`` still holds it, whatever its token: for a writer
     that settles its own run after losing the database (its process no longer

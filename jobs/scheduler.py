@@ -61,7 +61,7 @@ from credgraph.graph.changes import (
 from credgraph.graph.engine.policy import load_policy
 from credgraph.graph.errors import CredgraphError
 from credgraph.graph.gateway import Gateway
-from credgraph.graph.lease import Busy
+from credgraph.graph.lease import Busy, own_holder
 from credgraph.graph.runs import RunResult
 from credgraph.graph.settings import Settings
 from credgraph.jobs.metrics import SchedulerMetrics
@@ -179,6 +179,19 @@ class Scheduler:
                 self._tick(fired)
             except SchedulerStopped:
                 break
+
+    def _release_own(self, reason: str) -> None:
+        """After a run was abandoned: if this process still holds the writer lease
+        (the signal came between taking it and the run's own cleanup), settle that
+        run and free the lease, so that the next writer need not wait to take it over."""
+        try:
+            gw = self._gateway()
+            holder = own_holder(gw)
+            if holder is not None:
+                settle_abandoned(gw, holder, reason)
+                self.event("settled", run=holder, status="failed", error=reason)
+        except CredgraphError:
+            pass  # the database is away: the next writer takes the lease over
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -324,6 +337,7 @@ class Scheduler:
                 # is current; what was left undone the next run does
                 self._init_metrics()
                 return Outcome("completed", fields={"run": run["id"], "note": str(exc)})
+            self._release_own(f"SchedulerStopped: {exc}")
             return Outcome("abandoned", fields={"run": run["id"], "error": str(exc) or None})
         except Busy as exc:
             return Outcome("busy", fields={"run": run["id"], "holder": exc.message})

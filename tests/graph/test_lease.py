@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from credgraph.graph.gateway import Gateway
-from credgraph.graph.lease import LEASE_ID, Busy, Lease, LeaseLost, _machine, _started
+from credgraph.graph.lease import (
+    LEASE_ID,
+    Busy,
+    Lease,
+    LeaseLost,
+    _machine,
+    _started,
+    own_holder,
+)
 from credgraph.graph.managed import ManagedServer
 from credgraph.graph.managed.server import process_started
 from credgraph.graph.schema import ensure_schema
@@ -89,6 +97,23 @@ def test_taken_and_released(gw: Gateway) -> None:
     assert node.get("holder") is None and node["previous"] == "load-a"
     with Lease(gw, "run-b", "propagate"):
         assert lease_node(gw)["holder"] == "run-b"
+
+
+def test_own_holder_names_only_a_lease_this_process_took(gw: Gateway) -> None:
+    """What a process abandoning its work on a signal frees: only its own lease."""
+    assert own_holder(gw) is None
+    lease = Lease(gw, "run-own", "propagate")
+    lease.acquire()
+    try:
+        lease._stop.set()  # as if the signal came before its cleanup: no renewal
+        assert own_holder(gw) == "run-own"
+    finally:
+        lease.release()
+    assert own_holder(gw) is None
+    set_holder(gw, "h", dead_pid(), age_s=0, machine=_machine())  # another process
+    assert own_holder(gw) is None
+    set_holder(gw, "another-host", os.getpid(), age_s=0)  # our pid, another machine
+    assert own_holder(gw) is None
 
 
 def test_live_holder_elsewhere_refuses_and_a_silent_one_is_taken_over(gw: Gateway) -> None:
