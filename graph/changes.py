@@ -94,22 +94,17 @@ def settle_abandoned(gw: Gateway, run_id: str, reason: str) -> bool:
     writer lease if it still holds it; whether the run was marked. Its partial
     scores go with the next completed run's pruning."""
 
-    def work(tx: Any) -> list[dict[str, Any]]:
-        return [
-            r.data()
-            for r in tx.run(
-                "MATCH (r:Run {id: $id}) WHERE r.status = 'running' "
-                "SET r.status = 'failed', r.error = $error, r.ended_at = $now "
-                "RETURN r.id AS id",
-                id=run_id,
-                error=reason[:2000],
-                now=datetime.now(UTC),
-            )
-        ]
-
     # Not fenced: the writer settles its own run after it lost the database (and
     # with it, maybe, the lease); it only ever ends a run that is still running.
-    rows = gw.write_tx(work, fenced=False)
+    rows = gw.write(
+        "MATCH (r:Run {id: $id}) WHERE r.status = 'running' "
+        "SET r.status = 'failed', r.error = $error, r.ended_at = $now "
+        "RETURN r.id AS id",
+        fenced=False,
+        id=run_id,
+        error=reason[:2000],
+        now=datetime.now(UTC),
+    )
     release_abandoned(gw, run_id)  # frees it only if run_id still holds it
     return bool(rows)
 

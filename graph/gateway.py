@@ -158,13 +158,16 @@ class Gateway:
         with translate_errors(), self.session(read_only=True) as s:
             return s.execute_read(work)
 
-    def write(self, cypher: LiteralString, **params: Any) -> list[dict[str, Any]]:
-        """Run a write query in a managed write transaction (retried on transient errors)."""
+    def write(
+        self, cypher: LiteralString, *, fenced: bool = True, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Run a write query in a managed write transaction (retried on transient errors);
+        ``fenced`` as for :meth:`write_tx`."""
 
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
             return [r.data() for r in tx.run(cypher, params)]
 
-        return self.write_tx(work)
+        return self.write_tx(work, fenced=fenced)
 
     def write_tx(self, fn: Callable[[ManagedTransaction], T], *, fenced: bool = True) -> T:
         """Run several statements in one managed write transaction.

@@ -248,11 +248,7 @@ class Lease:
 
     def _statement(self, cypher: Any, **params: Any) -> list[dict[str, Any]]:
         """One of the lease's own statements: not fenced (they check the holder)."""
-
-        def work(tx: Any) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(cypher, params)]
-
-        return self.gw.write_tx(work, fenced=False)
+        return self.gw.write(cypher, fenced=False, **params)
 
     def fence(self, tx: Any) -> None:
         """The fence (module docstring): inside a write transaction, lock the lease
@@ -342,11 +338,12 @@ def own_holder(gw: Gateway) -> str | None:
     pid = os.getpid()
     rows = gw.read(
         "MATCH (l:Lease {id: $id}) WHERE l.holder IS NOT NULL AND l.machine = $machine "
-        "AND l.pid = $pid AND coalesce(l.pid_started, -1) = $started RETURN l.holder AS holder",
+        "AND l.pid = $pid AND coalesce(l.pid_started, -1) = coalesce($started, -1) "
+        "RETURN l.holder AS holder",
         id=LEASE_ID,
         machine=_machine(),
         pid=pid,
-        started=_started(pid) if _started(pid) is not None else -1,
+        started=_started(pid),
     )
     return str(rows[0]["holder"]) if rows else None
 
@@ -356,16 +353,12 @@ def release_abandoned(gw: Gateway, holder: str) -> bool:
     that settles its own run after losing the database (its process no longer
     trusts its Lease object). Returns whether the lease was freed."""
 
-    def work(tx: Any) -> list[dict[str, Any]]:
-        return [
-            r.data()
-            for r in tx.run(
-                "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder "
-                "SET l.holder = null, l.released_at = datetime(), l.previous = $holder "
-                "RETURN l.previous AS previous",
-                id=LEASE_ID,
-                holder=holder,
-            )
-        ]
-
-    return bool(gw.write_tx(work, fenced=False))
+    freed = gw.write(
+        "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder "
+        "SET l.holder = null, l.released_at = datetime(), l.previous = $holder "
+        "RETURN l.previous AS previous",
+        fenced=False,
+        id=LEASE_ID,
+        holder=holder,
+    )
+    return bool(freed)
