@@ -19,6 +19,7 @@ import pandas as pd
 
 from credgraph.graph.engine.projection import Tables
 from credgraph.graph.gateway import Gateway
+from credgraph.graph.interrupt import checkpoint, shielded
 from credgraph.graph.model import ROLE_TYPES
 
 PIECE_ROWS = 250_000
@@ -124,12 +125,25 @@ def export_tables(gw: Gateway, piece_rows: int = PIECE_ROWS, workers: int = 2) -
     Each table is read in its own read transaction: the tables are a consistent
     picture of the graph only while no load runs (runs and loads take turns).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor, wait
 
     # Largest tables first, so the two workers finish at about the same time.
     order = ["roles", "ownership", "loans", "firms", "guarantees", "persons", "blacklist"]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="credgraph-export") as ex:
+    # Shielded, with checkpoints: a stop (graph/interrupt.py) comes between two waits,
+    # never inside one, and cancels the tables not yet begun.
+    with (
+        shielded(),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="credgraph-export") as ex,
+    ):
         futures = {name: ex.submit(export_table, gw, EXPORTS[name], piece_rows) for name in order}
+        pending = set(futures.values())
+        try:
+            while pending:
+                checkpoint()
+                _, pending = wait(pending, timeout=0.25)
+        except BaseException:
+            ex.shutdown(wait=True, cancel_futures=True)
+            raise
         return {name: futures[name].result() for name in EXPORTS}
 
 

@@ -16,6 +16,8 @@
   the lease has been taken over, so the transaction rolls back. Schema
   statements and ``CALL {...} IN TRANSACTIONS`` (auto-commit) are not fenced.
 - Driver errors become :class:`graph.errors.DatabaseError` with a hint.
+- Every call into the driver is *shielded* (graph/interrupt.py): a job stopped
+  by a signal is interrupted between two database calls, never inside one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from neo4j import Driver, GraphDatabase, ManagedTransaction, Query, Session
 from neo4j import exceptions as nx
 
 from credgraph.graph.errors import DatabaseError
+from credgraph.graph.interrupt import checkpoint, shielded
 from credgraph.graph.settings import Settings
 
 T = TypeVar("T")
@@ -120,7 +123,8 @@ class Gateway:
 
     # -- lifecycle
     def close(self) -> None:
-        self.driver.close()
+        with shielded():
+            self.driver.close()
 
     def __enter__(self) -> Gateway:
         return self
@@ -129,13 +133,19 @@ class Gateway:
         self.close()
 
     def verify(self) -> None:
-        with translate_errors():
+        with shielded(), translate_errors():
             self.driver.verify_connectivity()
 
-    def session(self, *, read_only: bool = False) -> Session:
-        return self.driver.session(
-            database=self.database, default_access_mode="READ" if read_only else "WRITE"
-        )
+    @contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A driver session, shielded from interrupts until it is closed."""
+        with (
+            shielded(),
+            self.driver.session(
+                database=self.database, default_access_mode="READ" if read_only else "WRITE"
+            ) as s,
+        ):
+            yield s
 
     # -- queries
     def read(self, cypher: LiteralString, **params: Any) -> list[dict[str, Any]]:
@@ -222,8 +232,14 @@ class Gateway:
             raise DatabaseError("batched writes must start with `UNWIND $rows AS row`")
         done_rows = 0
         pending: set[Future[list[dict[str, Any]]]] = set()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="credgraph-write") as ex:
+        # Shielded: an interrupt inside the futures' waits could leave a future's lock
+        # held and the pool's shutdown waiting for ever; it is raised between batches.
+        with (
+            shielded(),
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="credgraph-write") as ex,
+        ):
             for chunk in batched(rows, batch_size or self.settings.batch_size):
+                checkpoint()
                 if len(pending) >= workers * 2:
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for f in finished:

@@ -48,12 +48,14 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from credgraph.graph.errors import CredgraphError
 from credgraph.graph.gateway import Gateway
+from credgraph.graph.interrupt import shielded
 
 LEASE_ID = "graph-writer"
 #: Seconds without a heartbeat after which a holder counts as gone.
@@ -294,26 +296,38 @@ class Lease:
         restart failed): the lease then ages out, or is taken over from this host
         once this process has ended.
         """
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        with _ACTIVE_LOCK:
-            _ACTIVE.discard(self.holder)
-        if self.gw.fence == self.fence:
-            self.gw.set_fence(None)
-        if not in_graph:
-            return
-        self._statement(
-            "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder AND l.token = $token "
-            "SET l.holder = null, l.released_at = datetime(), l.previous = $holder",
-            id=LEASE_ID,
-            holder=self.holder,
-            token=self.token,
-        )
+        # Shielded (graph/interrupt.py): a stop that comes meanwhile waits for the lease
+        # to be handed back, not the other way round.
+        with shielded():
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join()
+                self._thread = None
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(self.holder)
+            if self.gw.fence == self.fence:
+                self.gw.set_fence(None)
+            if not in_graph:
+                return
+            self._statement(
+                "MATCH (l:Lease {id: $id}) WHERE l.holder = $holder AND l.token = $token "
+                "SET l.holder = null, l.released_at = datetime(), l.previous = $holder",
+                id=LEASE_ID,
+                holder=self.holder,
+                token=self.token,
+            )
 
     def __enter__(self) -> Lease:
-        self.acquire()
+        taken = False
+        try:
+            with shielded():  # a stop that comes while the lease is taken comes after it
+                self.acquire()
+                taken = True
+        except BaseException:
+            if taken:  # taken, then stopped: hand it back before the stop goes on
+                with suppress(CredgraphError):
+                    self.release()
+            raise
         return self
 
     def __exit__(

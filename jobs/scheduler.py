@@ -19,9 +19,13 @@ propagation (``credgraph.services.propagation.propagate``), one at a time:
   :class:`Backoff`), fires meanwhile coalesced; a run the database dropped is
   marked ``failed`` with its reason once the database is back;
 - SIGTERM or SIGINT: between runs the scheduler stops; during a run the run is
-  abandoned at once (an exception raised in the main thread, where the run
-  works): the run marks itself ``failed`` and removes its partial scores, the
-  lease is released, the previous run stays current.
+  abandoned (an exception raised in the main thread, where the run works) at
+  once, or, when the run is inside a database call, as soon as that call
+  returns (graph/interrupt.py: an exception landing inside the driver could
+  leave a lock or a connection behind that the cleanup then waits on): the run
+  marks itself ``failed`` and removes its partial scores, the lease is
+  released, the previous run stays current. ``kill -USR1`` prints every
+  thread's stack to the log (for a stop that seems stuck).
 
 Running the work in the main thread is why the fires go through a queue: a
 signal handler can only interrupt the main thread.
@@ -33,6 +37,7 @@ logged (``fired``), so fires = ticks + coalesced + pending at stop.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
@@ -61,6 +66,7 @@ from credgraph.graph.changes import (
 from credgraph.graph.engine.policy import load_policy
 from credgraph.graph.errors import CredgraphError
 from credgraph.graph.gateway import Gateway
+from credgraph.graph.interrupt import interrupt
 from credgraph.graph.lease import Busy, own_holder
 from credgraph.graph.runs import RunResult
 from credgraph.graph.settings import Settings
@@ -131,6 +137,8 @@ class Scheduler:
     def serve(self) -> None:
         """Schedule, then take fires and run them until SIGTERM/SIGINT or :meth:`stop`."""
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        if hasattr(signal, "SIGUSR1"):  # an operator's `kill -USR1`: every thread's stack
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
         aps = BackgroundScheduler(timezone=self.timezone)
         aps.add_job(
             self._fire,
@@ -202,7 +210,8 @@ class Scheduler:
         self._stop.set()
         self.event("stopping", signal=name, abandoning=self._interruptible)
         if self._interruptible:
-            raise SchedulerStopped(f"the scheduler was stopped by {name}")
+            # at once, or when the database call at work returns (graph/interrupt.py)
+            interrupt(SchedulerStopped(f"the scheduler was stopped by {name}"))
 
     # -------------------------------------------------------------------- fires
     def _fire(self, now: bool = False) -> None:
