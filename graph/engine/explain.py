@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -41,8 +41,7 @@ from credgraph.graph.errors import ConfigError
 PathItem = str | dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     """Network risk that one source subject passes to the explained subject in one domain.
 
     ``path`` alternates subject ids and links, from the source to the subject; a link is
@@ -51,6 +50,9 @@ class Contribution:
     ``strength`` is ``damping^(hops-1) * prod(link weights)`` of that path and
     ``amount = b_source * strength`` (at most the source's own risk, S8); a
     subject's contributions in a domain combine by noisy-OR into its network risk.
+
+    A named tuple (immutable): an explanation can hold thousands of them, and a tuple
+    is made several times faster than a frozen dataclass.
     """
 
     domain: str
@@ -386,7 +388,7 @@ def _contributions(
         zip(
             amt[order].tolist(),
             dc[order].tolist(),
-            ids[src_o].tolist(),
+            list(map(str, ids[src_o].tolist())),
             src_o.tolist(),
             strict=True,
         )
@@ -411,28 +413,22 @@ def _contributions(
     on_paths = np.unique(
         np.fromiter((t for subj, _ in paths.values() for t in subj[1:]), dtype=np.int64)
     )
-    str_ids = dict(zip(on_paths.tolist(), ids[on_paths].tolist(), strict=True))
-    out = []
+    str_ids = dict(zip(on_paths.tolist(), map(str, ids[on_paths].tolist()), strict=True))
+    out: list[Contribution] = []
+    append = out.append
     for (a, d_code, sid, s), recs in zip(found, records, strict=True):
         links_d = links[d_code]
         subj, edges = paths[(d_code, s)]
-        path: list[PathItem] = [str(sid)]
+        path: list[PathItem] = [sid]
         strength = 1.0
         for e, t in zip(edges, subj[1:], strict=True):
             link = links_d[e]
-            path.append(link)
-            path.append(str(str_ids[t]))
+            path += (link, str_ids[t])
             strength *= link["weight"]
         hops = len(edges)
-        out.append(
+        append(
             Contribution(
-                DOMAINS[d_code],
-                recs,
-                str(sid),
-                a,
-                path,
-                hops,
-                strength * damping ** max(hops - 1, 0),
+                DOMAINS[d_code], recs, sid, a, path, hops, strength * damping ** max(hops - 1, 0)
             )
         )
     return out
