@@ -124,6 +124,9 @@ class Scheduler:
         self._stop = threading.Event()
         self._interruptible = False
         self._stop_signal: str | None = None
+        self._signal_at: datetime | None = None
+        self._abandoning = False  # a run was at work when the signal came
+        self._ignored = 0  # signals after the first
         self._ticks = 0
         self._abandoned: tuple[str, str] | None = None  # (run id, reason) to settle
         self._gw: Gateway | None = None
@@ -168,6 +171,14 @@ class Scheduler:
                 self._closed = True
             aps.shutdown(wait=False)
             pending = self._drain()
+            if self._signal_at is not None:
+                self.event(
+                    "stopping",
+                    signal=self._stop_signal,
+                    at=self._signal_at.isoformat(timespec="milliseconds"),
+                    abandoning=self._abandoning,
+                    ignored=self._ignored or None,
+                )
             self.event("stopped", signal=self._stop_signal, pending=pending)
             if self._gw is not None:
                 self._gw.close()
@@ -202,13 +213,16 @@ class Scheduler:
             pass  # the database is away: the next writer takes the lease over
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        # No logging here: the handler can run while the main thread is inside a write
+        # to the same stream (a reentrant write raises); `stopping` is logged at the stop.
         name = signal.Signals(signum).name
         if self._stop.is_set():
-            self.event("signal_ignored", signal=name)
+            self._ignored += 1
             return
         self._stop_signal = name
+        self._signal_at = datetime.now(UTC)
+        self._abandoning = self._interruptible
         self._stop.set()
-        self.event("stopping", signal=name, abandoning=self._interruptible)
         if self._interruptible:
             # at once, or when the database call at work returns (graph/interrupt.py)
             interrupt(SchedulerStopped(f"the scheduler was stopped by {name}"))
