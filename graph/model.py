@@ -63,7 +63,6 @@ LENT = "LENT"  # (lender:Subject)-[:LENT]->(:Loan)
 BORROWED = "BORROWED"  # (borrower:Subject)-[:BORROWED]->(:Loan)
 GUARANTEES = "GUARANTEES"  # (guarantor:Subject)-[:GUARANTEES {id, amount}]->(:Loan)
 LISTED = "LISTED"  # (:Subject)-[:LISTED]->(:BlacklistEntry)
-SCORED = "SCORED"  # (:Subject)-[:SCORED]->(:Score)
 IN_CIRCLE = "IN_CIRCLE"  # (:Subject)-[:IN_CIRCLE]->(:GuaranteeCircle)
 ABOUT = "ABOUT"  # (:Dispute)-[:ABOUT]->(record)
 
@@ -77,7 +76,7 @@ assert set(ROLE_TYPES.values()) == {
 }
 
 REL_TYPES = frozenset(
-    {*ROLE_TYPES.values(), OWNS, LENT, BORROWED, GUARANTEES, LISTED, SCORED, IN_CIRCLE, ABOUT}
+    {*ROLE_TYPES.values(), OWNS, LENT, BORROWED, GUARANTEES, LISTED, IN_CIRCLE, ABOUT}
 )
 
 # Provenance properties carried by every loaded node and relationship: a reference,

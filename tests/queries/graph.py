@@ -221,7 +221,7 @@ def build(gw: Gateway, *, runs: bool = True) -> None:
         for sid, (t1, t2, pr, bc, kc) in SCORES.items():
             for run, trust in (("run-1", t1), ("run-2", t2)):
                 t.run(
-                    "MATCH (s:Subject {id: $id}) CREATE (s)-[:SCORED]->(:Score {run: $run, "
+                    "MATCH (s:Subject {id: $id}) CREATE (:Score {run: $run, "
                     "subject: $id, kind: CASE WHEN s:Person THEN 'person' ELSE 'firm' END, "
                     "trust_score: $trust, total: 1 - $trust / 100.0, pagerank: $pr, "
                     "betweenness: $bc, kcore: $kc, "
