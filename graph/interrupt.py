@@ -18,6 +18,10 @@ Code that waits on other threads, which can equally be left holding a lock
 (``concurrent.futures`` takes every future's lock in turn), runs shielded
 and stops at a :func:`checkpoint` of its own.
 
+Loads stop the other way (loaders/interrupt.py): their handler only sets a flag
+that the load reads between batches; a propagation run spends most of its time
+in the engine, where no such point comes for seconds, so it is interrupted.
+
 Signal handlers run in the main thread only, between two bytecodes of it, so
 the depth is the main thread's and is read there; other threads' shields
 (writer pools, the lease's heartbeat) count for their own thread and are never
