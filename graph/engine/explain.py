@@ -217,13 +217,11 @@ def _strengths(
     return nodes, strength[nodes], hops[nodes]
 
 
-def _best_paths(
-    sources: IntArray, best_h: IntArray, layers: list[_Layer]
-) -> list[tuple[list[int], list[int]]]:
-    """Subjects and pair edges of the strongest walk of ``best_h`` links from each
-    source to the subject, any cycle cut out (never weaker, see module docstring)."""
+def _walks(sources: IntArray, best_h: IntArray, layers: list[_Layer]) -> tuple[IntArray, IntArray]:
+    """The strongest walk of ``best_h[k]`` links from each ``sources[k]`` to the subject,
+    as matrices: ``nodes[k, :h+1]`` (source first) and ``edges[k, :h]`` (pair edges);
+    -1 beyond. Cycles are not cut here (see :func:`_with_cycle`)."""
     m = len(sources)
-    best_h = best_h.copy()
     depth = int(best_h.max()) if m else 0
     nodes = np.full((m, depth + 1), -1, dtype=np.int64)
     edges = np.full((m, depth), -1, dtype=np.int64)
@@ -239,6 +237,25 @@ def _best_paths(
             cur[rows] = lay.pred_node[k]
             nodes[rows, step + 1] = cur[rows]
         left[left > 0] -= 1
+    return nodes, edges
+
+
+def _with_cycle(nodes: IntArray, best_h: IntArray) -> IntArray:
+    """Rows of :func:`_walks`'s ``nodes`` whose walk visits a subject twice."""
+    dup = np.zeros(len(nodes), dtype=bool)
+    width = nodes.shape[1]
+    for a in range(width):
+        for b in range(a + 1, width):
+            dup |= (nodes[:, a] == nodes[:, b]) & (b <= best_h)
+    return np.flatnonzero(dup)
+
+
+def _best_paths(
+    sources: IntArray, best_h: IntArray, layers: list[_Layer]
+) -> list[tuple[list[int], list[int]]]:
+    """Subjects and pair edges of the strongest walk of ``best_h`` links from each
+    source to the subject, any cycle cut out (never weaker, see module docstring)."""
+    nodes, edges = _walks(sources, best_h, layers)
     out = []
     for subj_row, edge_row, h in zip(nodes.tolist(), edges.tolist(), best_h.tolist(), strict=True):
         subj, eds = subj_row[: h + 1], edge_row[:h]
@@ -378,57 +395,66 @@ def _contributions(
     src: IntArray,
     top: int | None,
 ) -> list[Contribution]:
-    """The contributions found by :func:`explain`'s search, largest first, with paths."""
+    """The contributions found by :func:`explain`'s search, largest first, with paths.
+
+    Paths are assembled a domain at a time as object matrices (subject ids in the even
+    columns, link dicts in the odd ones) and cut to length per row; a walk with a
+    cycle (floating-point ties only) is cut by :func:`_cut_cycles` on its own. The
+    strength multiplies the link weights from the source on, as a loop over one path
+    would, so that it equals ``amount / b_source`` as before.
+    """
     ids = projection.subjects.ids
     order = np.lexsort((src, dc, -amt))  # largest first; ties by domain, then subject
     if top is not None:
         order = order[: max(0, top)]
-    src_o = src[order]
-    found = list(
-        zip(
-            amt[order].tolist(),
-            dc[order].tolist(),
-            list(map(str, ids[src_o].tolist())),
-            src_o.tolist(),
-            strict=True,
-        )
-    )
-    paths: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
-    links: dict[int, dict[int, Any]] = {}
+    src_o, dc_o, amt_o = src[order], dc[order], amt[order]
+    n = len(order)
+    paths: list[Any] = [None] * n
+    hops: list[int] = [0] * n
+    strengths: list[float] = [0.0] * n
     for d_code, layers in layers_of.items():
-        srcs = np.array([s for _, dc, _, s in found if dc == d_code], dtype=np.int64)
-        if not len(srcs):
+        at = np.flatnonzero(dc_o == d_code)
+        if not len(at):
             continue
+        srcs = src_o[at]
         h_nodes, h_hops = hops_of[d_code]
         best_h = h_hops[np.searchsorted(h_nodes, srcs)]
-        for s, walk in zip(srcs.tolist(), _best_paths(srcs, best_h, layers), strict=True):
-            paths[(d_code, s)] = walk
-        used = np.array([e for s in srcs.tolist() for e in paths[(d_code, s)][1]], dtype=np.int64)
-        links[d_code] = _links(projection, projection.graphs[DOMAINS[d_code]], used)
-    records = _source_records(
-        projection,
-        np.array([s for *_, s in found], dtype=np.int64),
-        np.array([d_code for _, d_code, _, _ in found], dtype=np.int64),
-    )
-    on_paths = np.unique(
-        np.fromiter((t for subj, _ in paths.values() for t in subj[1:]), dtype=np.int64)
-    )
-    str_ids = dict(zip(on_paths.tolist(), map(str, ids[on_paths].tolist()), strict=True))
-    out: list[Contribution] = []
-    append = out.append
-    for (a, d_code, sid, s), recs in zip(found, records, strict=True):
-        links_d = links[d_code]
-        subj, edges = paths[(d_code, s)]
-        path: list[PathItem] = [sid]
-        strength = 1.0
-        for e, t in zip(edges, subj[1:], strict=True):
-            link = links_d[e]
-            path += (link, str_ids[t])
-            strength *= link["weight"]
-        hops = len(edges)
-        append(
-            Contribution(
-                DOMAINS[d_code], recs, sid, a, path, hops, strength * damping ** max(hops - 1, 0)
-            )
+        nodes, edges = _walks(srcs, best_h, layers)
+        links = _links(projection, projection.graphs[DOMAINS[d_code]], edges[edges >= 0])
+        weight = projection.graphs[DOMAINS[d_code]].weight
+        used = np.unique(edges[edges >= 0])
+        link_objs = np.empty(len(used) + 1, dtype=object)  # the last: beyond a path's end
+        link_objs[:-1] = [links[e] for e in used.tolist()]
+        width = nodes.shape[1]
+        grid = np.empty((len(at), 2 * width - 1), dtype=object)
+        grid[:, 0::2] = ids[np.maximum(nodes, 0)]  # beyond a path's end: cut off below
+        if width > 1:
+            grid[:, 1::2] = link_objs[np.where(edges >= 0, np.searchsorted(used, edges), -1)]
+        strength = np.ones(len(at))
+        for j in range(width - 1):  # left to right, as a loop over the path multiplies
+            strength *= np.where(edges[:, j] >= 0, weight[np.maximum(edges[:, j], 0)], 1.0)
+        rows = grid.tolist()
+        h_list = best_h.tolist()
+        st_list = strength.tolist()
+        for k, (pos, h) in enumerate(zip(at.tolist(), h_list, strict=True)):
+            paths[pos] = rows[k][: 2 * h + 1]
+            hops[pos] = h
+            strengths[pos] = st_list[k] * damping ** max(h - 1, 0)
+        for k in _with_cycle(nodes, best_h).tolist():
+            h = h_list[k]
+            subj, eds = _cut_cycles(nodes[k, : h + 1].tolist(), edges[k, :h].tolist())
+            path: list[PathItem] = [str(ids[subj[0]])]
+            st = 1.0
+            for e, t in zip(eds, subj[1:], strict=True):
+                path += (links[e], str(ids[t]))
+                st *= links[e]["weight"]
+            pos = int(at[k])
+            paths[pos], hops[pos] = path, len(eds)
+            strengths[pos] = st * damping ** max(len(eds) - 1, 0)
+    records = _source_records(projection, src_o, dc_o)
+    return [
+        Contribution(DOMAINS[d], recs, path[0], a, path, h, st)
+        for d, recs, a, path, h, st in zip(
+            dc_o.tolist(), records, amt_o.tolist(), paths, hops, strengths, strict=True
         )
-    return out
+    ]

@@ -16,6 +16,7 @@ from credgraph.graph.engine.explain import (
     Contribution,
     RecordView,
     _best_paths,
+    _contributions,
     _cut_cycles,
     _Layer,
     explain,
@@ -275,3 +276,52 @@ def test_scores_of_another_policy_are_refused_with_the_message() -> None:
         explain(proj, pol, scores, 4)
     with pytest.raises(IndexError, match=r"^subject index -1 out of range$"):
         explain(proj, pol, scores, -1)
+
+
+def test_a_walk_with_a_cycle_is_reported_cut_with_its_own_strength() -> None:
+    """:func:`_contributions` on layers built by hand: the search's walk from S to I is
+    S -> T -> S -> I (as a floating-point tie could make it), through real pair edges of
+    a small ownership graph (credit flows from a firm to its owner with weight = share):
+    T owns 40 % of S (S -> T, 0.4), S owns 70 % of T (T -> S, 0.7), I owns 25 % of S
+    (S -> I, 0.25). The walk is cut back to S -> I: one hop, strength 0.25 (damping^0),
+    and the path names that relationship only. A second source, T, walks T -> S -> I
+    with no cycle: strength 0.7 * 0.25 * damping (0.5) = 0.0875."""
+    firms = [{"id": x, "name": x, "equity": 1.0, "total_assets": 1.0} for x in ("I", "S", "T")]
+    own = [
+        {"owner_id": "T", "firm_id": "S", "share": 0.4},
+        {"owner_id": "S", "firm_id": "T", "share": 0.7},
+        {"owner_id": "I", "firm_id": "S", "share": 0.25},
+    ]
+    bl = [{"id": "X", "subject_id": "S", "list": "court_dishonest_debtor",
+           "listed_on": PAST[2], "severity": 1.0}]  # fmt: skip
+    pol = policy_from_mapping({"propagation": {"damping": 0.5}})
+    _, proj, _ = engine(World({"firms": firms, "ownership": own, "blacklist": bl}), pol)
+    ix = proj.subjects.index_of
+    s, t, i = ix("S"), ix("T"), ix("I")
+    g = proj.graphs["credit"]
+    edge = {(int(a), int(b)): e for e, (a, b) in enumerate(zip(g.src, g.dst, strict=True))}
+    assert g.weight[edge[(s, i)]] == pytest.approx(0.25)
+    i64 = np.int64
+
+    def layer(node: int, nxt: int) -> _Layer:
+        return _Layer(np.array([node], i64), np.ones(1), np.array([nxt], i64),
+                      np.array([edge[(node, nxt)]], i64))  # fmt: skip
+
+    layers = [layer(s, i), layer(t, s), layer(s, t)]
+    srcs = np.array(sorted([s, t]), i64)
+    hops = np.where(srcs == s, 3, 2).astype(i64)
+    got = _contributions(
+        proj, 0.5, {0: layers}, {0: (srcs, hops)},
+        np.array([0.3, 0.1]), np.array([0, 0], i64), np.array([s, t], i64), None,
+    )  # fmt: skip
+    first, second = got
+    assert (first.source_subject, first.hops, first.amount) == ("S", 1, 0.3)
+    assert first.path[0::2] == ["S", "I"]
+    assert first.strength == pytest.approx(0.25, rel=1e-12)
+    (rel,) = first.path[1]["relationships"]
+    assert rel["kind"] == "ownership_to_owner" and rel["weight"] == pytest.approx(0.25)
+    assert first.records == ["X"]
+    assert (second.source_subject, second.hops) == ("T", 2)
+    assert second.path[0::2] == ["T", "S", "I"]
+    assert second.strength == pytest.approx(0.7 * 0.25 * 0.5, rel=1e-12)
+    assert second.records == []
