@@ -250,21 +250,6 @@ def _with_cycle(nodes: IntArray, best_h: IntArray) -> IntArray:
     return np.flatnonzero(dup)
 
 
-def _best_paths(
-    sources: IntArray, best_h: IntArray, layers: list[_Layer]
-) -> list[tuple[list[int], list[int]]]:
-    """Subjects and pair edges of the strongest walk of ``best_h`` links from each
-    source to the subject, any cycle cut out (never weaker, see module docstring)."""
-    nodes, edges = _walks(sources, best_h, layers)
-    out = []
-    for subj_row, edge_row, h in zip(nodes.tolist(), edges.tolist(), best_h.tolist(), strict=True):
-        subj, eds = subj_row[: h + 1], edge_row[:h]
-        if len(set(subj)) < len(subj):
-            subj, eds = _cut_cycles(subj, eds)
-        out.append((subj, eds))
-    return out
-
-
 def _cut_cycles(subj: list[int], edges: list[int]) -> tuple[list[int], list[int]]:
     """Back to the first visit of a repeated subject (floating-point ties only)."""
     out_s: list[int] = [subj[0]]

@@ -15,10 +15,11 @@ import pytest
 from credgraph.graph.engine.explain import (
     Contribution,
     RecordView,
-    _best_paths,
     _contributions,
     _cut_cycles,
     _Layer,
+    _walks,
+    _with_cycle,
     explain,
     subject_records,
 )
@@ -114,7 +115,7 @@ def test_cut_cycles_by_hand() -> None:
     assert _cut_cycles([0, 1, 2], [7, 8]) == ([0, 1, 2], [7, 8])
 
 
-def test_best_paths_cuts_a_cycle_through_the_source() -> None:
+def test_walks_find_a_cycle_through_the_source() -> None:
     """Layers built by hand for subject 3: layer h maps a subject to the next one on its
     best walk of h links. Source 0 with 3 hops walks 0 -9-> 2 -8-> 0 -7-> 3 (possible on
     a floating-point tie): the path reported is 0 -7-> 3. Source 2 with 2 hops walks
@@ -125,8 +126,12 @@ def test_best_paths_cuts_a_cycle_through_the_source() -> None:
         _Layer(np.array([2], i64), np.ones(1), np.array([0], i64), np.array([8], i64)),
         _Layer(np.array([0], i64), np.ones(1), np.array([2], i64), np.array([9], i64)),
     ]
-    got = _best_paths(np.array([0, 2], i64), np.array([3, 2], i64), layers)
-    assert got == [([0, 3], [7]), ([2, 0, 3], [8, 7])]
+    best_h = np.array([3, 2], i64)
+    nodes, edges = _walks(np.array([0, 2], i64), best_h, layers)
+    assert nodes.tolist() == [[0, 2, 0, 3], [2, 0, 3, -1]]
+    assert edges.tolist() == [[9, 8, 7], [8, 7, -1]]
+    assert _with_cycle(nodes, best_h).tolist() == [0]  # the -1 padding is no cycle
+    assert _cut_cycles(nodes[0].tolist(), edges[0].tolist()) == ([0, 3], [7])
 
 
 def test_json_forms_have_exactly_the_documented_keys() -> None:
