@@ -195,7 +195,9 @@ def main() -> None:
         row["explain_ms"] = (time.perf_counter() - started) / 10 * 1000
         rows.append(row)
         print(row, file=sys.stderr)
-    print(f"\nmachine: {machine()}; date: {time.strftime('%Y-%m-%d %H:%M')}; load {os.getloadavg()}\n")
+    print(
+        f"\nmachine: {machine()}; date: {time.strftime('%Y-%m-%d %H:%M')}; load {os.getloadavg()}\n"
+    )
     print(
         table(
             rows,
