@@ -20,11 +20,13 @@ api_key_header = APIKeyHeader(
 bearer = HTTPBearer(auto_error=False, description="the same API key as a bearer token")
 
 
-def gateway(request: Request) -> Gateway:
+# async: they only read the app's state, so FastAPI calls them in the event loop
+# instead of handing each to a worker thread (two thread hops less per request).
+async def gateway(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 

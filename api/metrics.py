@@ -4,15 +4,16 @@ and its age (read from the database at scrape time). One registry per app."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credgraph.graph.errors import CredgraphError
 from credgraph.graph.runs import Runs
@@ -65,6 +66,38 @@ def route_template(request: Request) -> str:
     return "unmatched"
 
 
+class Measure:
+    """Counts and times every HTTP request by route template and status. A plain ASGI
+    middleware (``@app.middleware("http")`` would cost an extra task and stream per
+    request): the status from the response's start message, 500 when none was sent
+    (an exception went past)."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = route_template(Request(scope))
+            self.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
+            self.requests.labels(scope["method"], route, str(status)).inc()
+
+
 def install(app: FastAPI) -> CollectorRegistry:
     registry = CollectorRegistry()
     requests = Counter(
@@ -82,19 +115,5 @@ def install(app: FastAPI) -> CollectorRegistry:
     )
     registry.register(RunCollector(app))
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = route_template(request)
-            latency.labels(request.method, route).observe(time.perf_counter() - start)
-            requests.labels(request.method, route, str(status)).inc()
-
+    app.add_middleware(Measure, requests=requests, latency=latency)
     return registry

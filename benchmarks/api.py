@@ -9,13 +9,16 @@ synthetic market, runs propagation (or, with ``--home DIR``, reuses a home that
 already holds a scored graph, such as ``benchmarks/queries.py --prepare-only
 --home DIR`` leaves), creates a viewer key, starts `credgraph serve` in a child
 process and drives it with threads (one keep-alive HTTP client each).
-Prints p50/p95/p99 (ms), requests per second and errors. Goals (issue 14): depth-2
-p95 under 50 ms at 8 clients; no errors at 32.
+Prints p50/p95/p99 (ms), requests per second, errors and the machine time per
+request: the CPU that Neo4j, the API process and this client process spent during
+the row, divided by its requests (less noisy than latency on a shared machine).
+Goals (issue 14): depth-2 p95 under 50 ms at 8 clients; no errors at 32.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -38,6 +41,14 @@ from credgraph.services.loading import load_input
 from credgraph.services.propagation import propagate
 from credgraph.services.scores import score_lookup
 from credgraph.services.subjects import neighbourhood
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of process ``pid`` so far (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def drive(
@@ -70,14 +81,23 @@ def drive(
     return np.array([x for per in lat for x in per]), sum(errors), wall
 
 
-def row(name: str, mode: str, clients: int, res: tuple[np.ndarray, int, float]) -> str:
+def row(
+    name: str,
+    mode: str,
+    clients: int,
+    res: tuple[np.ndarray, int, float],
+    cpu: tuple[float, float, float],
+) -> str:
+    """One table row; ``cpu`` is the seconds of CPU of Neo4j, the API and the client."""
     lat, errors, wall = res
     if not len(lat):
-        return f"| {name} | {mode} | {clients} | 0 | {errors} | - | - | - | - |"
+        return f"| {name} | {mode} | {clients} | 0 | {errors} | - | - | - | - | - | - |"
     p50, p95, p99 = (np.percentile(lat, q) * 1000 for q in (50, 95, 99))
+    per = [c / len(lat) * 1000 for c in cpu]
     return (
         f"| {name} | {mode} | {clients} | {len(lat):,} | {errors} | "
-        f"{p50:.1f} | {p95:.1f} | {p99:.1f} | {len(lat) / wall:,.0f} |"
+        f"{p50:.1f} | {p95:.1f} | {p99:.1f} | {len(lat) / wall:,.0f} | "
+        f"{sum(per):.1f} | {per[0]:.1f} / {per[1]:.1f} / {per[2]:.1f} |"
     )
 
 
@@ -89,17 +109,24 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--home", type=Path, help="reuse this home's scored graph")
     ap.add_argument("--port", type=int, default=7799, help="its Bolt port (with --home)")
+    ap.add_argument(
+        "--routes",
+        nargs="+",
+        choices=["neighbourhood", "score"],
+        default=["neighbourhood", "score"],
+    )
     args = ap.parse_args()
     print(f"machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     if args.home:
         server = ManagedServer(
             load_settings(home=args.home, bolt_port=args.port, heap="2g", pagecache="1g")
         )
-        server.start()
+        started = server.start()
         try:
             measure(server.settings, args)
         finally:
-            server.stop()
+            if not started.get("already_running"):  # a server running before is left so
+                server.stop()
         return
 
     with tempfile.TemporaryDirectory(prefix="credgraph-api-bench-") as tmp:
@@ -122,6 +149,9 @@ def main() -> None:
 def measure(settings: Settings, args: argparse.Namespace) -> None:
     """Serve the scored graph of ``settings`` and drive it; prints the table."""
     gw = Gateway(settings)
+    neo4j_pid = ManagedServer(settings).pid()
+    if neo4j_pid is None:
+        raise SystemExit("the managed server is not running")
     _, key = create_key(gw, "viewer", "benchmark")
     ids = [r["id"] for r in gw.read("MATCH (s:Subject) RETURN s.id AS id ORDER BY s.id")]
     random.Random(args.seed).shuffle(ids)
@@ -178,15 +208,23 @@ def measure(settings: Settings, args: argparse.Namespace) -> None:
         }
         print(
             "| route | via | clients | requests | errors | p50 ms | p95 ms | p99 ms "
-            "| req/s |\n|---|---|---|---|---|---|---|---|---|",
+            "| req/s | CPU ms/req | Neo4j / API / client |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|",
             flush=True,
         )
+        pids = (neo4j_pid, proc.pid)
         for name, modes in cases.items():
+            if name.split()[0] not in args.routes:
+                continue
             for clients in args.clients:
                 for mode, work in modes.items():
                     drive(work, clients, 2.0)  # warm-up
-                    print(row(name, mode, clients, drive(work, clients, args.seconds)))
-                    sys.stdout.flush()
+                    before = [cpu_seconds(p) for p in pids] + [time.process_time()]
+                    res = drive(work, clients, args.seconds)
+                    after = [cpu_seconds(p) for p in pids] + [time.process_time()]
+                    spent = [b - a for a, b in zip(before, after, strict=True)]
+                    print(row(name, mode, clients, res, (spent[0], spent[1], spent[2])))
+                    print(f"  load average {os.getloadavg()[0]:.2f}", flush=True)
     finally:
         proc.terminate()
         proc.wait(30)

@@ -55,6 +55,35 @@ def record_lookup(
     return rows[0] | {"actor": actor, "subject": subject, "action": action, "via": via}
 
 
+def record_current_lookup(
+    gw: Gateway,
+    *,
+    actor: str,
+    subject: str,
+    action: str,
+    reason: str | None,
+    via: str,
+) -> dict[str, Any]:
+    """Write one audit event of a lookup in the current run and return it, ``run``
+    included (None before the first run): one statement finds the current run and
+    records it, so the event names the run the answer then uses, and a lookup spends
+    one round trip on both (the run is read afresh every time: nothing to go stale).
+    """
+    rows = gw.write(
+        "OPTIONAL MATCH (r:Run {current: true}) WITH r LIMIT 1 "
+        "CREATE (e:AuditEvent {id: $id, at: datetime(), actor: $actor, subject: $subject, "
+        "action: $action, reason: $reason, via: $via, run: r.id}) "
+        "RETURN e.id AS id, toString(e.at) AS at, e.run AS run",
+        id=f"audit-{uuid.uuid4().hex}",
+        actor=actor,
+        subject=subject,
+        action=action,
+        reason=reason.strip() if reason and reason.strip() else None,
+        via=via,
+    )
+    return rows[0] | {"actor": actor, "subject": subject, "action": action, "via": via}
+
+
 def audit_events(
     gw: Gateway, *, subject: str | None = None, actor: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:

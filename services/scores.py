@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from threading import Lock
 from typing import Any
 
-from credgraph.graph.audit import record_lookup
+from credgraph.graph.audit import record_current_lookup, record_lookup
 from credgraph.graph.engine.explain import explain, subject_records
 from credgraph.graph.engine.pipeline import EXPORT_COLUMNS, export_row, upgrade_score_row
 from credgraph.graph.engine.policy import DOMAINS, Policy, policy_from_mapping
@@ -73,6 +73,20 @@ def audit(gw: Gateway, caller: Caller, subject: str, action: str, run: str | Non
         via=caller.via,
         run=run,
     )
+
+
+def audit_current(gw: Gateway, caller: Caller, subject: str, action: str) -> str | None:
+    """Write the audit event of one lookup in the current run and return that run's
+    id (None before the first run): the run is found and recorded in one statement."""
+    event = record_current_lookup(
+        gw,
+        actor=caller.actor,
+        subject=subject,
+        action=action,
+        reason=caller.reason,
+        via=caller.via,
+    )
+    return event["run"]  # type: ignore[no-any-return]
 
 
 def risk_of(row: dict[str, Any], prefix: str = "") -> dict[str, float]:

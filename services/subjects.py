@@ -22,16 +22,16 @@ import re
 import time
 from typing import Any, LiteralString
 
+from neo4j import Query, Session
 from neo4j import exceptions as nx
 
 from credgraph.graph.errors import DatabaseError, NotFound, UsageError
 from credgraph.graph.gateway import Gateway, translate_errors
 from credgraph.graph.model import PROVENANCE_FIELDS, provenance
-from credgraph.graph.runs import Runs
 from credgraph.graph.settings import Settings
 from credgraph.services.apikeys import rank
 from credgraph.services.caller import Caller
-from credgraph.services.scores import audit
+from credgraph.services.scores import audit_current
 
 # -------------------------------------------------------------- redaction
 PERSON_FIELDS = ("name", "aliases", "country", "birth_date", "national_id", "net_worth")
@@ -110,10 +110,6 @@ def kind_of(labels: list[str]) -> str:
     return "subject"
 
 
-def _current_run(gw: Gateway, settings: Settings) -> dict[str, Any] | None:
-    return Runs(gw, settings).current()
-
-
 # -------------------------------------------------------------- search
 _LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
 
@@ -147,9 +143,7 @@ def search(
     ``subject_names``), best match first; every subject by id when ``q`` is empty.
     One page of ``limit`` from ``offset``; ``next_offset`` is None on the last page.
     Audited as one lookup (subject ``*``, action ``search``)."""
-    run = _current_run(gw, settings)
-    run_id = run["id"] if run else None
-    audit(gw, caller, "*", "search", run_id)
+    run_id = audit_current(gw, caller, "*", "search")
     text = (q or "").strip()
     want = limit + 1
     if not text:
@@ -212,9 +206,7 @@ def search(
 def subject_view(gw: Gateway, settings: Settings, subject_id: str, *, caller: Caller) -> dict:
     """One subject's data (redacted by role), its current score and its own records.
     Audited first (action ``subject``), also when the subject is not found."""
-    run = _current_run(gw, settings)
-    run_id = run["id"] if run else None
-    audit(gw, caller, subject_id, "subject", run_id)
+    run_id = audit_current(gw, caller, subject_id, "subject")
     rows = gw.read(
         "MATCH (n:Subject {id: $id}) "
         "OPTIONAL MATCH (sc:Score {run: $run, subject: n.id}) "
@@ -292,19 +284,19 @@ class _TimedOut(Exception):
 
 
 def _read_within(
-    gw: Gateway, cypher: LiteralString, deadline: float, **params: Any
-) -> list[dict[str, Any]]:
-    """One read in an explicit transaction whose server-side timeout is the time left
-    (not retried: a timed-out read is cut, not repeated)."""
+    s: Session, cypher: LiteralString, deadline: float, **params: Any
+) -> tuple[Any, ...]:
+    """One read, auto-commit (one round trip, not retried: a timed-out read is cut,
+    not repeated), whose server-side timeout is the time left; its one row's values.
+    Every query here returns one row of collected lists: one Bolt message to decode,
+    no per-record conversion."""
     left = deadline - time.monotonic()
     if left <= 0.05:
         raise _TimedOut
     try:
-        with translate_errors(), gw.session(read_only=True) as s:
-            with s.begin_transaction(timeout=left) as tx:
-                rows = [r.data() for r in tx.run(cypher, params)]
-                tx.commit()
-                return rows
+        with translate_errors():
+            record = s.run(Query(cypher, timeout=left), params).single(strict=True)
+            return tuple(record)
     except DatabaseError as exc:
         cause = exc.__cause__
         if isinstance(cause, nx.Neo4jError) and "TimedOut" in (cause.code or ""):
@@ -315,40 +307,51 @@ def _read_within(
 _CENTRE: LiteralString = (
     "OPTIONAL MATCH (s:Subject {id: $id}) OPTIONAL MATCH (l:Loan {id: $id}) "
     "OPTIONAL MATCH (b:BlacklistEntry {id: $id}) "
-    "WITH coalesce(s, l, b) AS c WHERE c IS NOT NULL RETURN elementId(c) AS eid"
+    "RETURN elementId(coalesce(s, l, b)) AS eid"
 )
 # Every walk step starts from the nodes it has by their element ids, one seek each
 # (UNWIND + a correlated subquery with elementId(x) = id: never a scan of a label).
-_EXPAND: LiteralString = (
+_STEP: LiteralString = (
     "UNWIND $frontier AS fid CALL (fid) { MATCH (a) WHERE elementId(a) = fid "
     "MATCH (a)-[r]-(b) WHERE type(r) IN $types "
     "AND (b:Subject OR b:Loan OR b:BlacklistEntry) AND NOT elementId(b) IN $seen "
     "RETURN b } "
-    "WITH DISTINCT b LIMIT $room RETURN elementId(b) AS eid"
+    "WITH DISTINCT b LIMIT $room RETURN collect(elementId(b)) AS eids"
 )
+# The centre and the first step in one round trip (no centre: null and no step).
+_FIRST: LiteralString = (
+    "OPTIONAL MATCH (s:Subject {id: $id}) OPTIONAL MATCH (l:Loan {id: $id}) "
+    "OPTIONAL MATCH (x:BlacklistEntry {id: $id}) "
+    "WITH coalesce(s, l, x) AS c "
+    "CALL (c) { WITH c WHERE c IS NOT NULL "
+    "  MATCH (c)-[r]-(b) WHERE type(r) IN $types "
+    "  AND (b:Subject OR b:Loan OR b:BlacklistEntry) AND b <> c "
+    "  WITH DISTINCT b LIMIT $room RETURN collect(elementId(b)) AS eids } "
+    "RETURN elementId(c) AS eid, eids"
+)
+# What was reached, nodes and edges, in one round trip.
 _NODES: LiteralString = (
-    "UNWIND $ids AS nid CALL (nid) { MATCH (n) WHERE elementId(n) = nid RETURN n } "
+    "CALL () { UNWIND $ids AS nid CALL (nid) { MATCH (n) WHERE elementId(n) = nid RETURN n } "
     "OPTIONAL MATCH (sc:Score {run: $run, subject: n.id}) WHERE n:Subject "
-    "RETURN elementId(n) AS eid, labels(n) AS labels, n.id AS id, n.name AS name, "
-    "n.amount AS amount, n.currency AS currency, n.status AS status, n.list AS list, "
-    "sc.trust_score AS trust_score, sc.intrinsic AS intrinsic, sc.network AS network, "
-    "sc.total AS total"
+    "RETURN collect([elementId(n), labels(n), n.id, n.name, n.amount, n.currency, "
+    "n.status, n.list, sc.trust_score, sc.intrinsic, sc.network, sc.total]) AS nodes } "
 )
 # The relationships among the nodes reached. From a node with fewer relationships
 # than nodes reached, walk them all; from a hub (a bank lends to thousands), look up
 # each reached node and expand into the pair instead (Neo4j walks the smaller side),
 # so that a bank in the neighbourhood does not cost a walk over all its loans.
 _EDGES: LiteralString = (
-    "UNWIND $ids AS nid CALL (nid) { MATCH (a) WHERE elementId(a) = nid RETURN a } "
+    "CALL () { UNWIND $ids AS nid CALL (nid) { MATCH (a) WHERE elementId(a) = nid RETURN a } "
     "CALL (a) { WITH a WHERE COUNT { (a)-->() } <= size($ids) "
     "MATCH (a)-[r]->(b) WHERE type(r) IN $types AND elementId(b) IN $ids RETURN r, b "
     "UNION "
     "WITH a WHERE COUNT { (a)-->() } > size($ids) "
     "UNWIND $ids AS bid CALL (bid) { MATCH (b) WHERE elementId(b) = bid RETURN b } "
     "MATCH (a)-[r]->(b) WHERE type(r) IN $types RETURN r, b } "
-    "RETURN elementId(r) AS eid, elementId(a) AS src, elementId(b) AS dst, type(r) AS type, "
-    "r.amount AS amount, r.share AS share, r.kind AS guarantee_kind"
+    "RETURN collect([elementId(r), elementId(a), elementId(b), type(r), "
+    "r.amount, r.share, r.kind]) AS edges } "
 )
+_DETAILS: LiteralString = _NODES + _EDGES + "RETURN nodes, edges"
 
 
 def neighbourhood(
@@ -370,90 +373,108 @@ def neighbourhood(
     loan is one hop from its lender, its borrower and its guarantors). ``truncated``
     is ``limit`` when the node limit cut it, ``time`` when the time limit
     (``time_limit``, else ``settings.neighbourhood_time_limit``) did, else None. ``{id}`` may also name a loan or blacklist entry (to expand through one).
-    Audited first (action ``neighbourhood``)."""
+    Audited first (action ``neighbourhood``; the same statement reads the current run).
+
+    Round trips: the audit event, the centre with the first step, one per further
+    step, the details (nodes and edges) of what was reached; each read is one
+    auto-commit query in one session. The walk has ``time_limit``; the centre and
+    the details get time of their own (a cut walk still answers what it reached)."""
     if not 1 <= depth <= MAX_DEPTH:
         raise UsageError(f"depth must be 1 to {MAX_DEPTH}, not {depth}", field="depth")
     if not 1 <= limit <= HARD_CAP:
         raise UsageError(f"limit must be 1 to {HARD_CAP}, not {limit}", field="limit")
     types = [EDGE_KINDS[k] for k in check_kinds(kinds)]
-    run = _current_run(gw, settings)
-    run_id = run["id"] if run else None
-    audit(gw, caller, subject_id, "neighbourhood", run_id)
+    run_id = audit_current(gw, caller, subject_id, "neighbourhood")
     if time_limit is None:
         time_limit = settings.neighbourhood_time_limit
     deadline = time.monotonic() + time_limit
-    centre = _read_within(gw, _CENTRE, deadline + 5, id=subject_id)
-    if not centre:
-        raise NotFound(f"no subject {subject_id!r}", field="subject")
-    seen = [centre[0]["eid"]]
-    level = {seen[0]: 0}
-    frontier = list(seen)
-    truncated: str | None = None
-    for d in range(1, depth + 1):
-        room = limit - len(seen)
-        if room <= 0 or not frontier:
-            break
-        try:
-            rows = _read_within(
-                gw, _EXPAND, deadline, frontier=frontier, types=types, seen=seen, room=room + 1
-            )
-        except _TimedOut:
-            truncated = "time"
-            break
-        new = [r["eid"] for r in rows]
-        if len(new) > room:
-            new = new[:room]
-            truncated = "limit"
-        for eid in new:
-            level[eid] = d
-        seen += new
-        frontier = new
-        if truncated:
-            break
-    # Details of what was reached: bounded by the cap, given time of their own.
-    after = time.monotonic() + max(time_limit, 1.0)
-    node_rows = _read_within(gw, _NODES, after, ids=seen, run=run_id)
-    edge_rows = _read_within(gw, _EDGES, after, ids=seen, types=types)
+    with gw.session(read_only=True) as s:
+        truncated: str | None = None
+        first: list[str] | None = None
+        if limit == 1:  # no room for a step: the centre alone
+            (centre,) = _read_within(s, _CENTRE, deadline + 5, id=subject_id)
+        else:
+            try:
+                centre, first = _read_within(
+                    s, _FIRST, deadline, id=subject_id, types=types, room=limit
+                )
+            except _TimedOut:  # the first step was cut: find the centre alone
+                (centre,) = _read_within(s, _CENTRE, deadline + 5, id=subject_id)
+                truncated = "time"
+        if centre is None:
+            raise NotFound(f"no subject {subject_id!r}", field="subject")
+        seen = [centre]
+        level = {centre: 0}
+        frontier = list(seen)
+        for d in range(1, depth + 1):
+            room = limit - len(seen)
+            if room <= 0 or not frontier or truncated:
+                break
+            if d == 1 and first is not None:
+                new = first
+            else:
+                try:
+                    (new,) = _read_within(
+                        s, _STEP, deadline, frontier=frontier, types=types, seen=seen, room=room + 1
+                    )
+                except _TimedOut:
+                    truncated = "time"
+                    break
+            if len(new) > room:
+                new = new[:room]
+                truncated = "limit"
+            for eid in new:
+                level[eid] = d
+            seen += new
+            frontier = new
+        # Details of what was reached: bounded by the cap, given time of their own.
+        after = time.monotonic() + max(time_limit, 1.0)
+        node_rows, edge_rows = _read_within(s, _DETAILS, after, ids=seen, run=run_id, types=types)
     keys: dict[str, str] = {}
     nodes = []
-    for r in sorted(node_rows, key=lambda r: (level[r["eid"]], str(r["id"]))):
-        kind = kind_of(r["labels"])
-        key = f"{kind}:{r['id']}"
-        keys[r["eid"]] = key
+    # rows: [eid, labels, id, name, amount, currency, status, list, trust, intrinsic,
+    # network, total] per node; [eid, source eid, target eid, type, amount, share,
+    # guarantee kind] per edge
+    for eid, labels, nid, name, amount, currency, status, listed, trust, *risk in sorted(
+        node_rows, key=lambda r: (level[r[0]], str(r[2]))
+    ):
+        kind = kind_of(labels)
+        key = f"{kind}:{nid}"
+        keys[eid] = key
         if kind in ("person", "firm"):
-            label = display_name(kind, r["name"], caller) or r["id"]
+            label = display_name(kind, name, caller) or nid
         elif kind == "loan":
-            label = f"loan {r['id']}"
+            label = f"loan {nid}"
         else:
-            label = f"{r['list']} {r['id']}"
+            label = f"{listed} {nid}"
         nodes.append(
             {
                 "key": key,
-                "id": r["id"],
+                "id": nid,
                 "kind": kind,
                 "label": label,
-                "depth": level[r["eid"]],
-                "trust_score": r["trust_score"],
+                "depth": level[eid],
+                "trust_score": trust,
                 "risk": None
-                if r["total"] is None
-                else {"intrinsic": r["intrinsic"], "network": r["network"], "total": r["total"]},
-                "amount": r["amount"],
-                "currency": r["currency"],
-                "status": r["status"],
+                if risk[2] is None
+                else {"intrinsic": risk[0], "network": risk[1], "total": risk[2]},
+                "amount": amount,
+                "currency": currency,
+                "status": status,
             }
         )
     edges = [
         {
-            "key": f"{r['type'].lower()}:{keys[r['src']]}>{keys[r['dst']]}:{r['eid'].rsplit(':', 1)[-1]}",
-            "source": keys[r["src"]],
-            "target": keys[r["dst"]],
-            "kind": r["type"].lower(),
-            "amount": r["amount"],
-            "share": r["share"],
-            "guarantee_kind": r["guarantee_kind"],
+            "key": f"{rtype.lower()}:{keys[src]}>{keys[dst]}:{eid.rsplit(':', 1)[-1]}",
+            "source": keys[src],
+            "target": keys[dst],
+            "kind": rtype.lower(),
+            "amount": amount,
+            "share": share,
+            "guarantee_kind": gkind,
         }
-        for r in sorted(edge_rows, key=lambda r: r["eid"])
-        if r["src"] in keys and r["dst"] in keys
+        for eid, src, dst, rtype, amount, share, gkind in sorted(edge_rows)
+        if src in keys and dst in keys
     ]
     return {
         "centre": keys[seen[0]],
