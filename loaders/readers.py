@@ -29,9 +29,10 @@ Blocks (:func:`read_blocks`, what a load reads with)
     parts of a CSV file come as :class:`RawBlock` objects of Arrow string columns,
     parsed by ``pyarrow.csv`` instead of one :class:`RawRow` at a time. The file is cut
     at line ends into chunks of about 1 MiB. A chunk is plain when it holds no quote
-    character, no NUL and no blank line, is valid UTF-8, ends its lines with LF or
-    CRLF only, and Arrow reads one record per line with the header's number of fields;
-    Arrow then reads it exactly as the row reader would. Any other chunk is read by the
+    character, no NUL and no blank line, is valid UTF-8 that does not start with a
+    byte order mark, ends its lines with LF or CRLF only, and Arrow reads one record
+    per line with the header's number of fields; Arrow then reads it exactly as the
+    row reader would. Any other chunk is read by the
     row reader, from the chunk's first line; should a quoted field run on past the
     chunk's end, or a line end with a lone CR, the row reader reads the rest of the file.
     Parquet files (and FtM) come as rows.
@@ -406,8 +407,8 @@ def _plain_block(
     chunk: bytes, lines: int, file: str, line0: int, present: list[str], options: Any
 ) -> RawBlock | None:
     """``chunk`` as a block, when each of its lines is one record Arrow reads exactly as
-    :func:`_csv_rows` would: no quote, NUL or blank line, valid UTF-8, every line with the
-    header's number of fields. None otherwise."""
+    :func:`_csv_rows` would: no quote, NUL or blank line, valid UTF-8, not starting with
+    a BOM, every line with the header's number of fields. None otherwise."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -416,7 +417,7 @@ def _plain_block(
         or b"\x00" in chunk
         or b"\n\n" in chunk
         or b"\n\r\n" in chunk
-        or chunk.startswith((b"\n", b"\r\n"))
+        or chunk.startswith((b"\n", b"\r\n", b"\xef\xbb\xbf"))  # Arrow drops a leading BOM
     ):
         return None
     try:

@@ -332,6 +332,9 @@ class Validator:
                     blocks.append(_rows_block(plan, chunk))
                     chunk = []
             while held >= size:
+                if chunk:
+                    blocks.append(_rows_block(plan, chunk))
+                    chunk = []
                 block, blocks = _take(blocks, size)
                 held -= size
                 yield self._batch(spec, block, stats)
