@@ -32,16 +32,16 @@ Rules (the product contract, nothing more):
   numbers at most ``layout.MAX_INT`` (Neo4j's 64-bit integers). See docs/data-model.md.
 
 Every problem of a row's own values is reported (one :class:`Reject` per bad column); key
-and reference checks run only on rows whose values are fine.
+and reference checks run only on rows whose values are fine. A row is either wholly valid
+or rejected. Keys of ``RawRow.values`` that are not layout columns (FtM extras such as
+``aliases``) are passed through untouched, except ``share_unknown`` which becomes ``True``.
 
 How (speed, not rules): rows are validated in batches, column by column over Arrow
 (:mod:`loaders.colcheck`: whole-column type casts, null, range, length, control
 character and enum checks), keys and references a batch at a time; only the rows a
 column check cannot vouch for go through the per-row code (:meth:`Validator._typed`),
-which alone words the reasons. Both give the same valid rows and the same rejects
-(tests/loaders/test_columnwise.py checks it against ``Validator(rowwise=True)``). A row is either wholly valid
-or rejected. Keys of ``RawRow.values`` that are not layout columns (FtM extras such as
-``aliases``) are passed through untouched, except ``share_unknown`` which becomes ``True``.
+which alone words the reasons. Both give the same valid rows and the same rejects in
+the same order (tests/loaders/test_columnwise.py, against ``Validator(rowwise=True)``).
 """
 
 from __future__ import annotations
