@@ -33,7 +33,12 @@ def main() -> None:
     for name in [m for m in sys.modules if m == "credgraph" or m.startswith("credgraph.")]:
         del sys.modules[name]
     import credgraph
-    from credgraph.loaders.readers import discover, read_rows
+    from credgraph.loaders import readers as _readers
+    from credgraph.loaders.readers import discover
+
+    # What a load reads with: blocks where this checkout has them (column-wise
+    # validation), else rows (a checkout from before, for --root comparisons).
+    read = getattr(_readers, "read_blocks", None) or _readers.read_rows
     from credgraph.loaders.validate import Validator
 
     print(f"credgraph from {Path(credgraph.__path__[0]).resolve().parent}")
@@ -50,7 +55,7 @@ def main() -> None:
         parts = []
         for spec, path in discover(args.data, None):
             t1, c1 = time.perf_counter(), own_cpu()
-            for batch in v.validate_file(spec, read_rows(spec, path)):
+            for batch in v.validate_file(spec, read(spec, path)):
                 rows += len(batch.rows)
                 rejects += len(batch.rejects)
             parts.append(f"{path.name} {time.perf_counter() - t1:.2f}/{own_cpu() - c1:.2f}")

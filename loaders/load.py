@@ -36,7 +36,7 @@ from credgraph.graph.schema import ensure_schema
 from credgraph.loaders.ftm import FtmReader, read_ftm
 from credgraph.loaders.interrupt import Interrupted, StopSignals
 from credgraph.loaders.layout import FileSpec
-from credgraph.loaders.readers import RawRow, discover, read_rows
+from credgraph.loaders.readers import RawBlock, RawRow, discover, read_blocks, read_rows
 from credgraph.loaders.rejects import RejectWriter
 from credgraph.loaders.validate import Reject, Validator, ValidRow
 from credgraph.loaders.writer import is_fresh, load_params, to_params, write_rows
@@ -133,8 +133,10 @@ def _load_day(report: LoadReport) -> date:
 
 def _spec_streams(
     path: Path, fmt: Format | None, reader: FtmReader | None = None
-) -> Iterator[tuple[FileSpec, str, Iterable[RawRow], FtmReader | None]]:
-    """(spec, file name, rows) in load order, for a folder or an FtM file.
+) -> Iterator[tuple[FileSpec, str, Iterable[RawRow | RawBlock], FtmReader | None]]:
+    """(spec, file name, rows) in load order, for a folder or an FtM file; rows of a
+    folder's files come partly in blocks (``readers.read_blocks``), for the validator's
+    column-wise checks.
 
     For FtM, pass the reader to see its ``problems`` (lines that are not entities)
     even when the file yields no row at all.
@@ -146,7 +148,7 @@ def _spec_streams(
         return
     files, _ = _sources(path, fmt)
     for spec, p in files:
-        yield spec, p.name, read_rows(spec, p), None
+        yield spec, p.name, read_blocks(spec, p), None
 
 
 def prepare(

@@ -24,6 +24,19 @@ Header rules (both formats)
     header when it is called, before any row is read. An empty (0-byte) CSV file, or a
     header-only one, gives zero rows and no error.
 
+Blocks (:func:`read_blocks`, what a load reads with)
+    The same rows as :func:`read_rows`, with the same numbers and values, but the plain
+    parts of a CSV file come as :class:`RawBlock` objects of Arrow string columns,
+    parsed by ``pyarrow.csv`` instead of one :class:`RawRow` at a time. The file is cut
+    at line ends into chunks of about 1 MiB. A chunk is plain when it holds no quote
+    character, no NUL and no blank line, is valid UTF-8 that does not start with a
+    byte order mark, ends its lines with LF or CRLF only, and Arrow reads one record
+    per line with the header's number of fields; Arrow then reads it exactly as the
+    row reader would. Any other chunk is read by the
+    row reader, from the chunk's first line; should a quoted field run on past the
+    chunk's end, or a line end with a lone CR, the row reader reads the rest of the file.
+    Parquet files (and FtM) come as rows.
+
 Parquet values are turned into the strings the validator parses: dates (and midnight
 timestamps) as ``YYYY-MM-DD``, integers and decimals exactly, floats with ``repr`` (shortest
 round-trip form); nulls become ``None``.
@@ -54,6 +67,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,6 +91,9 @@ _FIELD_SIZE_LIMIT = 1 << 30
 # Lone surrogates come only from undecodable bytes under errors="surrogateescape".
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _PARQUET_BATCH_ROWS = 1024
+_CSV_CHUNK_BYTES = 1 << 20
+_MALFORMED = "malformed CSV: "
+_OPEN_QUOTE = _MALFORMED + "unexpected end of data"
 _VERIFY_BATCH_ROWS = 65536
 
 
@@ -145,6 +162,52 @@ def discover(path: Path, fmt: Format | None = None) -> Discovered:
     return Discovered(found, ignored)
 
 
+@dataclass(slots=True)
+class RawBlock:
+    """Consecutive rows of one input file as Arrow string columns, before validation.
+
+    What :func:`read_blocks` gives for the plain parts of a CSV file (see "Blocks" in
+    the module docstring): ``rows`` are the row numbers (as :attr:`RawRow.row`),
+    ``columns`` maps each layout column the file holds to a ``pyarrow`` string array
+    of ``len(rows)`` values (``None`` where :class:`RawRow` would hold ``None``); a
+    layout column the file lacks is absent (all ``None``). ``raws``, when set, holds
+    the :class:`RawRow` each row came from, or None for a row read by Arrow (the
+    validator builds blocks of rows too);
+    ``odd`` the positions of rows the columns do not tell whole (read errors, values
+    that are not text), which the validator checks one by one.
+    """
+
+    file: str
+    rows: list[int]
+    columns: dict[str, Any]
+    raws: list[RawRow | None] | None = None
+    odd: list[int] | None = None
+
+    def raw(self, spec: FileSpec, i: int) -> RawRow:
+        """Row ``i`` as the :class:`RawRow` :func:`read_rows` gives for it."""
+        if self.raws is not None:
+            raw = self.raws[i]
+            if raw is not None:
+                return raw
+        values: dict[str, RawValue] = {}
+        for name in spec.column_names:
+            col = self.columns.get(name)
+            values[name] = None if col is None else col[i].as_py()
+        return RawRow(self.file, self.rows[i], values)
+
+
+def read_blocks(spec: FileSpec, path: Path) -> Iterator[RawRow | RawBlock]:
+    """The rows of one input file, as :func:`read_rows` gives them, some grouped in
+    :class:`RawBlock` objects (CSV only; see "Blocks" in the module docstring).
+
+    The header is checked now, as by :func:`read_rows`.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        return _read_parquet(spec, path)
+    return _read_csv(spec, path, blocks=True)
+
+
 def read_rows(spec: FileSpec, path: Path) -> Iterator[RawRow]:
     """Stream the rows of one input file (``.parquet`` by suffix, CSV otherwise).
 
@@ -178,7 +241,7 @@ def check_header(spec: FileSpec, file: str, header: list[str]) -> dict[str, int]
 # -- CSV ----------------------------------------------------------------------------------
 
 
-def _read_csv(spec: FileSpec, path: Path) -> Iterator[RawRow]:
+def _read_csv(spec: FileSpec, path: Path, *, blocks: bool = False) -> Iterator[Any]:
     csv.field_size_limit(_FIELD_SIZE_LIMIT)
     try:
         # Decoding with surrogateescape never fails: each undecodable byte becomes one lone
@@ -206,6 +269,10 @@ def _read_csv(spec: FileSpec, path: Path) -> Iterator[RawRow]:
     except BaseException:
         f.close()
         raise
+    if blocks:
+        lines = reader.line_num
+        f.close()
+        return _csv_blocks(spec, path, lines, len(header), positions)
     return _csv_rows(spec, path.name, f, reader, len(header), positions)
 
 
@@ -216,20 +283,23 @@ def _csv_rows(
     reader: Any,
     width: int,
     positions: dict[str, int],
+    line0: int = 0,
 ) -> Iterator[RawRow]:
+    """Rows from ``reader`` (over ``f``, closed at the end); ``line0`` lines of the file
+    come before the reader's first line."""
     columns = spec.column_names
     slots = [(name, positions.get(name)) for name in columns]
     with f:
         last_line = reader.line_num
         while True:
-            start = last_line + 1
+            start = line0 + last_line + 1
             try:
                 record = next(reader)
             except StopIteration:
                 return
             except csv.Error as e:
                 last_line = reader.line_num
-                yield RawRow(file, start, _empty(columns), error=f"malformed CSV: {e}")
+                yield RawRow(file, start, _empty(columns), error=f"{_MALFORMED}{e}")
                 continue
             last_line = reader.line_num
             if not record:  # blank line
@@ -248,6 +318,117 @@ def _csv_rows(
             elif n != width:
                 error = f"expected {width} fields, found {n}"
             yield RawRow(file, start, values, error=error, error_column=error_column)
+
+
+def _csv_blocks(
+    spec: FileSpec, path: Path, header_lines: int, width: int, positions: dict[str, int]
+) -> Iterator[RawRow | RawBlock]:
+    """The data rows of a CSV file after its ``header_lines`` lines: plain chunks parsed
+    by Arrow into :class:`RawBlock` objects, other chunks by :func:`_csv_rows`, the rest
+    of the file by :func:`_csv_rows` from the first chunk whose lines may not be its
+    records (see "Blocks" in the module docstring)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    file = path.name
+    names = [f"c{i}" for i in range(width)]
+    present = [name for name in spec.column_names if name in positions]
+    options = (
+        pacsv.ReadOptions(column_names=names, use_threads=False),
+        pacsv.ParseOptions(quote_char=False, newlines_in_values=False, ignore_empty_lines=False),
+        pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=True,
+            null_values=[""],
+            include_columns=[names[positions[name]] for name in present],
+        ),
+    )
+
+    def rest(offset: int, line0: int) -> Iterator[RawRow]:
+        g = open(path, "rb")  # noqa: SIM115 - closed by _csv_rows
+        g.seek(offset)
+        t = io.TextIOWrapper(g, encoding="utf-8", errors="surrogateescape", newline="")
+        return _csv_rows(spec, file, t, csv.reader(t, strict=True), width, positions, line0)
+
+    with open(path, "rb") as fb:
+        data = b""
+        offset = 0  # of `data` in the file
+        while data.count(b"\n") < header_lines:
+            more = fb.read(_CSV_CHUNK_BYTES)
+            if not more:
+                return
+            data += more
+        cut = 0
+        for _ in range(header_lines):
+            cut = data.index(b"\n", cut) + 1
+        if data[:cut].count(b"\r") != data[:cut].count(b"\r\n"):
+            yield from _read_csv(spec, path)  # a lone CR in the header lines
+            return
+        line0, data, offset = header_lines, data[cut:], cut
+        eof = False
+        while not eof:
+            more = fb.read(_CSV_CHUNK_BYTES)
+            data += more
+            if more:
+                end = data.rfind(b"\n") + 1
+                if end == 0:
+                    continue
+            else:
+                eof, end = True, len(data)
+            chunk, data = data[:end], data[end:]
+            if not chunk:
+                break
+            lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+            if chunk.count(b"\r") != chunk.count(b"\r\n"):  # a lone CR ends a line too
+                yield from rest(offset, line0)
+                return
+            block = _plain_block(chunk, lines, file, line0, present, options)
+            if block is not None:
+                yield block
+            else:
+                text = chunk.decode("utf-8", "surrogateescape")
+                sio = io.StringIO(text, newline="")
+                rows = list(
+                    _csv_rows(
+                        spec, file, sio, csv.reader(sio, strict=True), width, positions, line0
+                    )
+                )
+                last = rows[-1] if rows else None
+                if not eof and last is not None and last.error == _OPEN_QUOTE:
+                    # a quoted field goes on past this chunk
+                    yield from rest(offset, line0)
+                    return
+                yield from rows
+            line0 += lines
+            offset += len(chunk)
+
+
+def _plain_block(
+    chunk: bytes, lines: int, file: str, line0: int, present: list[str], options: Any
+) -> RawBlock | None:
+    """``chunk`` as a block, when each of its lines is one record Arrow reads exactly as
+    :func:`_csv_rows` would: no quote, NUL or blank line, valid UTF-8, not starting with
+    a BOM, every line with the header's number of fields. None otherwise."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if (
+        b'"' in chunk
+        or b"\x00" in chunk
+        or b"\n\n" in chunk
+        or b"\n\r\n" in chunk
+        or chunk.startswith((b"\n", b"\r\n", b"\xef\xbb\xbf"))  # Arrow drops a leading BOM
+    ):
+        return None
+    try:
+        chunk.decode("utf-8")
+        table = pacsv.read_csv(pa.py_buffer(chunk), *options)
+    except (UnicodeDecodeError, pa.ArrowException):
+        return None
+    if table.num_rows != lines:
+        return None
+    columns = {name: table.column(i).combine_chunks() for i, name in enumerate(present)}
+    return RawBlock(file, list(range(line0 + 1, line0 + 1 + lines)), columns)
 
 
 def _show_bytes(value: str) -> str:

@@ -35,6 +35,13 @@ Every problem of a row's own values is reported (one :class:`Reject` per bad col
 and reference checks run only on rows whose values are fine. A row is either wholly valid
 or rejected. Keys of ``RawRow.values`` that are not layout columns (FtM extras such as
 ``aliases``) are passed through untouched, except ``share_unknown`` which becomes ``True``.
+
+How (speed, not rules): rows are validated in batches, column by column over Arrow
+(:mod:`loaders.colcheck`: whole-column type casts, null, range, length, control
+character and enum checks), keys and references a batch at a time; only the rows a
+column check cannot vouch for go through the per-row code (:meth:`Validator._typed`),
+which alone words the reasons. Both give the same valid rows and the same rejects in
+the same order (tests/loaders/test_columnwise.py, against ``Validator(rowwise=True)``).
 """
 
 from __future__ import annotations
@@ -44,9 +51,16 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import repeat
+from operator import itemgetter
 from pathlib import PurePath
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from credgraph.loaders.colcheck import check_column, string_array
 from credgraph.loaders.layout import (
     MAX_INDEXED_BYTES,
     MAX_INT,
@@ -54,14 +68,12 @@ from credgraph.loaders.layout import (
     Column,
     FileSpec,
 )
-from credgraph.loaders.readers import RawRow, RawValue
+from credgraph.loaders.readers import RawBlock, RawRow, RawValue
 
 Known = Callable[[str, list[str]], set[str]]
 
 MISSING = "missing required value"
-_UNSEEN = object()
 _NO_CLAIMS: dict[Any, Any] = {}
-_CACHE_SIZE = 65536  # distinct texts remembered per column
 BATCH_SIZE = 5000
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -246,11 +258,19 @@ class Validator:
     ``known(space, ids)`` answers which of ``ids`` already exist in the graph, ``space``
     being ``subject``, ``person``, ``firm`` or ``loan``; ``None`` means an empty graph. It
     is called at most a few times per batch, with distinct ids.
+
+    ``rowwise=True`` checks every row with the per-row code alone (:meth:`_typed`, then
+    keys and references row after row), as the validator did before its column-wise
+    checks: the reference the column-wise path is tested against (same valid rows, same
+    rejects), and a baseline for benchmarks. Slower; never used by a load.
     """
 
-    def __init__(self, known: Known | None = None, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, known: Known | None = None, *, batch_size: int = BATCH_SIZE, rowwise: bool = False
+    ) -> None:
         self._known = known
         self._batch_size = batch_size
+        self._rowwise = rowwise
         # space -> key -> claim (see _pack); spaces: "subject", "loan", and per-file
         # for the others.
         self._claims: dict[str, dict[str, int]] = {}
@@ -270,10 +290,12 @@ class Validator:
         return {k: dict(v) for k, v in self._summary.items()}
 
     def validate_file(
-        self, spec: FileSpec, rows: Iterable[RawRow], *, file: str | None = None
+        self, spec: FileSpec, rows: Iterable[RawRow | RawBlock], *, file: str | None = None
     ) -> Iterator[Batch]:
         """Validate the rows of one file, yielding one :class:`Batch` per ``batch_size`` rows.
 
+        ``rows``: :class:`RawRow` objects, or :class:`RawBlock` objects of several rows
+        (``readers.read_blocks``), in row order; the result is the same either way.
         ``file`` names the file in :meth:`summary` when it has no rows (default: the rows'
         own file name, or ``<spec.name>``). Each kind of file comes once per load (readers
         give one file per kind, FtM groups its rows by kind): once a file whose keys
@@ -282,26 +304,48 @@ class Validator:
         """
         label = file
         stats: dict[str, int] | None = None
-        chunk: list[RawRow] = []
+        chunk: list[RawRow] = []  # rows not yet in a block
+        blocks: list[RawBlock] = []  # blocks not yet validated, and their rows
+        held = 0
+        size = self._batch_size
+        plan = self._plan(spec)
 
-        def start(first: RawRow | None) -> dict[str, int]:
+        def start(first: RawRow | RawBlock | None) -> dict[str, int]:
             name = label or (first.file if first is not None else spec.name)
             if PurePath(name).stem != spec.name:
                 name = f"{name}:{spec.name}"
             return self._summary.setdefault(name, {"read": 0, "valid": 0, "rejected": 0})
 
-        for raw in rows:
+        for item in rows:
             if stats is None:
-                stats = start(raw)
-            chunk.append(raw)
-            if len(chunk) >= self._batch_size:
-                yield self._batch(spec, chunk, stats)
-                chunk = []
+                stats = start(item)
+            if type(item) is RawBlock:
+                if chunk:
+                    blocks.append(_rows_block(plan, chunk))
+                    chunk = []
+                blocks.append(item)
+                held += len(item.rows)
+            else:
+                chunk.append(item)  # type: ignore[arg-type]
+                held += 1
+                if len(chunk) >= size:
+                    blocks.append(_rows_block(plan, chunk))
+                    chunk = []
+            while held >= size:
+                if chunk:
+                    blocks.append(_rows_block(plan, chunk))
+                    chunk = []
+                block, blocks = _take(blocks, size)
+                held -= size
+                yield self._batch(spec, block, stats)
         if stats is None:
             stats = start(None)
         if chunk:
-            yield self._batch(spec, chunk, stats)
-        space = self._plan(spec).space
+            blocks.append(_rows_block(plan, chunk))
+        if held:
+            block, blocks = _take(blocks, held)
+            yield self._batch(spec, block, stats)
+        space = plan.space
         if space not in _REFERENCED:
             self._claims.pop(space, None)
 
@@ -335,33 +379,60 @@ class Validator:
         first_file = self._files[file_no]
         return f"row {row}" if first_file == file else f"{first_file} row {row}"
 
-    def _batch(self, spec: FileSpec, chunk: list[RawRow], stats: dict[str, int]) -> Batch:
+    def _batch(self, spec: FileSpec, block: RawBlock, stats: dict[str, int]) -> Batch:
         plan = self._plan(spec)
-        batch = Batch(chunk[0].file)
+        file = block.file
+        batch = Batch(file)
         claims = self._claims.setdefault(plan.space, {})
-        typed_rows = self._typed_rows(plan, chunk)
-        stats["read"] += len(chunk)
+        typed_rows, own, keys = self._typed_block(plan, block)
+        row_numbers = block.rows
+        n = len(row_numbers)
+        stats["read"] += n
         key_name = plan.key
-        # A chunk is rows of one file: its claims differ only in the row number, so
-        # the hot loops below add `row << _ROW_SHIFT` to these (see _pack).
-        file_no = self._file_no(batch.file)
+        # A block is rows of one file: its claims differ only in the row number, so
+        # the loops below add `row << _ROW_SHIFT` to these (see _pack).
+        file_no = self._file_no(file)
         pending_bits = _pack(file_no, 0, 0, ok=False)
-        pending: list[tuple[RawRow, dict[str, Any], str | None, str | None]] = []
-        for raw, (typed, rejects) in zip(chunk, typed_rows, strict=True):
-            if rejects:
-                self._claim_rejected(claims, plan, raw, typed)
-                batch.rejects.extend(rejects)
-                continue
-            key, text = plan.key_of(typed)
-            if key is not None:
-                first = claims.get(key)
-                if first is not None:
-                    batch.rejects.append(self._duplicate(plan, raw, text, first))
-                    continue
-                claims[key] = raw.row << _ROW_SHIFT | pending_bits
-            pending.append((raw, typed, key, text))
+        # The rows left after their own values and their keys are checked, in row order.
+        p_rows: list[int]
+        p_typed: list[dict[str, Any]]
+        p_keys: list[str | None]
+        p_texts: list[str | None]
+        key_list = [k for k, _ in keys]
+        if (
+            not self._rowwise
+            and not own
+            and len(set(key_list)) == n
+            and claims.keys().isdisjoint(key_list)
+        ):
+            # The common case, at once: every row's values are fine, every key is new.
+            p_rows, p_typed, p_keys = row_numbers, typed_rows, key_list  # type: ignore[assignment]
+            p_texts = [t for _, t in keys]
+            claims.update(zip(key_list, _shifted(row_numbers, pending_bits), strict=True))  # type: ignore[arg-type]
+        else:
+            p_rows, p_typed, p_keys, p_texts = [], [], [], []
+            for i, (row, typed, (key, text)) in enumerate(
+                zip(row_numbers, typed_rows, keys, strict=True)
+            ):
+                if own and i in own:
+                    rejects = own[i]
+                    if rejects:
+                        self._claim_rejected(claims, plan, file, row, typed)
+                        batch.rejects.extend(rejects)
+                        continue
+                    key, text = plan.key_of(typed)
+                if key is not None:
+                    first = claims.get(key)
+                    if first is not None:
+                        batch.rejects.append(self._duplicate(plan, file, row, text, first))
+                        continue
+                    claims[key] = row << _ROW_SHIFT | pending_bits
+                p_rows.append(row)
+                p_typed.append(typed)
+                p_keys.append(key)
+                p_texts.append(text)
 
-        graph = self._ask_graph(plan, pending)
+        graph = self._ask_graph(plan, p_typed, p_keys)
         accepted = _pack(file_no, 0, self._kind_no(plan.kind), ok=True)
         refs = plan.refs
         # Per reference: the claims it is checked against, and the bits (kind, ok) a
@@ -378,114 +449,115 @@ class Validator:
         ]
         other = plan.other
         check_kind = other is not None and other in graph
-        rows = batch.rows
-        for raw, typed, key, text in pending:
-            if check_kind and key in graph[other]:  # type: ignore[index]
-                # Like a duplicate: the id belongs to the graph's subject, not to this row.
-                del claims[key]
-                batch.rejects.append(
-                    Reject(
-                        raw.file,
-                        raw.row,
-                        key_name,
-                        key,
-                        f"id {key} is already a {other} in the graph",
+        m = len(p_rows)
+        # Which rows pass the quick test of every reference, column by column (a claim
+        # is a positive int below 2**63; a missing one counts as 0, which fails).
+        passed = np.ones(m, dtype=bool)
+        for name, ref_claims, mask, want in quick:
+            found = np.fromiter(
+                map(ref_claims.get, map(itemgetter(name), p_typed), repeat(0)),
+                dtype=np.int64,
+                count=m,
+            )
+            passed &= (found & mask) == want
+        # (no layout file references its own id space; if one did, its rows would be
+        # tested one by one, each seeing the claims of the rows before it)
+        own_space = any(ref_claims is claims for _, ref_claims, _, _ in quick)
+        if not check_kind and not own_space and not self._rowwise and passed.all():
+            good = list(range(m))
+            claims.update(zip(p_keys, _shifted(p_rows, accepted), strict=True))  # type: ignore[arg-type]
+        else:
+            good = []
+            for j in range(m):
+                row, typed, key = p_rows[j], p_typed[j], p_keys[j]
+                if check_kind and key in graph[other]:  # type: ignore[index]
+                    # Like a duplicate: the id belongs to the graph's subject, not to this row.
+                    del claims[key]  # type: ignore[arg-type]
+                    batch.rejects.append(
+                        Reject(
+                            file, row, key_name, key, f"id {key} is already a {other} in the graph"
+                        )
                     )
+                    continue
+                fails = (
+                    any(
+                        (c := rc.get(typed[name])) is None or c & mask != want
+                        for name, rc, mask, want in quick
+                    )
+                    if own_space or self._rowwise
+                    else not passed[j]
                 )
-                continue
-            for name, ref_claims, mask, want in quick:
-                c = ref_claims.get(typed[name])
-                if c is None or c & mask != want:
-                    rejects = self._check_refs(refs, raw, typed, graph)
-                    break
-            else:
-                rejects = None
-            if rejects:
-                batch.rejects.extend(rejects)  # the key stays claimed as rejected
-                continue
-            # Key columns are required: a row without its key was rejected above.
-            assert key is not None
-            claims[key] = raw.row << _ROW_SHIFT | accepted
-            assert text is not None
-            rows.append(ValidRow(raw.file, raw.row, text, typed))
-        stats["valid"] += len(rows)
-        stats["rejected"] += len(chunk) - len(rows)
+                if fails:
+                    rejects = self._check_refs(refs, file, row, typed, graph)
+                    if rejects:
+                        batch.rejects.extend(rejects)  # the key stays claimed as rejected
+                        continue
+                # Key columns are required: a row without its key was rejected above.
+                assert key is not None
+                claims[key] = row << _ROW_SHIFT | accepted
+                good.append(j)
+        batch.rows = [
+            ValidRow(file, p_rows[j], p_texts[j], p_typed[j])  # type: ignore[arg-type]
+            for j in good
+        ]
+        stats["valid"] += len(batch.rows)
+        stats["rejected"] += n - len(batch.rows)
         return batch
 
     def _typed_rows(
         self, plan: _Plan, chunk: list[RawRow]
     ) -> list[tuple[dict[str, Any], list[Reject] | None]]:
-        """Every row's typed values and its rejects (None when it has none), column by column.
+        """Every row's typed values and its rejects (None when it has none): what
+        :meth:`_typed` gives for each row, by way of :meth:`_typed_block`."""
+        typed, own, _ = self._typed_block(plan, _rows_block(plan, chunk))
+        return [(t, own.get(i)) for i, t in enumerate(typed)]
 
-        Column-wise for speed: a column's values are checked and parsed in one pass
-        (distinct texts parsed once, see ``_Col.cache``). A row with anything unusual
-        (a read error, FtM extras, a missing or unparsable value, a list) goes through
-        :meth:`_typed` instead, which gives the exact reasons; both give the same values.
+    def _typed_block(
+        self, plan: _Plan, block: RawBlock
+    ) -> tuple[
+        list[dict[str, Any]], dict[int, list[Reject] | None], list[tuple[str | None, str | None]]
+    ]:
+        """Every row's typed values, the rows checked one by one with their rejects (None
+        when they have none), and every row's key and its text (for rows not checked one
+        by one; see :meth:`_Plan.keys`).
+
+        Column-wise for speed: each column is checked and typed at once over Arrow
+        (loaders/colcheck.py). A row that a column check cannot vouch for, or with
+        anything unusual (a read error, FtM extras, a list, a text Arrow cannot hold),
+        goes through :meth:`_typed` instead, which gives the exact reasons; both give the
+        same values for a valid row.
         """
-        n = len(chunk)
-        values = [raw.values for raw in chunk]
-        slow: set[int] = set()
-        width = len(plan.columns)
-        for i, raw in enumerate(chunk):
-            if raw.error is not None or len(raw.values) != width:
-                slow.add(i)
+        n = len(block.rows)
+        slow = np.zeros(n, dtype=bool)
+        if block.odd:
+            slow[block.odd] = True
         columns: list[list[Any]] = []
-        for col in plan.columns:
-            name = col.name
-            raw_col: list[Any] = [v.get(name) for v in values]
-            types = set(map(type, raw_col))
-            if not types <= _PLAIN:  # lists (FtM): the slow path names the column
-                slow.update(i for i, v in enumerate(raw_col) if type(v) not in _PLAIN)
-                raw_col = [v if type(v) is str else None for v in raw_col]
-            if col.parses:
-                cache = col.cache
-                out = [cache.get(v, _UNSEEN) for v in raw_col]
-                if _UNSEEN in out:
-                    for i in [i for i, x in enumerate(out) if x is _UNSEEN]:
-                        v = raw_col[i]
-                        if v is None:
-                            if col.required:
-                                slow.add(i)
-                            out[i] = None
-                            continue
-                        try:
-                            parsed = parse_value(col.column, v)
-                        except _BadValue:
-                            slow.add(i)  # the slow path words the reason
-                            continue
-                        if len(cache) >= _CACHE_SIZE:
-                            cache.clear()
-                        cache[v] = out[i] = parsed
-                columns.append(out)
-            else:
-                if col.required and any(map(_blank, raw_col)):
-                    slow.update(i for i, v in enumerate(raw_col) if _blank(v))
-                # Text rules (text_problem), checked on the whole column at once: rows
-                # that may break one go the slow path, which words the reason.
-                texts = list(filter(None, raw_col))
-                if texts:
-                    joined = " ".join(texts)
-                    long = col.indexed and max(map(len, texts)) > _SHORT_ENOUGH
-                    if long or not (joined.isascii() and joined.isprintable()):
-                        bad = col.bad
-                        if long or bad.search(joined):
-                            slow.update(
-                                i
-                                for i, v in enumerate(raw_col)
-                                if v and (bad.search(v) or (col.indexed and len(v) > _SHORT_ENOUGH))
-                            )
-                columns.append(raw_col)
+        arrays = block.columns
+        if self._rowwise:
+            slow[:] = True
+        for col in plan.columns if not self._rowwise else ():
+            arr = arrays.get(col.name)
+            if arr is None:
+                if col.required:
+                    slow[:] = True
+                columns.append([None] * n)
+                continue
+            values, bad = check_column(col.column, arr, ident=col.ident, indexed=col.indexed)
+            slow |= bad
+            columns.append(values)
         names = plan.names
-        result: list[tuple[dict[str, Any], list[Reject] | None]] = (
-            [(dict(zip(names, t, strict=True)), None) for t in zip(*columns, strict=True)]
+        result = (
+            [dict(zip(names, t, strict=True)) for t in zip(*columns, strict=True)]
             if columns
-            else [({}, None)] * n
+            else [{} for _ in range(n)]
         )
-        for i in slow:
+        own: dict[int, list[Reject] | None] = {}
+        for i in np.flatnonzero(slow).tolist():
             rejects: list[Reject] = []
-            typed = self._typed(plan, chunk[i], rejects)
-            result[i] = (typed, rejects or None)
-        return result
+            raw = block.raw(plan.spec, i)
+            result[i] = self._typed(plan, raw, rejects)
+            own[i] = rejects or None
+        return result, own, plan.keys(block, n)
 
     def _typed(self, plan: _Plan, raw: RawRow, rejects: list[Reject]) -> dict[str, Any]:
         """One row's typed values, each problem of its own values added to ``rejects``."""
@@ -516,14 +588,10 @@ class Validator:
                     continue
                 values[name] = v
             else:
-                parsed = c.cache.get(v, _UNSEEN)
-                if parsed is _UNSEEN:
-                    try:
-                        parsed = parse_value(c.column, v)
-                    except _BadValue as e:
-                        rejects.append(Reject(raw.file, raw.row, name, v, str(e)))
-                        continue
-                values[name] = parsed
+                try:
+                    values[name] = parse_value(c.column, v)
+                except _BadValue as e:
+                    rejects.append(Reject(raw.file, raw.row, name, v, str(e)))
         if len(raw_values) != len(plan.columns) or share_unknown:
             for k, v in raw_values.items():  # FtM extras, passed through in order
                 if k in plan.name_set:
@@ -544,32 +612,31 @@ class Validator:
         return values
 
     def _claim_rejected(
-        self, claims: dict[str, int], plan: _Plan, raw: RawRow, typed: dict[str, Any]
+        self, claims: dict[str, int], plan: _Plan, file: str, row: int, typed: dict[str, Any]
     ) -> None:
         """A row rejected for its own values still claims its key, if it has one."""
         key, _ = plan.key_of(typed)
         if key is not None and key not in claims:
-            claims[key] = _pack(self._file_no(raw.file), raw.row, 0, ok=False)
+            claims[key] = _pack(self._file_no(file), row, 0, ok=False)
 
-    def _duplicate(self, plan: _Plan, raw: RawRow, text: Any, first: int) -> Reject:
+    def _duplicate(self, plan: _Plan, file: str, row: int, text: Any, first: int) -> Reject:
         """``text``: the id, or the parts of a composite key joined with ``|``."""
-        where = self._where(first, raw.file)
+        where = self._where(first, file)
         if plan.key is not None:
-            return Reject(
-                raw.file, raw.row, plan.key, text, f"duplicate id {text} (first at {where})"
-            )
+            return Reject(file, row, plan.key, text, f"duplicate id {text} (first at {where})")
         return Reject(
-            raw.file,
-            raw.row,
+            file,
+            row,
             "|".join(plan.composite),
             text,
             f"duplicate key {text} (first at {where})",
         )
 
     def _ask_graph(
-        self, plan: _Plan, pending: list[tuple[RawRow, dict[str, Any], str | None, str | None]]
+        self, plan: _Plan, pending: list[dict[str, Any]], keys: list[str | None]
     ) -> dict[str, set[str]]:
-        """Ask ``known`` once per space about the ids this batch needs and we don't know."""
+        """Ask ``known`` once per space about the ids this batch needs and we don't know
+        (``pending``: the typed rows left, ``keys`` their keys)."""
         found: dict[str, set[str]] = {}
         if self._known is None or not pending:
             return found
@@ -577,11 +644,11 @@ class Validator:
         for name, space, claims_space in plan.refs:
             claims = self._claims.get(claims_space, _NO_CLAIMS)
             # (not `set - claims.keys()`: that walks every claim of the load)
-            ids = {ref for _, typed, _, _ in pending if (ref := typed[name]) not in claims}
+            ids = {ref for typed in pending if (ref := typed[name]) not in claims}
             if ids:
                 wanted.setdefault(space, set()).update(ids)
         if plan.other is not None:
-            wanted.setdefault(plan.other, set()).update(p[2] for p in pending if p[2] is not None)
+            wanted.setdefault(plan.other, set()).update(k for k in keys if k is not None)
         for name, ids in wanted.items():
             if ids:
                 found[name] = set(self._known(name, sorted(ids)))
@@ -590,7 +657,8 @@ class Validator:
     def _check_refs(
         self,
         refs: tuple[tuple[str, str, str], ...],
-        raw: RawRow,
+        file: str,
+        row: int,
         typed: dict[str, Any],
         graph: dict[str, set[str]],
     ) -> list[Reject] | None:
@@ -611,13 +679,93 @@ class Validator:
             if reason is not None:
                 if rejects is None:
                     rejects = []
-                rejects.append(Reject(raw.file, raw.row, name, ref, reason))
+                rejects.append(Reject(file, row, name, ref, reason))
         return rejects
 
 
-_PLAIN = frozenset({str, type(None)})
 _REFERENCED = frozenset({"subject", "loan"})  # id spaces other files point into
 _SUBJECT_KINDS = frozenset({"person", "firm"})
+
+
+def _shifted(rows: list[int], bits: int) -> list[int]:
+    """``row << _ROW_SHIFT | bits`` for every row: claims of one file (see _pack)."""
+    return (np.array(rows, dtype=np.int64) << _ROW_SHIFT | bits).tolist()  # type: ignore[no-any-return]
+
+
+def _rows_block(plan: _Plan, chunk: list[RawRow]) -> RawBlock:
+    """Rows as a block: a column's values that are not text, or text Arrow cannot hold,
+    become None and their rows odd, as are rows with a read error or FtM extras."""
+    width = len(plan.columns)
+    odd = {i for i, raw in enumerate(chunk) if raw.error is not None or len(raw.values) != width}
+    values = [raw.values for raw in chunk]
+    columns: dict[str, Any] = {}
+    for name in plan.names:
+        arr, bad = string_array([v.get(name) for v in values])
+        odd.update(bad)
+        columns[name] = arr
+    return RawBlock(
+        chunk[0].file,
+        [raw.row for raw in chunk],
+        columns,
+        raws=list[RawRow | None](chunk),
+        odd=sorted(odd),
+    )
+
+
+def _take(blocks: list[RawBlock], n: int) -> tuple[RawBlock, list[RawBlock]]:
+    """The first ``n`` rows of ``blocks`` as one block, and the blocks left."""
+    first = blocks[0]
+    if len(first.rows) == n:
+        return first, blocks[1:]
+    parts: list[tuple[RawBlock, int, int]] = []  # block, start, stop
+    need, k = n, 0
+    while need:
+        b = blocks[k]
+        m = min(need, len(b.rows))
+        parts.append((b, 0, m))
+        need -= m
+        k += 1
+    last, _, used = parts[-1]
+    left = blocks[k:]
+    if used < len(last.rows):
+        left = [_slice(last, used, len(last.rows)), *left]
+    pieces = [_slice(b, start, stop) for b, start, stop in parts]
+    return (pieces[0] if len(pieces) == 1 else _concat(pieces)), left
+
+
+def _slice(b: RawBlock, start: int, stop: int) -> RawBlock:
+    if start == 0 and stop == len(b.rows):
+        return b
+    odd = [i - start for i in b.odd or () if start <= i < stop]
+    return RawBlock(
+        b.file,
+        b.rows[start:stop],
+        {k: v.slice(start, stop - start) for k, v in b.columns.items()},
+        raws=None if b.raws is None else b.raws[start:stop],
+        odd=odd,
+    )
+
+
+def _concat(blocks: list[RawBlock]) -> RawBlock:
+    """Blocks of one file as one (a column one of them lacks is None there)."""
+    names = list(dict.fromkeys(k for b in blocks for k in b.columns))
+    columns = {
+        k: pa.concat_arrays(
+            [
+                c if (c := b.columns.get(k)) is not None else pa.nulls(len(b.rows), pa.string())
+                for b in blocks
+            ]
+        )
+        for k in names
+    }
+    rows: list[int] = []
+    odd: list[int] = []
+    raws: list[RawRow | None] = []
+    for b in blocks:
+        odd.extend(i + len(rows) for i in b.odd or ())
+        raws.extend(b.raws if b.raws is not None else [None] * len(b.rows))
+        rows.extend(b.rows)
+    return RawBlock(blocks[0].file, rows, columns, raws=raws if any(raws) else None, odd=odd)
 
 
 def _composite(parts: list[str]) -> str:
@@ -630,37 +778,27 @@ def _composite(parts: list[str]) -> str:
     return ":".join([str(len(p)) for p in parts[:-1]]) + ":" + "".join(parts)
 
 
-def _blank(v: str | None) -> bool:
-    """A required value that counts as missing: none, empty or only spaces."""
-    return not v or v.isspace()
-
-
 @dataclass(slots=True)
 class _Col:
     column: Column
     name: str
     required: bool
     parses: bool
-    cache: dict[str, Any]  # distinct texts parsed once per load (bounded: _CACHE_SIZE)
     ident: bool = False  # an id: a key or a reference
     indexed: bool = False  # Neo4j indexes it: at most MAX_INDEXED_BYTES
-
-    @property
-    def bad(self) -> re.Pattern[str]:
-        return _BAD_ID if self.ident else _BAD_TEXT
 
 
 class _Plan:
     """What the validator needs to know about one file kind, worked out once per load."""
 
     def __init__(self, spec: FileSpec) -> None:
+        self.spec = spec
         self.columns = [
             _Col(
                 c,
                 c.name,
                 c.required,
                 c.type != "str",
-                {},
                 ident=spec.is_id(c),
                 indexed=spec.is_id(c) or c.indexed,
             )
@@ -690,3 +828,21 @@ class _Plan:
         if None in parts:
             return None, None
         return _composite(parts), "|".join(parts)
+
+    def keys(self, block: RawBlock, n: int) -> list[tuple[str | None, str | None]]:
+        """Every row's :meth:`key_of`, from the block's raw columns (the typed values of
+        text columns, for a row whose values are valid; others are worked out again)."""
+        cols = block.columns
+        if self.key is not None:
+            arr = cols.get(self.key)
+            if arr is None:
+                return [(None, None)] * n
+            ids = arr.to_pylist()
+            return list(zip(ids, ids, strict=True))
+        parts = [cols.get(c) for c in self.composite]
+        if any(p is None for p in parts):
+            return [(None, None)] * n
+        lengths = [pc.cast(pc.utf8_length(p), pa.string()) for p in parts[:-1]]
+        claim = pc.binary_join_element_wise(*lengths, pc.binary_join_element_wise(*parts, ""), ":")
+        text = pc.binary_join_element_wise(*parts, "|")
+        return list(zip(claim.to_pylist(), text.to_pylist(), strict=True))
