@@ -279,8 +279,25 @@ def check_kinds(kinds: list[str] | None) -> list[str]:
     return sorted(set(flat)) or list(EDGE_KINDS)
 
 
-class _TimedOut(Exception):
-    pass
+#: Seconds of their own for the reads that are bounded anyway (the centre, and the
+#: details of at most ``HARD_CAP`` nodes): not the walk's time limit, so that a cut
+#: walk still answers with what it reached, even on a busy server.
+OWN_TIME = 10.0
+
+
+class _TimedOut(DatabaseError):
+    """A read of the neighbourhood ran out of its time: the walk is cut there; the
+    centre and the details are not cut, so there it is an error (the server is busy)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the neighbourhood could not be read in time",
+            hint="the database is busy; try again, or with a smaller depth or limit",
+        )
+
+
+def _own_time() -> float:
+    return time.monotonic() + OWN_TIME
 
 
 def _read_within(
@@ -392,14 +409,14 @@ def neighbourhood(
         truncated: str | None = None
         first: list[str] | None = None
         if limit == 1:  # no room for a step: the centre alone
-            (centre,) = _read_within(s, _CENTRE, deadline + 5, id=subject_id)
+            (centre,) = _read_within(s, _CENTRE, _own_time(), id=subject_id)
         else:
             try:
                 centre, first = _read_within(
                     s, _FIRST, deadline, id=subject_id, types=types, room=limit
                 )
             except _TimedOut:  # the first step was cut: find the centre alone
-                (centre,) = _read_within(s, _CENTRE, deadline + 5, id=subject_id)
+                (centre,) = _read_within(s, _CENTRE, _own_time(), id=subject_id)
                 truncated = "time"
         if centre is None:
             raise NotFound(f"no subject {subject_id!r}", field="subject")
@@ -428,8 +445,9 @@ def neighbourhood(
             seen += new
             frontier = new
         # Details of what was reached: bounded by the cap, given time of their own.
-        after = time.monotonic() + max(time_limit, 1.0)
-        node_rows, edge_rows = _read_within(s, _DETAILS, after, ids=seen, run=run_id, types=types)
+        node_rows, edge_rows = _read_within(
+            s, _DETAILS, _own_time(), ids=seen, run=run_id, types=types
+        )
     keys: dict[str, str] = {}
     nodes = []
     # rows: [eid, labels, id, name, amount, currency, status, list, trust, intrinsic,
