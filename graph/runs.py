@@ -211,27 +211,30 @@ class Runs:
             if on_phase:
                 on_phase(name)
 
-        self.gw.write(
-            "CREATE (r:Run {id: $id, status: 'running', current: false, as_of: $as_of, "
-            "policy_hash: $hash, policy: $policy, started_at: $started})",
-            id=run_id,
-            as_of=as_of,
-            hash=policy.hash,
-            policy=policy.canonical_json(),
-            started=started,
-        )
-        if unfinished is not None:
-            # the override, on the record: which load was incomplete and who chose to go on
-            self.gw.write(
-                "MATCH (r:Run {id: $id}) SET r.override = 'allow_unfinished_load', "
-                "r.override_by = $actor, r.unfinished_load = $load, "
-                "r.unfinished_load_outcome = $outcome",
-                id=run_id,
-                actor=actor,
-                load=unfinished["id"],
-                outcome=unfinished["outcome"],
-            )
+        # Inside the try from its creation on: a stop that comes as the Run node is
+        # written (graph/interrupt.py raises it as that write returns) marks it failed
+        # too, instead of leaving it `running` (seen in CI: a scheduler stopped then).
         try:
+            self.gw.write(
+                "CREATE (r:Run {id: $id, status: 'running', current: false, as_of: $as_of, "
+                "policy_hash: $hash, policy: $policy, started_at: $started})",
+                id=run_id,
+                as_of=as_of,
+                hash=policy.hash,
+                policy=policy.canonical_json(),
+                started=started,
+            )
+            if unfinished is not None:
+                # the override, on the record: which load was incomplete and who went on
+                self.gw.write(
+                    "MATCH (r:Run {id: $id}) SET r.override = 'allow_unfinished_load', "
+                    "r.override_by = $actor, r.unfinished_load = $load, "
+                    "r.unfinished_load_outcome = $outcome",
+                    id=run_id,
+                    actor=actor,
+                    load=unfinished["id"],
+                    outcome=unfinished["outcome"],
+                )
             phase("export")
             t = time.perf_counter()
             tables = export_tables(self.gw)

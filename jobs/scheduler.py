@@ -175,7 +175,7 @@ class Scheduler:
                 self.event(
                     "stopping",
                     signal=self._stop_signal,
-                    at=self._signal_at.isoformat(timespec="milliseconds"),
+                    signal_at=self._signal_at.isoformat(timespec="milliseconds"),
                     abandoning=self._abandoning,
                     ignored=self._ignored or None,
                 )

@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from credgraph.graph.engine.policy import DOMAINS, load_policy
 from credgraph.graph.engine.projection import build_projection
 from credgraph.graph.export import export_tables
 from credgraph.graph.gateway import Gateway
+from credgraph.graph.interrupt import interrupt, shielded
 from credgraph.graph.lease import Busy
 from credgraph.graph.managed import ManagedServer
 from credgraph.graph.runs import Runs
@@ -419,3 +421,28 @@ def test_stored_ranks_and_drops_answer_like_a_full_sort(
     assert {(r["previous_run"], r["current_run"]) for r in drops_fast} == {
         (first.run_id, second.run_id)
     }
+
+
+class _Stop(BaseException):
+    pass
+
+
+def test_a_stop_as_the_run_is_created_marks_it_failed(loaded: Gateway, settings: Settings) -> None:
+    """A stop by signal (graph/interrupt.py) that comes while the Run node is being
+    written is raised as that write returns: the run must end `failed`, not stay
+    `running`, and the lease be free (a scheduler stopped then left it running)."""
+
+    class StoppedAtCreate(Gateway):
+        def write(self, cypher: Any, *, fenced: bool = True, **params: Any) -> Any:
+            if not cypher.startswith("CREATE (r:Run"):
+                return super().write(cypher, fenced=fenced, **params)
+            with shielded():
+                out = super().write(cypher, fenced=fenced, **params)
+                interrupt(_Stop("stopped by the test"))  # as a signal would, mid-write
+            return out
+
+    with StoppedAtCreate(settings) as gw, pytest.raises(_Stop):
+        Runs(gw, settings).run(load_policy(None), AS_OF)
+    runs = loaded.read("MATCH (r:Run) RETURN r.status AS status, r.error AS error")
+    assert runs == [{"status": "failed", "error": "_Stop: stopped by the test"}]
+    assert loaded.read("MATCH (l:Lease) RETURN l.holder AS h") == [{"h": None}]
