@@ -18,9 +18,20 @@ and ``report`` for a subject report. Disputes are audited on their own
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, LiteralString
 
 from credgraph.graph.gateway import Gateway
+
+# One event; ``current`` is the run to record when the caller names none.
+_EVENT: LiteralString = (
+    "CREATE (e:AuditEvent {id: $id, at: datetime(), actor: $actor, subject: $subject, "
+    "action: $action, reason: $reason, via: $via, run: coalesce($run, current), "
+    "detail: $detail}) RETURN e.id AS id, toString(e.at) AS at, e.run AS run"
+)
+_IN_GIVEN_RUN: LiteralString = "WITH null AS current " + _EVENT
+_IN_CURRENT_RUN: LiteralString = (
+    "OPTIONAL MATCH (r:Run {current: true}) WITH r.id AS current LIMIT 1 " + _EVENT
+)
 
 
 def record_lookup(
@@ -33,16 +44,19 @@ def record_lookup(
     via: str,
     run: str | None = None,
     detail: str | None = None,
+    current_run: bool = False,
 ) -> dict[str, Any]:
-    """Write one audit event and return it (``id``, ``at`` as ISO text, the rest).
+    """Write one audit event and return it (``id``, ``at`` as ISO text, ``run``, the rest).
 
     ``detail`` says more of what was asked where the action alone does not: the
     parameters of a named query, the text of ad-hoc Cypher (absent otherwise).
+    ``current_run=True`` (with no ``run``): the same statement finds the current run
+    and records it (None before the first run), so the event names the run the answer
+    then uses, and a lookup spends one round trip on both (read afresh every time:
+    nothing to go stale).
     """
     rows = gw.write(
-        "CREATE (e:AuditEvent {id: $id, at: datetime(), actor: $actor, subject: $subject, "
-        "action: $action, reason: $reason, via: $via, run: $run, detail: $detail}) "
-        "RETURN e.id AS id, toString(e.at) AS at",
+        _IN_CURRENT_RUN if current_run else _IN_GIVEN_RUN,
         id=f"audit-{uuid.uuid4().hex}",
         actor=actor,
         subject=subject,
@@ -51,35 +65,6 @@ def record_lookup(
         via=via,
         run=run,
         detail=detail,
-    )
-    return rows[0] | {"actor": actor, "subject": subject, "action": action, "via": via}
-
-
-def record_current_lookup(
-    gw: Gateway,
-    *,
-    actor: str,
-    subject: str,
-    action: str,
-    reason: str | None,
-    via: str,
-) -> dict[str, Any]:
-    """Write one audit event of a lookup in the current run and return it, ``run``
-    included (None before the first run): one statement finds the current run and
-    records it, so the event names the run the answer then uses, and a lookup spends
-    one round trip on both (the run is read afresh every time: nothing to go stale).
-    """
-    rows = gw.write(
-        "OPTIONAL MATCH (r:Run {current: true}) WITH r LIMIT 1 "
-        "CREATE (e:AuditEvent {id: $id, at: datetime(), actor: $actor, subject: $subject, "
-        "action: $action, reason: $reason, via: $via, run: r.id}) "
-        "RETURN e.id AS id, toString(e.at) AS at, e.run AS run",
-        id=f"audit-{uuid.uuid4().hex}",
-        actor=actor,
-        subject=subject,
-        action=action,
-        reason=reason.strip() if reason and reason.strip() else None,
-        via=via,
     )
     return rows[0] | {"actor": actor, "subject": subject, "action": action, "via": via}
 

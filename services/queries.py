@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from credgraph.graph.audit import record_lookup
 from credgraph.graph.gateway import Gateway
 from credgraph.queries.library import NamedQuery, check_params, get, library
 from credgraph.queries.runner import (
@@ -24,6 +23,7 @@ from credgraph.queries.runner import (
     run_read,
 )
 from credgraph.services.caller import Caller
+from credgraph.services.scores import audit
 
 
 def list_queries() -> list[NamedQuery]:
@@ -33,18 +33,6 @@ def list_queries() -> list[NamedQuery]:
 
 def describe(name: str) -> NamedQuery:
     return get(name)
-
-
-def _audit(gw: Gateway, caller: Caller, subject: str, action: str, detail: str) -> None:
-    record_lookup(
-        gw,
-        actor=caller.actor,
-        subject=subject,
-        action=action,
-        reason=caller.reason,
-        via=caller.via,
-        detail=detail,
-    )
 
 
 def run_named(
@@ -62,7 +50,9 @@ def run_named(
     values = check_params(q, params)
     subject = q.subject_param
     who = str(values[subject]) if subject and values.get(subject) is not None else "*"
-    _audit(gw, caller, who, f"query:{q.name}", json.dumps(values, default=str, sort_keys=True))
+    audit(
+        gw, caller, who, f"query:{q.name}", detail=json.dumps(values, default=str, sort_keys=True)
+    )
     res = run_read(gw, q.cypher, values, timeout=timeout, max_rows=max_rows)
     res.columns = list(q.columns)
     res.params = values
@@ -80,5 +70,5 @@ def run_cypher(
 ) -> QueryResult:
     """Read-only ad-hoc Cypher (queries/runner.py says how it is kept read-only).
     Audited first, refused attempts included."""
-    _audit(gw, caller, "*", "cypher", text.strip()[:2000])
+    audit(gw, caller, "*", "cypher", detail=text.strip()[:2000])
     return run_adhoc(gw, text, params, timeout=timeout, max_rows=max_rows)

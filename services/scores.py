@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from threading import Lock
 from typing import Any
 
-from credgraph.graph.audit import record_current_lookup, record_lookup
+from credgraph.graph.audit import record_lookup
 from credgraph.graph.engine.explain import explain, subject_records
 from credgraph.graph.engine.pipeline import EXPORT_COLUMNS, export_row, upgrade_score_row
 from credgraph.graph.engine.policy import DOMAINS, Policy, policy_from_mapping
@@ -62,9 +62,20 @@ def run_policy(run: dict[str, Any]) -> Policy:
     return policy_from_mapping(data, source=f"run {run['id']}")
 
 
-def audit(gw: Gateway, caller: Caller, subject: str, action: str, run: str | None) -> None:
-    """Write the audit event of one lookup (who, whom, what, why, which run)."""
-    record_lookup(
+def audit(
+    gw: Gateway,
+    caller: Caller,
+    subject: str,
+    action: str,
+    run: str | None = None,
+    *,
+    detail: str | None = None,
+    current_run: bool = False,
+) -> str | None:
+    """Write the audit event of one lookup (who, whom, what, why, which run) and return
+    the run it names; ``current_run=True``: the current run, found in the same
+    statement (graph/audit.py ``record_lookup``)."""
+    event = record_lookup(
         gw,
         actor=caller.actor,
         subject=subject,
@@ -72,19 +83,8 @@ def audit(gw: Gateway, caller: Caller, subject: str, action: str, run: str | Non
         reason=caller.reason,
         via=caller.via,
         run=run,
-    )
-
-
-def audit_current(gw: Gateway, caller: Caller, subject: str, action: str) -> str | None:
-    """Write the audit event of one lookup in the current run and return that run's
-    id (None before the first run): the run is found and recorded in one statement."""
-    event = record_current_lookup(
-        gw,
-        actor=caller.actor,
-        subject=subject,
-        action=action,
-        reason=caller.reason,
-        via=caller.via,
+        detail=detail,
+        current_run=current_run,
     )
     return event["run"]  # type: ignore[no-any-return]
 

@@ -31,7 +31,7 @@ from credgraph.graph.model import PROVENANCE_FIELDS, provenance
 from credgraph.graph.settings import Settings
 from credgraph.services.apikeys import rank
 from credgraph.services.caller import Caller
-from credgraph.services.scores import audit_current
+from credgraph.services.scores import audit
 
 # -------------------------------------------------------------- redaction
 PERSON_FIELDS = ("name", "aliases", "country", "birth_date", "national_id", "net_worth")
@@ -143,7 +143,7 @@ def search(
     ``subject_names``), best match first; every subject by id when ``q`` is empty.
     One page of ``limit`` from ``offset``; ``next_offset`` is None on the last page.
     Audited as one lookup (subject ``*``, action ``search``)."""
-    run_id = audit_current(gw, caller, "*", "search")
+    run_id = audit(gw, caller, "*", "search", current_run=True)
     text = (q or "").strip()
     want = limit + 1
     if not text:
@@ -206,7 +206,7 @@ def search(
 def subject_view(gw: Gateway, settings: Settings, subject_id: str, *, caller: Caller) -> dict:
     """One subject's data (redacted by role), its current score and its own records.
     Audited first (action ``subject``), also when the subject is not found."""
-    run_id = audit_current(gw, caller, subject_id, "subject")
+    run_id = audit(gw, caller, subject_id, "subject", current_run=True)
     rows = gw.read(
         "MATCH (n:Subject {id: $id}) "
         "OPTIONAL MATCH (sc:Score {run: $run, subject: n.id}) "
@@ -401,7 +401,7 @@ def neighbourhood(
     if not 1 <= limit <= HARD_CAP:
         raise UsageError(f"limit must be 1 to {HARD_CAP}, not {limit}", field="limit")
     types = [EDGE_KINDS[k] for k in check_kinds(kinds)]
-    run_id = audit_current(gw, caller, subject_id, "neighbourhood")
+    run_id = audit(gw, caller, subject_id, "neighbourhood", current_run=True)
     if time_limit is None:
         time_limit = settings.neighbourhood_time_limit
     deadline = time.monotonic() + time_limit
