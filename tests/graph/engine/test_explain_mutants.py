@@ -23,7 +23,9 @@ from credgraph.graph.engine.explain import (
     explain,
     subject_records,
 )
-from credgraph.graph.engine.policy import policy_from_mapping
+from credgraph.graph.engine.policy import Policy, policy_from_mapping
+from credgraph.graph.engine.projection import Projection
+from credgraph.graph.engine.propagation import Scores
 from credgraph.graph.errors import ConfigError
 from tests.graph.engine.test_propagation import PAST, World, engine
 
@@ -82,20 +84,27 @@ def test_subject_records_lists_only_the_subjects_own_records_largest_effect_firs
     assert isinstance(lb.severity, float) and isinstance(lb.decay, float)
 
 
+def _owned_firms(
+    owns: list[tuple[str, str, float]], damping: float
+) -> tuple[Policy, Projection, Scores]:
+    """Firms that own one another (owner, firm, share) and a blacklist entry X of S
+    (severity 1.0), scored with ``damping``: credit flows from a firm to its owner
+    with weight = share."""
+    names = sorted({x for owner, firm, _ in owns for x in (owner, firm)})
+    firms = [{"id": x, "name": x, "equity": 1.0, "total_assets": 1.0} for x in names]
+    own = [{"owner_id": o, "firm_id": f, "share": share} for o, f, share in owns]
+    bl = [{"id": "X", "subject_id": "S", "list": "court_dishonest_debtor",
+           "listed_on": PAST[2], "severity": 1.0}]  # fmt: skip
+    pol = policy_from_mapping({"propagation": {"damping": damping}})
+    _, proj, scores = engine(World({"firms": firms, "ownership": own, "blacklist": bl}), pol)
+    return pol, proj, scores
+
+
 def test_ties_go_to_the_fewer_hops() -> None:
     """T owns half of S and half of M, M owns all of S (credit flows firm -> owner with
     weight share). With damping 1: S->T is 0.5, S->M->T is 1 * 0.5 = 0.5, a tie; the
     documented rule keeps the 1-hop path."""
-    firms = [{"id": x, "name": x, "equity": 1.0, "total_assets": 1.0} for x in ("M", "S", "T")]
-    own = [
-        {"owner_id": "T", "firm_id": "S", "share": 0.5},
-        {"owner_id": "M", "firm_id": "S", "share": 1.0},
-        {"owner_id": "T", "firm_id": "M", "share": 0.5},
-    ]
-    bl = [{"id": "X", "subject_id": "S", "list": "court_dishonest_debtor",
-           "listed_on": PAST[2], "severity": 1.0}]  # fmt: skip
-    pol = policy_from_mapping({"propagation": {"damping": 1.0}})
-    _, proj, scores = engine(World({"firms": firms, "ownership": own, "blacklist": bl}), pol)
+    pol, proj, scores = _owned_firms([("T", "S", 0.5), ("M", "S", 1.0), ("T", "M", 0.5)], 1.0)
     (c,) = explain(proj, pol, scores, proj.subjects.index_of("T"))
     assert c.path[0::2] == ["S", "T"]
     assert c.hops == 1
@@ -291,16 +300,7 @@ def test_a_walk_with_a_cycle_is_reported_cut_with_its_own_strength() -> None:
     (S -> I, 0.25). The walk is cut back to S -> I: one hop, strength 0.25 (damping^0),
     and the path names that relationship only. A second source, T, walks T -> S -> I
     with no cycle: strength 0.7 * 0.25 * damping (0.5) = 0.0875."""
-    firms = [{"id": x, "name": x, "equity": 1.0, "total_assets": 1.0} for x in ("I", "S", "T")]
-    own = [
-        {"owner_id": "T", "firm_id": "S", "share": 0.4},
-        {"owner_id": "S", "firm_id": "T", "share": 0.7},
-        {"owner_id": "I", "firm_id": "S", "share": 0.25},
-    ]
-    bl = [{"id": "X", "subject_id": "S", "list": "court_dishonest_debtor",
-           "listed_on": PAST[2], "severity": 1.0}]  # fmt: skip
-    pol = policy_from_mapping({"propagation": {"damping": 0.5}})
-    _, proj, _ = engine(World({"firms": firms, "ownership": own, "blacklist": bl}), pol)
+    _, proj, _ = _owned_firms([("T", "S", 0.4), ("S", "T", 0.7), ("I", "S", 0.25)], 0.5)
     ix = proj.subjects.index_of
     s, t, i = ix("S"), ix("T"), ix("I")
     g = proj.graphs["credit"]
