@@ -140,8 +140,9 @@ class Scheduler:
     def serve(self) -> None:
         """Schedule, then take fires and run them until SIGTERM/SIGINT or :meth:`stop`."""
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        if hasattr(signal, "SIGUSR1"):  # an operator's `kill -USR1`: every thread's stack
-            faulthandler.register(signal.SIGUSR1, all_threads=True)
+        dump = getattr(signal, "SIGUSR1", None)  # an operator's `kill -USR1`: every stack
+        if dump is not None:
+            faulthandler.register(dump, all_threads=True)
         aps = BackgroundScheduler(timezone=self.timezone)
         aps.add_job(
             self._fire,
@@ -184,6 +185,8 @@ class Scheduler:
                 self._gw.close()
             for s, h in old.items():
                 signal.signal(s, h)
+            if dump is not None:
+                faulthandler.unregister(dump)
 
     def stop(self) -> None:
         self._stop.set()
