@@ -448,6 +448,7 @@ def run_propagation(
             settings,
             policy_file=policy_file,
             as_of=as_of,
-            on_phase=lambda p: status.update(f"propagation: {p}"),
+            on_phase=lambda p, _run: status.update(f"propagation: {p}"),
             allow_unfinished_load=allow_unfinished_load,
+            tags={"trigger": "cli"},
         )

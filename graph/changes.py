@@ -6,8 +6,6 @@
   the writer lease, so a load that ended after the run started came after it; a
   dispute does not take the lease, so one made while the run exported counts as
   new (at worst one run too many, never one too few).
-- :func:`tag_own_run`: put scheduler properties (``trigger``, ``tick``, ...) on
-  the run this process is running right now (the holder of the writer lease).
 - :func:`settle_abandoned`: a run this process gave up while the database was
   away stays ``running`` and its lease held; once the database is back, mark it
   ``failed`` with its reason and free the lease if it is still the holder.
@@ -15,15 +13,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import UTC, date, datetime
 from typing import Any
 
 from credgraph.graph.gateway import Gateway
-from credgraph.graph.lease import LEASE_ID, release_abandoned
-
-COMPLETED_LOADS = ["completed", "completed_with_rejects"]
+from credgraph.graph.lease import release_abandoned
+from credgraph.graph.loads import COMPLETED
 
 
 def changes_since_current(
@@ -31,10 +26,11 @@ def changes_since_current(
 ) -> list[str]:
     """Why the current run is out of date, one reason per kind (empty: it is not).
 
-    Loads: a run tagged by :func:`tag_own_run` counted the completed loads when it
-    began, so more of them now means a new one. A run without that count (started
-    by hand) is compared by time: loads record their end to the second, so one that
-    ended in the second the run started counts as new (a run too many, not too few).
+    Loads: a run counts the completed loads as it is created (``seen_loads``), so
+    more of them now means a new one. A run without that count (recorded before
+    runs kept it) is compared by time: loads record their end to the second, so one
+    that ended in the second the run started counts as new (a run too many, not too
+    few).
     """
     cur = gw.read(
         "MATCH (r:Run {current: true}) RETURN r.id AS id, r.started_at AS started_at, "
@@ -50,7 +46,7 @@ def changes_since_current(
         "datetime.truncate('second', $since) THEN 1 END) AS loads_after } "
         "CALL () { MATCH (d:Dispute) WHERE d.at >= $since RETURN count(d) AS disputes } "
         "RETURN loads, loads_after, disputes",
-        outcomes=COMPLETED_LOADS,
+        outcomes=list(COMPLETED),
         since=run["started_at"],
     )[0]
     if run["seen_loads"] is not None:
@@ -67,26 +63,6 @@ def changes_since_current(
     if as_of is not None and run["as_of"] is not None and run["as_of"].to_native() != as_of:
         reasons.append(f"as of {as_of.isoformat()}, the current run is as of {run['as_of']}")
     return reasons
-
-
-def tag_own_run(gw: Gateway, **props: Any) -> str | None:
-    """Set ``props`` on the running run whose process (this one, on this host) holds
-    the writer lease, with the number of completed loads it sees (``seen_loads``,
-    for :func:`changes_since_current`); its id, or None if there is none yet.
-    Call it before the run exports the graph (its first phase)."""
-    rows = gw.write(
-        "MATCH (l:Lease {id: $lease}) WHERE l.pid = $pid AND l.host = $host "
-        "AND l.holder STARTS WITH 'run-' "
-        "MATCH (r:Run {id: l.holder}) WHERE r.status = 'running' "
-        "CALL () { MATCH (ld:Load) WHERE ld.outcome IN $outcomes RETURN count(ld) AS seen } "
-        "SET r += $props, r.seen_loads = seen RETURN r.id AS id",
-        lease=LEASE_ID,
-        pid=os.getpid(),
-        host=socket.gethostname(),
-        props=props,
-        outcomes=COMPLETED_LOADS,
-    )
-    return rows[0]["id"] if rows else None
 
 
 def settle_abandoned(gw: Gateway, run_id: str, reason: str) -> bool:

@@ -24,6 +24,9 @@ from credgraph.graph.gateway import Gateway
 UNFINISHED = ("running", "failed", "interrupted")
 """Outcomes of a load that may have left the graph half-loaded."""
 
+COMPLETED = ("completed", "completed_with_rejects")
+"""Outcomes of a load that wrote all it was given (a run counts them as it starts)."""
+
 
 class UnfinishedLoad(Conflict):
     """The newest load did not complete: scoring now would score a half-loaded graph.

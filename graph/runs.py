@@ -2,7 +2,10 @@
 
 A run is a ``(:Run)`` node. Its life:
 
-1. ``status: 'running'`` with its as-of date, policy hash and the policy itself;
+1. ``status: 'running'`` with its as-of date, policy hash and the policy itself,
+   the number of completed loads it sees (``seen_loads``) and the caller's tags
+   (``trigger``: ``cli``, ``scheduler``, ...), all in the one statement that
+   creates it;
 2. export (one streaming read per input table), projection, intrinsic and
    network risk, centrality (PageRank, betweenness, k-core on the exposure
    graph; guarantee circles), each phase timed;
@@ -37,7 +40,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -50,7 +53,7 @@ from credgraph.graph.errors import CredgraphError, NotFound
 from credgraph.graph.export import export_tables, table_counts
 from credgraph.graph.gateway import Gateway, batched
 from credgraph.graph.lease import LEASE_ID, Busy, Lease
-from credgraph.graph.loads import UnfinishedLoad, mark_interrupted, unfinished_load
+from credgraph.graph.loads import COMPLETED, UnfinishedLoad, mark_interrupted, unfinished_load
 from credgraph.graph.runstore import BadRunId, RunStore, Snapshot, check_run_id
 from credgraph.graph.schema import require_schema
 from credgraph.graph.settings import Settings
@@ -78,6 +81,12 @@ def new_run_id(now: datetime) -> str:
 
 class RunAborted(CredgraphError):
     code = "run_aborted"
+
+
+_OWN_PROPERTIES = frozenset(
+    ("id", "status", "current", "as_of", "policy_hash", "policy", "started_at", "seen_loads")
+)
+"""What a run's creation writes itself; tags may not set these."""
 
 
 class Runs:
@@ -173,13 +182,21 @@ class Runs:
         policy: Policy,
         as_of: date,
         *,
-        on_phase: Callable[[str], None] | None = None,
+        on_phase: Callable[[str, str], None] | None = None,
         allow_unfinished_load: bool = False,
         actor: str | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> RunResult:
         """One run. Refused (:class:`UnfinishedLoad`) while the newest load did not
         complete, unless ``allow_unfinished_load``: then the run goes on and records
-        that load and ``actor`` (who decided) on its ``(:Run)``."""
+        that load and ``actor`` (who decided) on its ``(:Run)``.
+
+        ``tags`` (plain property values, e.g. ``trigger``, ``tick``) are written on
+        the ``(:Run)`` as it is created; ``on_phase(name, run_id)`` is called as
+        each phase (``export``, ``compute``, ``write-back``) begins."""
+        clash = sorted(set(tags or {}) & _OWN_PROPERTIES)
+        if clash:
+            raise ValueError(f"run tags may not set the run's own properties: {clash}")
         require_schema(self.gw)
         started = datetime.now(UTC)
         run_id = new_run_id(started)
@@ -191,7 +208,9 @@ class Runs:
             unfinished = unfinished_load(self.gw)
             if unfinished is not None and not allow_unfinished_load:
                 raise UnfinishedLoad(unfinished)
-            res = self._run(run_id, started, policy, as_of, on_phase, unfinished, actor)
+            res = self._run(
+                run_id, started, policy, as_of, on_phase, unfinished, actor, dict(tags or {})
+            )
         res.interrupted_loads = interrupted
         return res
 
@@ -201,23 +220,31 @@ class Runs:
         started: datetime,
         policy: Policy,
         as_of: date,
-        on_phase: Callable[[str], None] | None,
+        on_phase: Callable[[str, str], None] | None,
         unfinished: dict[str, Any] | None = None,
         actor: str | None = None,
+        tags: dict[str, Any] | None = None,
     ) -> RunResult:
         timings: dict[str, float] = {}
 
         def phase(name: str) -> None:
             if on_phase:
-                on_phase(name)
+                on_phase(name, run_id)
 
         # Inside the try from its creation on: a stop that comes as the Run node is
         # written (graph/interrupt.py raises it as that write returns) marks it failed
         # too, instead of leaving it `running` (seen in CI: a scheduler stopped then).
+        # Its tags go in the same statement, so no run is ever seen without them (seen
+        # in CI too: a scheduler that tagged its run afterwards was stopped before).
         try:
             self.gw.write(
+                "CALL () { MATCH (ld:Load) WHERE ld.outcome IN $completed "
+                "RETURN count(ld) AS seen } "
                 "CREATE (r:Run {id: $id, status: 'running', current: false, as_of: $as_of, "
-                "policy_hash: $hash, policy: $policy, started_at: $started})",
+                "policy_hash: $hash, policy: $policy, started_at: $started, seen_loads: seen}) "
+                "SET r += $tags",
+                completed=list(COMPLETED),
+                tags=tags or {},
                 id=run_id,
                 as_of=as_of,
                 hash=policy.hash,

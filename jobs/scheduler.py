@@ -61,7 +61,6 @@ from credgraph.graph.changes import (
     current_run,
     run_status,
     settle_abandoned,
-    tag_own_run,
 )
 from credgraph.graph.engine.policy import load_policy
 from credgraph.graph.errors import CredgraphError
@@ -320,17 +319,11 @@ class Scheduler:
         started = time.monotonic()
         run: dict[str, str | None] = {"id": None}
 
-        def on_phase(phase: str) -> None:
-            if run["id"] is None and self._gw is not None:
-                try:
-                    run["id"] = tag_own_run(
-                        self._gw, trigger="scheduler", scheduler=self.name, tick=tick
-                    )
-                except CredgraphError:
-                    pass  # a tag is not worth failing the run for
-            log.debug("phase", extra={"fields": {"run": run["id"], "phase": phase}})
+        def on_phase(phase: str, run_id: str) -> None:
+            run["id"] = run_id
+            log.debug("phase", extra={"fields": {"run": run_id, "phase": phase}})
             if self.test_pause and phase == self.test_pause[0]:
-                self.event("test_pause", run=run["id"], phase=phase, seconds=self.test_pause[1])
+                self.event("test_pause", run=run_id, phase=phase, seconds=self.test_pause[1])
                 time.sleep(self.test_pause[1])
 
         def work() -> RunResult | None:
@@ -348,7 +341,12 @@ class Scheduler:
                 if not reasons:
                     return None
                 self.event("changed", tick=tick, reasons=reasons)
-            return propagate(self.settings, policy_file=self.policy_file, on_phase=on_phase)
+            return propagate(
+                self.settings,
+                policy_file=self.policy_file,
+                on_phase=on_phase,
+                tags={"trigger": "scheduler", "scheduler": self.name, "tick": tick},
+            )
 
         self.metrics.in_progress.set(1)
         try:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from credgraph.graph.engine.policy import load_policy
 from credgraph.graph.errors import UsageError
@@ -33,16 +34,19 @@ def propagate(
     *,
     policy_file: Path | None = None,
     as_of: str | date | None = None,
-    on_phase: Callable[[str], None] | None = None,
+    on_phase: Callable[[str, str], None] | None = None,
     allow_unfinished_load: bool = False,
     actor: str | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """One propagation run with the policy (default: the shipped one) as of a date
     (default: today); the run becomes current when it completes.
 
     Refused (code ``unfinished_load``) while the newest load did not complete;
     ``allow_unfinished_load`` scores the graph as it is and records the load and
-    ``actor`` (default: the login name) on the run.
+    ``actor`` (default: the login name) on the run. ``tags`` go on the run's
+    record as it is created (``trigger`` says who started it: ``cli``,
+    ``scheduler``); ``on_phase(name, run_id)`` is called as each phase begins.
     """
     policy = load_policy(policy_file)
     day = parse_day(as_of)
@@ -54,6 +58,7 @@ def propagate(
             on_phase=on_phase,
             allow_unfinished_load=allow_unfinished_load,
             actor=who,
+            tags=tags,
         )
 
 

@@ -122,6 +122,28 @@ def test_run_writes_scores_and_becomes_current(loaded: Gateway, settings: Settin
     assert all(0.0 <= row["t"] <= 100.0 for row in stored)
     assert json.loads(cur["timings"]).keys() >= {"export", "projection", "write_back"}
     assert cur["policy_hash"] == load_policy(None).hash
+    loads = loaded.read(
+        "MATCH (l:Load) WHERE l.outcome STARTS WITH 'completed' RETURN count(*) AS n"
+    )
+    assert cur["seen_loads"] == loads[0]["n"] > 0
+    assert "trigger" not in cur  # untagged
+
+
+def test_a_run_carries_its_tags_from_its_creation(loaded: Gateway, settings: Settings) -> None:
+    runs = Runs(loaded, settings)
+    seen: list[tuple[str, object, object]] = []
+
+    def on_phase(phase: str, run_id: str) -> None:
+        rows = loaded.read("MATCH (r:Run {id: $id}) RETURN r.trigger AS t, r.tick AS k", id=run_id)
+        seen.append((phase, rows[0]["t"], rows[0]["k"]))
+
+    res = runs.run(load_policy(None), AS_OF, tags={"trigger": "test", "tick": 7}, on_phase=on_phase)
+    assert seen == [(p, "test", 7) for p in ("export", "compute", "write-back")]
+    assert runs.get(res.run_id)["trigger"] == "test"
+    for own in ("status", "id", "seen_loads"):
+        with pytest.raises(ValueError, match=f"own properties: \\['{own}'\\]"):
+            runs.run(load_policy(None), AS_OF, tags={own: "x", "trigger": "test"})
+    assert len(loaded.read("MATCH (r:Run) RETURN r.id AS id")) == 1  # refused before writing
 
 
 def test_score_json_contract_and_explanation_adds_up(
@@ -212,6 +234,7 @@ def test_demo_runs_the_main_job_end_to_end(
     assert "lowest trust scores" in proc.stdout
     (event,) = gateway.read("MATCH (e:AuditEvent) RETURN e.action AS a, e.subject AS s")
     assert event == {"a": "summary", "s": "*"}
+    assert gateway.read("MATCH (r:Run) RETURN r.trigger AS t") == [{"t": "cli"}]
 
 
 def test_scores_export_formats(
@@ -259,7 +282,7 @@ def test_run_that_lost_its_lease_is_not_made_current(loaded: Gateway, settings: 
     runs = Runs(loaded, settings)
     first = runs.run(load_policy(None), AS_OF).run_id
 
-    def take_over(phase: str) -> None:
+    def take_over(phase: str, _run: str) -> None:
         if phase == "write-back":  # another writer takes the lease while this run writes
             loaded.write("MATCH (l:Lease) SET l.holder = 'load-other'")
 
@@ -430,19 +453,38 @@ class _Stop(BaseException):
 def test_a_stop_as_the_run_is_created_marks_it_failed(loaded: Gateway, settings: Settings) -> None:
     """A stop by signal (graph/interrupt.py) that comes while the Run node is being
     written is raised as that write returns: the run must end `failed`, not stay
-    `running`, and the lease be free (a scheduler stopped then left it running)."""
+    `running`, and the lease be free (a scheduler stopped then left it running). Its
+    tags are on it all the same (a scheduler that tagged its run after the creation
+    left an untagged one when stopped then)."""
 
     class StoppedAtCreate(Gateway):
         def write(self, cypher: Any, *, fenced: bool = True, **params: Any) -> Any:
-            if not cypher.startswith("CREATE (r:Run"):
+            if "CREATE (r:Run" not in cypher:
                 return super().write(cypher, fenced=fenced, **params)
             with shielded():
                 out = super().write(cypher, fenced=fenced, **params)
                 interrupt(_Stop("stopped by the test"))  # as a signal would, mid-write
             return out
 
+    phases: list[str] = []
     with StoppedAtCreate(settings) as gw, pytest.raises(_Stop):
-        Runs(gw, settings).run(load_policy(None), AS_OF)
-    runs = loaded.read("MATCH (r:Run) RETURN r.status AS status, r.error AS error")
-    assert runs == [{"status": "failed", "error": "_Stop: stopped by the test"}]
+        Runs(gw, settings).run(
+            load_policy(None),
+            AS_OF,
+            tags={"trigger": "scheduler", "tick": 3},
+            on_phase=lambda p, _run: phases.append(p),
+        )
+    assert phases == []
+    runs = loaded.read(
+        "MATCH (r:Run) RETURN r.status AS status, r.error AS error, r.trigger AS trigger, "
+        "r.tick AS tick"
+    )
+    assert runs == [
+        {
+            "status": "failed",
+            "error": "_Stop: stopped by the test",
+            "trigger": "scheduler",
+            "tick": 3,
+        }
+    ]
     assert loaded.read("MATCH (l:Lease) RETURN l.holder AS h") == [{"h": None}]

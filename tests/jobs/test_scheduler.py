@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from credgraph.graph.changes import changes_since_current, settle_abandoned, tag_own_run
+from credgraph.graph.changes import changes_since_current, settle_abandoned
 from credgraph.graph.engine.policy import load_policy
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.lease import LEASE_ID, Lease
@@ -57,13 +57,8 @@ def lease_holder(gw: Gateway) -> str | None:
 
 
 def tagged_run(gw: Gateway, settings: Settings) -> str:
-    """A run tagged as the scheduler tags its own (graph/changes.py tag_own_run)."""
-
-    def tag(phase: str) -> None:
-        if phase == "export":
-            assert tag_own_run(gw, trigger="test") is not None
-
-    return Runs(gw, settings).run(load_policy(None), date.today(), on_phase=tag).run_id
+    """A run tagged as the scheduler tags its own."""
+    return Runs(gw, settings).run(load_policy(None), date.today(), tags={"trigger": "test"}).run_id
 
 
 def check_fires_accounted(log: Path) -> list[dict[str, Any]]:
