@@ -61,11 +61,8 @@ def _text_flags(values: Any, *, required: bool, ident: bool, indexed: bool) -> n
     _, off_buf, data_buf = values.buffers()
     offsets = np.frombuffer(off_buf, dtype=np.int32)[values.offset : values.offset + n + 1]
     lengths = np.diff(offsets)
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
-        if data_buf is not None
-        else np.zeros(0, dtype=np.uint8)
-    )
+    # (Arrow refuses a string array without a data buffer, even an empty or all-null one)
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]
     # C0 controls and DEL are single bytes; C1 controls (U+0080-U+009F) start with 0xC2.
     if ((data < 0x20) | (data == 0x7F) | (data == 0xC2)).any():
         bad |= _mask(pc.match_substring_regex(values, BAD_ID if ident else BAD_TEXT))

@@ -221,3 +221,72 @@ def test_string_array_holds_what_arrow_cannot_as_none() -> None:
     assert odd == [2, 3, 5]
     arr, odd = string_array(["a", None, "b"])
     assert (arr.to_pylist(), odd) == (["a", None, "b"], [])
+
+
+# ------------------------------------------------------------- the other paths
+def test_a_large_string_column_is_read_as_a_string_column() -> None:
+    values = ["Anna", "\x01", " ", None, "x" * (MAX_INDEXED_BYTES + 1), "ü"]
+    for column in (Column("name", required=True), Column("name")):
+        want = check_column(column, pa.array(values, pa.string()), ident=False, indexed=True)
+        got = check_column(column, pa.array(values, pa.large_string()), ident=False, indexed=True)
+        assert got[0] == want[0] and got[1].tolist() == want[1].tolist()
+    assert want[1].tolist() == [False, True, False, False, True, False]
+
+
+def test_a_missing_required_number_is_masked() -> None:
+    for t in ("int", "amount", "share", "severity"):
+        column = Column("n", t, required=True)  # type: ignore[arg-type]
+        _, bad = check(column, ["1", None])
+        assert bad == [False, True], t
+
+
+def test_when_arrow_refuses_a_number_python_reads_the_column(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback for a column Arrow's float parser refuses (none found in 300,000
+    random numbers, kept for safety): Python's float reads it, value by value."""
+    cast = pa.compute.cast
+
+    def refuse_floats(arr: Any, target: Any = None, *a: Any, **kw: Any) -> Any:
+        if target == pa.float64():
+            raise pa.ArrowInvalid("refused by the test")
+        return cast(arr, target, *a, **kw)
+
+    monkeypatch.setattr(pa.compute, "cast", refuse_floats)
+    values = ["12.5", None, "-0", "x", "1e400", ".5"]
+    typed, bad = check(COLUMNS["amount"], values)
+    assert bad == [False, False, False, True, True, False]
+    assert [typed[i] for i in (0, 1, 2, 5)] == [12.5, None, 0.0, 0.5]
+    assert str(typed[2]) == "0.0"
+
+
+def test_ordinary_text_needs_no_regular_expression(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The byte scans let ordinary text through without a regular expression over the
+    column (the expensive part); a value that may hold a control character or be blank
+    sets off the one scan it needs. (A value that starts with a character past ASCII is
+    tested for blankness in full: a few Unicode spaces are blank to Python.)"""
+    scans: list[str] = []
+    match = pa.compute.match_substring_regex
+
+    def counted(values: Any, pattern: str, *a: Any, **kw: Any) -> Any:
+        scans.append(pattern)
+        return match(values, pattern, *a, **kw)
+
+    monkeypatch.setattr(pa.compute, "match_substring_regex", counted)
+    ordinary = ["Anna Berg", "x", "!", "Lars Ærø", "~", "Co 北京", "a"]
+    check(Column("name", required=True), ordinary, indexed=True)
+    assert scans == []
+    from credgraph.loaders import colcheck
+
+    for extra, pattern in [
+        (" Anna", colcheck._MAYBE_BLANK),
+        ("", colcheck._MAYBE_BLANK),
+        ("\u3000", colcheck._MAYBE_BLANK),
+        ("Ærø Ltd", colcheck._MAYBE_BLANK),
+        ("a\tb", colcheck.BAD_TEXT),
+        ("a\x7fb", colcheck.BAD_TEXT),
+        ("a\x85b", colcheck.BAD_TEXT),
+    ]:
+        scans.clear()
+        check(Column("name", required=True), [*ordinary, extra])
+        assert scans == [pattern], extra
