@@ -6,7 +6,9 @@ or loan node, so each piece expands only its own share), so the driver decodes o
 of one record per row (about six times faster here), and no piece holds more
 than ~250,000 rows in the server's heap. Dates come as ISO strings, which
 pandas parses exactly; ``disputed`` (loans, blacklist entries) and
-``share_unknown`` (ownership) come along. No per-node round trips.
+``share_unknown`` (ownership) come along. No per-node round trips, and the lists
+reach pandas as the driver decodes them (``Gateway.read_values``: no per-value
+conversion, a fifth of the client's time of ``Record.data()``).
 """
 
 from __future__ import annotations
@@ -114,8 +116,8 @@ def export_table(gw: Gateway, spec: Export, piece_rows: int = PIECE_ROWS) -> pd.
     parts = max(1, math.ceil(n / piece_rows))
     rows: list[list[object]] = []
     for part in range(parts):
-        got = gw.read(spec.piece, parts=parts, part=part)
-        rows.extend(got[0]["rows"] if got else [])
+        got = gw.read_values(spec.piece, parts=parts, part=part)
+        rows.extend(got[0][0] if got else [])
     return pd.DataFrame(rows, columns=list(spec.columns))
 
 

@@ -157,6 +157,20 @@ class Gateway:
         with translate_errors(), self.session(read_only=True) as s:
             return s.execute_read(work)
 
+    def read_values(self, cypher: LiteralString, **params: Any) -> list[list[Any]]:
+        """Run a read query in a managed read transaction; rows as lists of values, as
+        the driver decodes them. For queries that return plain values only (numbers,
+        text, temporal values, lists of them): nothing is converted, where
+        :meth:`read`'s ``Record.data()`` walks every value to turn nodes and
+        relationships into dicts, which took four fifths of the client's time to
+        read the export's lists of 240,000 rows."""
+
+        def work(tx: ManagedTransaction) -> list[list[Any]]:
+            return [r.values() for r in tx.run(cypher, params)]
+
+        with translate_errors(), self.session(read_only=True) as s:
+            return s.execute_read(work)
+
     def read_stream(
         self, cypher: LiteralString, fn: Callable[[Iterator[Any]], T], **params: Any
     ) -> T:
