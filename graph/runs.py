@@ -280,7 +280,7 @@ class Runs:
             previous = self._previous_trust(run_id)
             timings["previous"] = time.perf_counter() - t
             t = time.perf_counter()
-            self._write_scores(run_id, projection, scores, cent, previous)
+            self._write_scores(run_id, projection, scores, cent, previous, timings)
             timings["write_back"] = time.perf_counter() - t
             self._switch(run_id, started, counts, timings, projection, cent, sha)
         except BaseException as exc:
@@ -325,7 +325,12 @@ class Runs:
         scores: Scores,
         cent: Centrality,
         previous: tuple[str, dict[str, float]] | None = None,
+        timings: dict[str, float] | None = None,
     ) -> None:
+        """The run's Score nodes, then its guarantee circles (``timings``: the time of
+        each part, ``write_scores`` and ``write_circles``, within ``write_back``)."""
+        timings = {} if timings is None else timings
+        t = time.perf_counter()
         drops = None
         if previous is not None:
             drops = score_drops(projection.subjects.ids, scores.trust, previous[1])
@@ -344,6 +349,8 @@ class Runs:
             id=run_id,
             prev=None if previous is None else previous[0],
         )
+        timings["write_scores"] = time.perf_counter() - t
+        t = time.perf_counter()
         ids = projection.subjects.ids
         circle_rows = [
             {
@@ -364,6 +371,7 @@ class Runs:
                 rows=chunk,
                 run=run_id,
             )
+        timings["write_circles"] = time.perf_counter() - t
 
     def _switch(
         self,

@@ -120,7 +120,13 @@ def test_run_writes_scores_and_becomes_current(loaded: Gateway, settings: Settin
     trust = dict(zip(res.projection.subjects.ids, res.scores.trust, strict=True))
     assert all(abs(row["t"] - trust[row["id"]]) < 1e-12 for row in stored)
     assert all(0.0 <= row["t"] <= 100.0 for row in stored)
-    assert json.loads(cur["timings"]).keys() >= {"export", "projection", "write_back"}
+    assert json.loads(cur["timings"]).keys() >= {
+        "export",
+        "projection",
+        "write_back",
+        "write_scores",
+        "write_circles",
+    }
     assert cur["policy_hash"] == load_policy(None).hash
     loads = loaded.read(
         "MATCH (l:Load) WHERE l.outcome STARTS WITH 'completed' RETURN count(*) AS n"
