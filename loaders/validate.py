@@ -599,7 +599,12 @@ class Validator:
                 if k == "share_unknown":
                     values[k] = v == "true"
                     continue
-                for text in [v] if type(v) is str else v if type(v) is list else ():
+                # text, a list of texts; anything else but None (outside RawValue: a
+                # caller's mistake, not a reader's) is refused as not text
+                items: list[Any] = (
+                    [v] if type(v) is str else v if type(v) is list else [] if v is None else [v]
+                )
+                for text in items:
                     problem = (
                         text_problem(text, ident=k in _ID_EXTRAS, indexed=k in _INDEXED_EXTRAS)
                         if type(text) is str
