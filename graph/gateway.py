@@ -229,7 +229,7 @@ class Gateway:
     def write_batches_parallel(
         self,
         cypher: LiteralString,
-        rows: Iterable[dict[str, Any]],
+        rows: Iterable[Any],
         *,
         workers: int = 2,
         batch_size: int | None = None,
@@ -238,7 +238,8 @@ class Gateway:
         """Like :meth:`write_batches`, with ``workers`` transactions in flight at once.
 
         Only for batches that touch disjoint parts of the graph (one score node per
-        subject, say): batches commit in any order. Returns the number of rows.
+        subject, say): batches commit in any order. Rows are maps or lists (``row[0]``
+        in the statement). Returns the number of rows.
         """
         from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 

@@ -131,12 +131,11 @@ def score_drops(ids: npt.ArrayLike, trust: FloatArray, before: dict[str, float])
     )
 
 
-def score_rows(
+def score_columns(
     projection: Projection, scores: Scores, cent: Centrality, drops: Drops | None = None
-) -> Iterator[dict[str, Any]]:
-    """One flat row per subject: what a Score node and `credgraph scores` hold; with
-    ``drops``, also ``drop``, ``drop_previous`` (None where the trust did not fall)
-    and ``drop_rank``; ranks beyond :data:`RANKS_KEPT` are None."""
+) -> dict[str, list[Any]]:
+    """The columns of :func:`score_rows`, each a list with one value per subject (in
+    the projection's subject order): what the write-back sends, by position."""
     s = projection.subjects
     cols: dict[str, Any] = {
         "subject": s.ids,
@@ -170,16 +169,31 @@ def score_rows(
             col = np.full(len(s.ids), None, dtype=object)
             col[drops.index] = column.tolist()
             cols[name] = col
-    names = list(cols)
     # `+ 0.0` turns the -0.0 that 1 - prod(1 - 0) can give into 0.0.
-    lists = [
-        (np.asarray(v) + 0.0).tolist()
+    return {
+        name: (np.asarray(v) + 0.0).tolist()
         if np.asarray(v).dtype.kind == "f"
         else np.asarray(v).tolist()
-        for v in cols.values()
-    ]
-    for row in zip(*lists, strict=True):
+        for name, v in cols.items()
+    }
+
+
+def score_rows(
+    projection: Projection, scores: Scores, cent: Centrality, drops: Drops | None = None
+) -> Iterator[dict[str, Any]]:
+    """One flat row per subject: what a Score node and `credgraph scores` hold; with
+    ``drops``, also ``drop``, ``drop_previous`` (None where the trust did not fall)
+    and ``drop_rank``; ranks beyond :data:`RANKS_KEPT` are None."""
+    cols = score_columns(projection, scores, cent, drops)
+    names = list(cols)
+    for row in zip(*cols.values(), strict=True):
         yield dict(zip(names, row, strict=True))
+
+
+NOT_STORED: frozenset[str] = frozenset(f"{d}_network_uncapped" for d in DOMAINS)
+"""Score columns not written on ``(:Score)`` nodes since 2026-12-01: each equals
+``<d>_network`` (S9), and every property costs the write-back about 0.45 s per
+100,000 subjects on the server; :func:`upgrade_score_row` fills them on read."""
 
 
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -215,7 +229,9 @@ def upgrade_score_row(row: dict[str, Any]) -> dict[str, Any]:
 
     Runs stored before ``<d>_network_uncapped`` existed held the uncapped walk
     sum under ``<d>_network``: it moves to ``<d>_network_uncapped`` and
-    ``<d>_network`` becomes it capped at 1. Current rows come back unchanged.
+    ``<d>_network`` becomes it capped at 1. Runs stored since 2026-12-01 do not
+    store it (:data:`NOT_STORED`): their ``<d>_network``, in [0, 1], is copied
+    (the cap changes nothing). Rows that hold both come back unchanged.
     """
     out = dict(row)
     for d in DOMAINS:

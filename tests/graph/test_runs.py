@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from credgraph.cli.main import main
+from credgraph.graph.engine.pipeline import NOT_STORED, score_rows, upgrade_score_row
 from credgraph.graph.engine.policy import DOMAINS, load_policy
 from credgraph.graph.engine.projection import build_projection
 from credgraph.graph.export import export_tables
@@ -120,6 +121,25 @@ def test_run_writes_scores_and_becomes_current(loaded: Gateway, settings: Settin
     trust = dict(zip(res.projection.subjects.ids, res.scores.trust, strict=True))
     assert all(abs(row["t"] - trust[row["id"]]) < 1e-12 for row in stored)
     assert all(0.0 <= row["t"] <= 100.0 for row in stored)
+    # Each Score node holds exactly its row (values sent by position: a column out of
+    # place shows here), without the columns not stored and without nulls; read back,
+    # the row is whole again (`<d>_network_uncapped` filled from `<d>_network`).
+    assert res.centrality is not None
+    rows = {r["subject"]: r for r in score_rows(res.projection, res.scores, res.centrality)}
+    nodes = {
+        r["sc"]["subject"]: r["sc"]
+        for r in loaded.read("MATCH (sc:Score {run: $r}) RETURN properties(sc) AS sc", r=res.run_id)
+    }
+    assert nodes.keys() == rows.keys()
+    for sid, row in rows.items():
+        want = {k: v for k, v in row.items() if k not in NOT_STORED and v is not None}
+        assert nodes[sid] == want | {"run": res.run_id}
+    some = sorted(rows)[::300]
+    for sid in some:
+        back = runs.score_row(res.run_id, sid)
+        assert back is not None
+        whole = {k: v for k, v in rows[sid].items() if v is not None}
+        assert upgrade_score_row(back) == whole | {"run": res.run_id}
     assert json.loads(cur["timings"]).keys() >= {
         "export",
         "projection",
