@@ -47,6 +47,37 @@ def test_a_current_row_is_unchanged() -> None:
     assert upgrade_score_row(current) == current
 
 
+def test_a_row_stored_without_its_duplicate_columns_reads_back_whole() -> None:
+    """Score nodes written since 2026-12-01 leave out NOT_STORED (`<d>_network_uncapped`,
+    equal to `<d>_network`); read back, every row is the row the engine made."""
+    firms = [{"id": x, "name": x, "equity": 1.0, "total_assets": 1.0} for x in ("F1", "F2")]
+    bl = [{"id": "B1", "subject_id": "F1", "list": "court_dishonest_debtor", "listed_on": PAST[2]}]
+    owns = [{"owner_id": "F2", "firm_id": "F1", "share": 0.6}]  # F1's risk reaches F2
+    projection, scores, cent = compute(
+        World({"firms": firms, "blacklist": bl, "ownership": owns}).tables(),
+        load_policy(None),
+        AS_OF,
+        {},
+    )
+    rows = list(score_rows(projection, scores, cent))
+    assert pipeline.NOT_STORED == {f"{d}_network_uncapped" for d in DOMAINS}
+    assert any(r[f"{d}_network_uncapped"] > 0 for r in rows for d in DOMAINS)
+    for r in rows:
+        stored = {k: v for k, v in r.items() if k not in pipeline.NOT_STORED}
+        assert upgrade_score_row(stored) == r
+
+
+def test_the_score_statement_takes_only_column_names() -> None:
+    from credgraph.graph.runs import _create_scores
+
+    assert _create_scores(["subject", "trust_score"]) == (
+        "UNWIND $rows AS row CREATE (sc:Score {run: $run, subject: row[0], trust_score: row[1]})"
+    )
+    for bad in ("x}) DETACH DELETE sc //", "Trust", "a-b", ""):
+        with pytest.raises(ValueError, match="not a score column name"):
+            _create_scores(["subject", bad])
+
+
 # ----------------------------------------------------------------- stored ranks and drops
 
 
