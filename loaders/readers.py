@@ -356,7 +356,9 @@ def _csv_blocks(
         while data.count(b"\n") < header_lines:
             more = fb.read(_CSV_CHUNK_BYTES)
             if not more:
-                return
+                if b"\r" in data:  # lines ended by CR alone ("CSV (Macintosh)")
+                    yield from _read_csv(spec, path)
+                return  # the header alone, without its line break
             data += more
         cut = 0
         for _ in range(header_lines):

@@ -13,7 +13,15 @@ import pytest
 
 from credgraph.graph.errors import InputError
 from credgraph.loaders.layout import BLACKLIST, FILES, FIRMS, LOANS, PERSONS
-from credgraph.loaders.readers import INVALID_UTF8, RawRow, discover, read_rows, to_text
+from credgraph.loaders.readers import (
+    INVALID_UTF8,
+    RawBlock,
+    RawRow,
+    discover,
+    read_blocks,
+    read_rows,
+    to_text,
+)
 
 
 def write(path: Path, data: str | bytes) -> Path:
@@ -92,6 +100,38 @@ def test_bom_crlf_quotes_and_row_numbers(tmp_path: Path) -> None:
         "national_id": None,
         "net_worth": None,
     }
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "id,name\nP1,Ann\nP2,Bob\n",  # LF
+        "id,name\r\nP1,Ann\r\nP2,Bob",  # CRLF, no line break at the end
+        "id,name\rP1,Ann\rP2,Bob\r",  # CR alone: "CSV (Macintosh)"
+        "id,name\rP1,Ann\nP2,Bob\r\n",  # all three
+        "id,name\nP1,Ann\rP2,Bob\r",  # LF after the header, then CR alone
+        "\ufeffid,name\r\r\nP1,Ann\r\n\rP2,Bob\r",  # BOM, blank lines of both kinds
+        "id,name",  # the header alone
+        "id,name\r",
+    ],
+)
+def test_every_line_ending_gives_the_same_rows_in_blocks(tmp_path: Path, data: str) -> None:
+    """The load reads CSV in blocks (read_blocks): a file whose lines end in CR alone
+    was once read as empty, silently. Each kind of line ending, and mixes of them,
+    must give in blocks exactly the rows read one by one."""
+    path = write(tmp_path / "persons.csv", data)
+    one_by_one = [(r.row, r.values, r.error) for r in rows(PERSONS, path)]
+    in_blocks = []
+    for part in read_blocks(PERSONS, path):
+        got = (
+            [part.raw(PERSONS, i) for i in range(len(part.rows))]
+            if isinstance(part, RawBlock)
+            else [part]
+        )
+        in_blocks += [(r.row, r.values, r.error) for r in got]
+    assert in_blocks == one_by_one
+    names = [v["name"] for _, v, _ in one_by_one]
+    assert names == ([] if data.startswith("id,name") and "P1" not in data else ["Ann", "Bob"])
 
 
 def test_lf_and_values_kept_verbatim(tmp_path: Path) -> None:
