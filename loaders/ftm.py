@@ -35,6 +35,13 @@ Mapping (values are raw strings, typed later by the validator):
   ``sanction.linked`` etc.) and that no Sanction entity in the file points at -> blacklist
   row ``ftm-sanction:<entity id>``, list ``sanctions``, ``listed_on`` from first_seen, else
   createdAt, ``authority`` from the datasets.
+* An entity whose references hold several values (a Sanction naming three entities, an
+  Ownership with two owners, a Debt with joint debtors: FtM properties are lists) gives one
+  row per combination of them, each in file order, so no party is dropped: each named
+  entity is listed, each owner owns, each joint debtor owes the whole amount. Such rows
+  carry ``ftm_parties`` (how many rows the entity gave); a Debt's or a Sanction's row id
+  is then ``<entity id>#<party>`` (``#<creditor>#<debtor>`` for a Debt), and an
+  Ownership's share is unknown (the entity does not say who holds what).
 * A sanction with no date at all (FtM allows it) is not dropped: it counts from the day it
   is loaded. ``listed_on`` is the load's date (``loaded_on``, UTC) and the row carries
   ``listed_on_basis="loaded"`` (docs/data-model.md). The writer leaves that date out of the
@@ -56,6 +63,7 @@ the validator, which rejects and reports those rows, as it does text that cannot
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -135,6 +143,8 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
         try:
             with open(self.path, "rb") as f:
                 for lineno, line in enumerate(f, 1):
+                    if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                        line = line[3:]  # a UTF-8 byte order mark, as CSV files may have
                     if not line.strip():
                         continue
                     proxy, data = self._entity(lineno, line)
@@ -298,66 +308,64 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                     ),
                 )
         elif schema.is_a("Ownership"):
-            share = _share(_first(proxy, "percentage"))
-            values: dict[str, RawValue] = {
-                "owner_id": _first(proxy, "owner"),
-                "firm_id": _first(proxy, "asset"),
-                "share": share,
-                "since": _first_date(proxy, "startDate"),
-                "until": _first_date(proxy, "endDate"),
-            }
-            if share is None:
-                values["share_unknown"] = "true"
-            yield OWNERSHIP.name, row(values)
+            parties = _parties(proxy, "owner", "asset")
+            share = _share(_first(proxy, "percentage")) if len(parties) == 1 else None
+            for owner, asset in parties:
+                values: dict[str, RawValue] = {
+                    "owner_id": owner,
+                    "firm_id": asset,
+                    "share": share,
+                    "since": _first_date(proxy, "startDate"),
+                    "until": _first_date(proxy, "endDate"),
+                }
+                if share is None:
+                    values["share_unknown"] = "true"
+                yield OWNERSHIP.name, row(_split(values, parties))
         elif schema.is_a("Directorship"):
             role_text = _first(proxy, "role")
-            role: dict[str, RawValue] = {
-                "person_id": _first(proxy, "director"),
-                "firm_id": _first(proxy, "organization"),
-                "role": role_of(role_text),
-                "since": _first_date(proxy, "startDate"),
-                "until": _first_date(proxy, "endDate"),
-            }
-            if role_text:
-                role["ftm_role"] = role_text
-            yield ROLES_FILE.name, row(role)
+            parties = _parties(proxy, "director", "organization")
+            for director, organization in parties:
+                role: dict[str, RawValue] = {
+                    "person_id": director,
+                    "firm_id": organization,
+                    "role": role_of(role_text),
+                    "since": _first_date(proxy, "startDate"),
+                    "until": _first_date(proxy, "endDate"),
+                }
+                if role_text:
+                    role["ftm_role"] = role_text
+                yield ROLES_FILE.name, row(_split(role, parties))
         elif schema.is_a("Debt"):
-            yield (
-                LOANS.name,
-                row(
-                    {
-                        "id": eid,
-                        "lender_id": _first(proxy, "creditor"),
-                        "borrower_id": _first(proxy, "debtor"),
-                        "amount": _first(proxy, "amount"),
-                        "currency": _first(proxy, "currency"),
-                        "issued_on": _first_date(proxy, "date", "startDate") or seen,
-                        "maturity_on": _first_date(proxy, "endDate"),
-                        "status": "performing",
-                    }
-                ),
-            )
+            parties = _parties(proxy, "creditor", "debtor")
+            for creditor, debtor in parties:
+                loan: dict[str, RawValue] = {
+                    "id": _part_id(eid, parties, creditor, debtor),
+                    "lender_id": creditor,
+                    "borrower_id": debtor,
+                    "amount": _first(proxy, "amount"),
+                    "currency": _first(proxy, "currency"),
+                    "issued_on": _first_date(proxy, "date", "startDate") or seen,
+                    "maturity_on": _first_date(proxy, "endDate"),
+                    "status": "performing",
+                }
+                yield LOANS.name, row(_split(loan, parties))
         elif schema.is_a("Sanction"):
             datasets = data.get("datasets") or []
-            yield (
-                BLACKLIST.name,
-                row(
-                    self._dated(
-                        {
-                            "id": eid,
-                            "subject_id": _first(proxy, "entity"),
-                            "list": SANCTIONS_LIST,
-                            "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
-                            "reason": _first(proxy, "reason", "program"),
-                            "listed_on": _first_date(proxy, "startDate", "listingDate", "date")
-                            or seen
-                            or created,
-                            "expires_on": _first_date(proxy, "endDate"),
-                            "source_url": _first(proxy, "sourceUrl"),
-                        }
-                    )
-                ),
-            )
+            parties = _parties(proxy, "entity")
+            for (listed,) in parties:
+                entry: dict[str, RawValue] = {
+                    "id": _part_id(eid, parties, listed),
+                    "subject_id": listed,
+                    "list": SANCTIONS_LIST,
+                    "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
+                    "reason": _first(proxy, "reason", "program"),
+                    "listed_on": _first_date(proxy, "startDate", "listingDate", "date")
+                    or seen
+                    or created,
+                    "expires_on": _first_date(proxy, "endDate"),
+                    "source_url": _first(proxy, "sourceUrl"),
+                }
+                yield BLACKLIST.name, row(self._dated(_split(entry, parties)))
         else:
             self.skipped[schema.name] += 1
 
@@ -426,6 +434,26 @@ def role_of(text: str | None) -> str:
                 continue  # a non-executive director is no executive
             return role
     return "director"
+
+
+def _parties(proxy: EntityProxy, *props: str) -> list[tuple[str | None, ...]]:
+    """Every combination of the values of the reference properties ``props``, each in
+    file order without repeats; a property without a value stands as None (the validator
+    then rejects the row for its missing reference)."""
+    lists = [list(dict.fromkeys(_values(proxy, p))) or [None] for p in props]
+    return list(itertools.product(*lists))
+
+
+def _part_id(eid: str, parties: list[tuple[str | None, ...]], *ends: str | None) -> str:
+    """The entity's id, or ``<id>#<end>#...`` when the entity gives several rows."""
+    return eid if len(parties) == 1 else "#".join([eid, *(e or "" for e in ends)])
+
+
+def _split(values: dict[str, RawValue], parties: list[Any]) -> dict[str, RawValue]:
+    """``values``, marked with ``ftm_parties`` when the entity gives several rows."""
+    if len(parties) > 1:
+        values["ftm_parties"] = str(len(parties))
+    return values
 
 
 def _first(proxy: EntityProxy, *props: str) -> str | None:

@@ -236,6 +236,65 @@ def test_relationships_and_sanctions(tmp_path: Path) -> None:
     assert sorted(row for _, row in by_row) == [8, 9, 11, 13, 15]
 
 
+def test_references_with_several_values_give_a_row_per_party(tmp_path: Path) -> None:
+    """FtM properties are lists: a Sanction naming three entities lists all three (it
+    once listed the first alone and dropped the others silently), and so on for every
+    kind of record with references."""
+    lines: list[dict[str, Any] | str] = [
+        entity("p1", "Person", name="Ann"),
+        entity("p2", "Person", name="Bob", topics="sanction"),
+        entity("p3", "Person", name="Cy"),
+        entity("c1", "Company", name="Acme"),
+        entity("c2", "Company", name="Beta"),
+        entity("s1", "Sanction", entity=["p1", "p2", "p3", "p2"], startDate="2020-01-01"),
+        entity("s2", "Sanction", entity="p3", startDate="2021-01-01"),
+        entity("o1", "Ownership", owner=["p1", "p3"], asset="c1", percentage="50"),
+        entity("o2", "Ownership", owner="p1", asset="c2", percentage="50"),
+        entity("d1", "Directorship", director=["p1", "p2"], organization=["c1", "c2"]),
+        entity(
+            "debt1", "Debt", creditor="c2", debtor=["c1", "p1"], amount="1000", date="2020-05-06"
+        ),
+    ]
+    valid, rejects, _, _ = validate(write_lines(tmp_path / "x.ftm.json", lines))
+    assert rejects == []
+    bl = {r.key: r.values for r in valid["blacklist"]}
+    # one entry per named entity, repeats once; p2's topic adds nothing (its Sanction names it)
+    assert {k: v["subject_id"] for k, v in bl.items()} == {
+        "s1#p1": "p1",
+        "s1#p2": "p2",
+        "s1#p3": "p3",
+        "s2": "p3",
+    }
+    assert all(bl[k]["ftm_parties"] == "3" for k in ("s1#p1", "s1#p2", "s1#p3"))
+    assert all(v["source_entity"] == "s1" for k, v in bl.items() if k != "s2")
+    assert "ftm_parties" not in bl["s2"]
+    assert {r.key: r.values["share"] for r in valid["ownership"]} == {
+        "p1|c1": None,  # two owners: who holds what is not said
+        "p3|c1": None,
+        "p1|c2": pytest.approx(0.5),
+    }
+    assert sorted(r.key for r in valid["roles"]) == [
+        "p1|c1|director",
+        "p1|c2|director",
+        "p2|c1|director",
+        "p2|c2|director",
+    ]
+    loans = {r.key: r.values for r in valid["loans"]}
+    assert {k: (v["lender_id"], v["borrower_id"], v["amount"]) for k, v in loans.items()} == {
+        "debt1#c2#c1": ("c2", "c1", 1000.0),  # joint debtors each owe the whole
+        "debt1#c2#p1": ("c2", "p1", 1000.0),
+    }
+
+
+def test_a_byte_order_mark_does_not_cost_the_first_entity(tmp_path: Path) -> None:
+    path = tmp_path / "bom.ftm.json"
+    write_lines(path, [entity("p1", "Person", name="Ann"), entity("p2", "Person", name="Bob")])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    valid, rejects, _, _ = validate(path)
+    assert rejects == []
+    assert [r.key for r in valid["persons"]] == ["p1", "p2"]
+
+
 def test_bad_lines_are_problems_not_crashes(tmp_path: Path) -> None:
     path = tmp_path / "bad.ftm.json"
     good = json.dumps(entity("p1", "Person", name="Ann"))
