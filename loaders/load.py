@@ -37,7 +37,7 @@ from credgraph.loaders.ftm import FtmReader, read_ftm
 from credgraph.loaders.interrupt import Interrupted, StopSignals
 from credgraph.loaders.layout import FileSpec
 from credgraph.loaders.readers import RawBlock, RawRow, discover, read_blocks, read_rows
-from credgraph.loaders.rejects import RejectWriter
+from credgraph.loaders.rejects import RejectWriter, safe_text
 from credgraph.loaders.validate import Reject, Validator, ValidRow
 from credgraph.loaders.writer import is_fresh, load_params, to_params, write_rows
 
@@ -124,6 +124,26 @@ def _sources(path: Path, fmt: Format | None) -> tuple[list[tuple[FileSpec, Path]
     return list(found), notes
 
 
+def check_writable(rejects_path: Path) -> None:
+    """Refuse, before anything is written, a rejects file that cannot be written: a
+    folder, or a place where no file can be made (tried, not guessed from modes)."""
+    shown = safe_text(str(rejects_path))
+    if rejects_path.is_dir():
+        raise UsageError(f"the rejects file {shown} is a folder", hint="give a file name")
+    existed = rejects_path.exists()
+    try:
+        rejects_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(rejects_path, "a"):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"cannot write the rejects file {shown}: {e.strerror}",
+            hint="choose another file with --rejects",
+        ) from e
+    if not existed:
+        rejects_path.unlink()
+
+
 def _load_day(report: LoadReport) -> date:
     """The UTC day a load started (its Load record's ``started_at``): the day an FtM
     sanction without any date counts from, the same for every line of the load even
@@ -175,17 +195,20 @@ def prepare(
     started = datetime.now(UTC)
     report = LoadReport(
         load_id=f"load-{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
-        source=source,
-        path=str(path.resolve()),
+        # Names as text the database and a terminal can hold: a byte that is not
+        # UTF-8 in a path or --source shows as \udcff (loaders/rejects.py, safe_text).
+        source=safe_text(source),
+        path=safe_text(str(path.resolve())),
         format=fmt or "auto",
         strict=strict,
         started_at=started.isoformat(timespec="seconds"),
     )
     if rejects_path is None:
         rejects_path = Path(f"{report.load_id}.rejects.csv")
+    check_writable(rejects_path)
     if fmt != "ftm":
         files, notes = _sources(path, fmt)
-        report.notes.extend(notes)
+        report.notes.extend(safe_text(note) for note in notes)
         checksums = {p.name: (str(p), sha256(p)) for _, p in files}
         for spec, p in files:  # reading the first row checks the header
             next(iter(read_rows(spec, p)), None)
@@ -471,7 +494,7 @@ def _record_params(report: LoadReport) -> dict[str, Any]:
         "outcome": report.outcome,
         "files": json.dumps([asdict(f) for f in report.files]),
         "rejected": report.rejected,
-        "rejects_path": report.rejects_path,
+        "rejects_path": None if report.rejects_path is None else safe_text(report.rejects_path),
         "notes": report.notes,
-        "file_names": report.file_names,
+        "file_names": [safe_text(name) for name in report.file_names],
     }

@@ -22,6 +22,7 @@ from typing import IO
 from rich.table import Table
 from rich.text import Text
 
+from credgraph.graph.errors import InputError
 from credgraph.loaders.validate import Reject
 
 COLUMNS = ("file", "row", "column", "value", "reason")
@@ -65,11 +66,17 @@ class RejectWriter:
         self._writer: csv.DictWriter[str] | None = None
 
     def __enter__(self) -> RejectWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # backslashreplace: a net under safe_text, the file is written whatever comes.
-        self._fh = open(  # noqa: SIM115
-            self.path, "w", encoding="utf-8", errors="backslashreplace", newline=""
-        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # backslashreplace: a net under safe_text, the file is written whatever comes.
+            self._fh = open(  # noqa: SIM115
+                self.path, "w", encoding="utf-8", errors="backslashreplace", newline=""
+            )
+        except OSError as e:
+            raise InputError(
+                f"cannot write the rejects file {safe_text(str(self.path))}: {e.strerror}",
+                hint="choose another file with --rejects",
+            ) from e
         self._writer = csv.DictWriter(self._fh, fieldnames=COLUMNS)
         self._writer.writeheader()
         return self

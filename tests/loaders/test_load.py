@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from credgraph.graph.errors import InputError
+from credgraph.graph.errors import InputError, UsageError
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.model import not_bookkeeping
 from credgraph.loaders.load import load
@@ -268,3 +269,48 @@ def test_opensanctions_sample(gateway: Gateway, tmp_path: Path) -> None:
     assert any("Εταιρία" in a for a in aliases)
     again = load(gateway, FTM_SAMPLE, rejects_path=tmp_path / "r.csv")
     assert all(f.created == 0 and f.updated == 0 for f in again.files)
+
+
+def test_a_rejects_file_that_cannot_be_written_is_refused_before_anything(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """A folder, or a place no file can be made in (checked by trying: permissions do
+    not stop root), is a usage error before the Load record or any row is written."""
+    folder = write_folder(tmp_path / "in", {"persons": BASE["persons"]})
+    (tmp_path / "a-file").write_text("x")
+    for bad in (tmp_path, tmp_path / "a-file" / "r.csv"):
+        with pytest.raises(UsageError, match="rejects file"):
+            load(gateway, folder, rejects_path=bad)
+    assert gateway.read("MATCH (n) WHERE NOT n:CredgraphSchema RETURN count(n) AS n") == [{"n": 0}]
+    # a folder that does not exist yet is made, as before
+    report = load(gateway, folder, rejects_path=tmp_path / "new" / "r.csv")
+    assert report.outcome == "completed" and not (tmp_path / "new" / "r.csv").exists()
+
+
+def test_names_that_are_not_utf8_are_recorded_escaped(gateway: Gateway, tmp_path: Path) -> None:
+    """A byte that is not UTF-8 in the folder's name, an ignored file's name, --source or
+    an FtM file's name once failed the load as an internal error (the driver cannot send
+    it); the Load record now holds it escaped, as the rejects file does."""
+    folder = write_folder(
+        Path(os.fsdecode(bytes(tmp_path) + b"/in\xff")), {"persons": BASE["persons"]}
+    )
+    (folder / os.fsdecode(b"junk\xfe.txt")).write_text("")
+    report = load(gateway, folder, source=os.fsdecode(b"src\xfd"), rejects_path=tmp_path / "r.csv")
+    assert report.outcome == "completed"
+    ftm = Path(os.fsdecode(bytes(tmp_path) + b"/x\xfc.ftm.json"))
+    ftm.write_text('{"id": "p9", "schema": "Person", "properties": {"name": ["Zed"]}}\n')
+    report = load(gateway, ftm, rejects_path=tmp_path / "r.csv")
+    assert report.outcome == "completed"
+    got = gateway.read(
+        "MATCH (l:Load) RETURN l.source AS source, l.path AS path, l.notes AS notes, "
+        "l.file_names AS names ORDER BY l.num"
+    )
+    assert got[0]["source"] == "src\\udcfd"
+    assert got[0]["path"].endswith("/in\\udcff")
+    assert got[0]["notes"] == ["ignored junk\\udcfe.txt: not an input file"]
+    assert got[1]["names"] == ["x\\udcfc.ftm.json"]
+    assert gateway.read("MATCH (p:Person) RETURN p.id AS id ORDER BY id") == [
+        {"id": "P1"},
+        {"id": "P2"},
+        {"id": "p9"},
+    ]
