@@ -440,7 +440,10 @@ def _parties(proxy: EntityProxy, *props: str) -> list[tuple[str | None, ...]]:
     """Every combination of the values of the reference properties ``props``, each in
     file order without repeats; a property without a value stands as None (the validator
     then rejects the row for its missing reference)."""
-    lists = [list(dict.fromkeys(_values(proxy, p))) or [None] for p in props]
+    lists: list[list[str | None]] = []
+    for prop in props:
+        values: list[str | None] = list(dict.fromkeys(_values(proxy, prop)))
+        lists.append(values or [None])
     return list(itertools.product(*lists))
 
 
