@@ -38,7 +38,7 @@ Blocks (:func:`read_blocks`, what a load reads with)
     Parquet files (and FtM) come as rows.
 
 Parquet values are turned into the strings the validator parses: dates (and midnight
-timestamps) as ``YYYY-MM-DD``, integers and decimals exactly, floats with ``repr`` (shortest
+timestamps, naive or in their own time zone) as ``YYYY-MM-DD``, integers and decimals exactly, floats with ``repr`` (shortest
 round-trip form); nulls become ``None``.
 
 Parquet types (checked once per file, against its schema, when :func:`read_rows` is called)
@@ -606,7 +606,9 @@ def to_text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
+        # Midnight is a date, in the timestamp's own zone when it has one (pandas writes
+        # tz-aware UTC timestamps): 2020-01-01 00:00 UTC is 2020-01-01.
+        if value.time() == dt.time(0):
             return value.date().isoformat()
         return value.isoformat()
     if isinstance(value, dt.date):

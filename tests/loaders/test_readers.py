@@ -312,6 +312,9 @@ def test_parquet_not_a_parquet_file(tmp_path: Path) -> None:
         (Decimal("1E+3"), "1000"),
         (dt.date(2024, 2, 29), "2024-02-29"),
         (dt.datetime(2024, 2, 29), "2024-02-29"),
+        (dt.datetime(2024, 2, 29, tzinfo=dt.UTC), "2024-02-29"),  # as pandas writes dates
+        (dt.datetime(2024, 2, 29, tzinfo=dt.timezone(dt.timedelta(hours=-5))), "2024-02-29"),
+        (dt.datetime(2024, 2, 29, 12, tzinfo=dt.UTC), "2024-02-29T12:00:00+00:00"),  # not a date
     ],
 )
 def test_to_text(value: object, text: str | None) -> None:
