@@ -113,6 +113,13 @@ def graph_lookup(gw: Gateway) -> Callable[[str, list[str]], set[str]]:
 
 
 def detect_format(path: Path, fmt: Format | None) -> Format | None:
+    """``ftm`` for a file, else ``fmt`` (a folder in the input layout). A single
+    ``.csv`` or ``.parquet`` file is a usage error: the layout is a folder of them."""
+    if path.is_file() and fmt != "ftm" and path.suffix.lower() in (".csv", ".parquet"):
+        raise UsageError(
+            f"{safe_text(str(path))} is one file of the input layout, not an FtM file",
+            hint=f"load the folder that holds it: credgraph load {safe_text(str(path.parent))}",
+        )
     if fmt == "ftm" or (fmt is None and path.is_file()):
         return "ftm"
     return fmt

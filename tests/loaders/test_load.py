@@ -314,3 +314,12 @@ def test_names_that_are_not_utf8_are_recorded_escaped(gateway: Gateway, tmp_path
         {"id": "P2"},
         {"id": "p9"},
     ]
+
+
+def test_one_csv_file_is_a_usage_error_not_an_ftm_file(gateway: Gateway, tmp_path: Path) -> None:
+    """A layout file given alone was read as FtM JSON: every row rejected as bad JSON."""
+    folder = write_folder(tmp_path / "in", {"persons": BASE["persons"]})
+    with pytest.raises(UsageError, match="load the folder that holds it") as info:
+        load(gateway, folder / "persons.csv", rejects_path=tmp_path / "r.csv")
+    assert "credgraph load " + str(folder) in (info.value.hint or "")
+    assert gateway.read("MATCH (n) WHERE NOT n:CredgraphSchema RETURN count(n) AS n") == [{"n": 0}]
