@@ -4,7 +4,13 @@
 file, see :mod:`loaders.layout`) into a :class:`Projection` as of a date:
 
 * :class:`Subjects`: persons and firms in one id space (persons first, then firms,
-  each in file order; a repeated id keeps its first row).
+  each by id; a repeated id keeps its first row).
+
+Every table is first put in a canonical order (:func:`canonical`: by its key
+columns, compared as text), so the arrays, the order in which floating-point sums
+and products are taken and the tie-breaks of explanations do not depend on the
+order of the rows: the same graph gives the same bits whichever order it was
+loaded in or a database export returns it (S7).
 * :class:`Records`: the adverse records (blacklist entries, loans in an adverse
   status) with domain, severity, decay and status as of the date, sorted by subject.
 * per domain a :class:`TransmissionGraph`: a directed graph in CSR, an edge
@@ -725,8 +731,46 @@ def _graph(domain: str, n: int, batches: list[_Batch], policy: Policy) -> Transm
 # ----------------------------------------------------------------------------- entry points
 
 
+#: The columns that order each table's rows (its key: unique in a valid input).
+ROW_ORDER: dict[str, tuple[str, ...]] = {
+    "persons": ("id",),
+    "firms": ("id",),
+    "roles": ("person_id", "firm_id", "role"),
+    "ownership": ("owner_id", "firm_id"),
+    "loans": ("id",),
+    "guarantees": ("id",),
+    "blacklist": ("id",),
+}
+
+
+def canonical(tables: Tables) -> Tables:
+    """``tables`` with each table's rows ordered by its :data:`ROW_ORDER` columns as text
+    (Arrow's stable ``sort_indices``: rows with equal keys keep their order, missing
+    keys last). About 0.2 s for the 600,000 rows of the generated 100k market."""
+    out: Tables = {}
+    for name, df in tables.items():
+        keys = [c for c in ROW_ORDER.get(name, ()) if c in df.columns]
+        if len(df) < 2 or not keys:
+            out[name] = df
+            continue
+        key_table = pa.table(
+            {
+                c: pa.chunked_array(_arrow_strings(read_ids(df, c)), type=pa.large_string())
+                for c in keys
+            }
+        )
+        order = np.asarray(
+            pc.sort_indices(key_table, sort_keys=[(c, "ascending") for c in keys]).to_numpy(),
+            dtype=np.int64,
+        )
+        sorted_already = bool((order == np.arange(len(order))).all())
+        out[name] = df if sorted_already else df.take(order).reset_index(drop=True)
+    return out
+
+
 def build_projection(tables: Tables, policy: Policy, as_of: date) -> Projection:
     """Project ``tables`` as of ``as_of`` under ``policy`` (see module docstring)."""
+    tables = canonical(tables)
     day = as_day(as_of)
     as_of_date = day.astype(object)
     dropped: dict[str, int] = {}

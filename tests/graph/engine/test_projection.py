@@ -106,11 +106,12 @@ def test_tables_are_typed(folder: Path) -> None:
 
 def test_subjects(proj: Projection) -> None:
     s = proj.subjects
-    assert s.ids.tolist() == ["P1", "P2", "F1", "F2", "BANK", "F3"]
+    # persons, then firms, each by id whatever the order of the rows (S7)
+    assert s.ids.tolist() == ["P1", "P2", "BANK", "F1", "F2", "F3"]
     assert s.kind.tolist() == ["person"] * 2 + ["firm"] * 4
     assert s.net_worth[0] == 1000.0 and np.isnan(s.net_worth[1])  # first P1 row wins
-    assert s.capacity[2] == 500.0 and np.isnan(s.capacity[5])
-    assert s.index_of("F2") == 3
+    assert s.capacity[3] == 500.0 and np.isnan(s.capacity[5])
+    assert s.index_of("F2") == 4
     with pytest.raises(KeyError):
         s.index_of("nope")
     assert proj.dropped == {
