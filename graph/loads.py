@@ -8,9 +8,12 @@ could record an end). Loads and propagation runs take turns under the writer
 lease (graph/lease.py), so a load still marked ``running`` when another writer
 holds the lease is dead: :func:`mark_interrupted` records it as such.
 
-:func:`unfinished_load` is what a propagation run asks before it scores: the
-newest load that wrote something, if it did not complete (a later completed
-load of the same or other input rolls the graph forward and clears it).
+:func:`unfinished_load` is what a propagation run asks before it scores: a
+load that wrote or may have written something and did not complete, unless a
+later load of the same input completed (the same ``path`` or the same
+``source``: loads are idempotent, so loading the input again completes it). A
+completed load of some other input does not: the first input is still half in
+the graph. ``refused`` (``--strict``) loads wrote nothing and never count.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ class UnfinishedLoad(Conflict):
         super().__init__(
             f"load {load['id']} (source {load.get('source')!r}, started "
             f"{load.get('started_at')}) {what} (outcome {load['outcome']}): the graph may "
-            "hold part of that input, so propagation is refused until a load completes",
+            "hold part of that input, so propagation is refused until a load of that input "
+            "completes",
         )
         self.load = load
 
@@ -64,14 +68,18 @@ def mark_interrupted(gw: Gateway, holder: str) -> list[str]:
 
 
 def unfinished_load(gw: Gateway) -> dict[str, Any] | None:
-    """The newest load (by start) that wrote or may have written something, if its
-    outcome is one of :data:`UNFINISHED`; else None."""
+    """The newest load whose outcome is one of :data:`UNFINISHED` and that no later
+    load of the same input (same ``path`` or same ``source``) completed; else None."""
     rows = gw.read(
-        "MATCH (l:Load) WHERE l.outcome <> 'refused' "
+        "MATCH (l:Load) WHERE l.outcome IN $unfinished "
+        "AND NOT EXISTS { MATCH (c:Load) WHERE c.outcome IN $completed "
+        "  AND (c.path = l.path OR c.source = l.source) "
+        "  AND CASE WHEN c.num IS NOT NULL AND l.num IS NOT NULL THEN c.num > l.num "
+        "      ELSE c.started_at > l.started_at END } "
         "RETURN l.id AS id, l.outcome AS outcome, l.source AS source, l.path AS path, "
         "toString(l.started_at) AS started_at "
-        "ORDER BY l.started_at DESC, l.id DESC LIMIT 1"
+        "ORDER BY l.started_at DESC, l.id DESC LIMIT 1",
+        unfinished=list(UNFINISHED),
+        completed=list(COMPLETED),
     )
-    if rows and rows[0]["outcome"] in UNFINISHED:
-        return rows[0]
-    return None
+    return rows[0] if rows else None

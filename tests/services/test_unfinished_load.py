@@ -162,8 +162,8 @@ def test_a_load_at_work_makes_the_run_wait_its_turn(gateway: Gateway, settings: 
 
 
 def test_which_load_counts(gateway: Gateway) -> None:
-    """The newest load that wrote something decides; a refused (strict) load wrote
-    nothing and does not clear an earlier failure; a completed one does."""
+    """A failed or interrupted load counts until a later load of its input completes;
+    a refused (strict) load wrote nothing and does not clear an earlier failure."""
 
     def add(load_id: str, result: str, minute: int) -> None:
         gateway.write(
@@ -185,3 +185,35 @@ def test_which_load_counts(gateway: Gateway) -> None:
     assert unfinished_load(gateway) is None
     add("load-e", "interrupted", 4)
     assert unfinished_load(gateway)["id"] == "load-e"  # type: ignore[index]
+
+
+def test_a_completed_load_of_another_input_does_not_clear_an_unfinished_one(
+    gateway: Gateway,
+) -> None:
+    """An interrupted load of one input, then a load of another input that completes:
+    the first input is still half in the graph, so runs stay refused until it is loaded
+    again (by its path or its source), whatever came in between."""
+    ensure_schema(gateway)
+
+    def add(num: int, result: str, source: str, path: str) -> None:
+        gateway.write(
+            "CREATE (:Load {id: 'load-' + toString($num), num: $num, outcome: $o, "
+            "source: $source, path: $path, "
+            "started_at: datetime({year: 2026, month: 12, day: 1, hour: 10, minute: $num})})",
+            num=num,
+            o=result,
+            source=source,
+            path=path,
+        )
+
+    add(1, "completed", "market", "/in/market")
+    add(2, "interrupted", "market", "/in/market")
+    add(3, "completed", "tiny", "/in/tiny")  # another input: no help
+    found = unfinished_load(gateway)
+    assert found is not None and found["id"] == "load-2"
+    add(4, "failed", "tiny", "/in/tiny")
+    assert unfinished_load(gateway)["id"] == "load-4"  # type: ignore[index]
+    add(5, "completed", "tiny", "/in/tiny-fixed")  # the same source from elsewhere
+    assert unfinished_load(gateway)["id"] == "load-2"  # type: ignore[index]
+    add(6, "completed", "renamed", "/in/market")  # the same folder, another --source
+    assert unfinished_load(gateway) is None
