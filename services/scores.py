@@ -126,6 +126,13 @@ def _answer(
         exists = gw.read("MATCH (s:Subject {id: $id}) RETURN s.id AS id", id=subject_id)
         if not exists:
             raise NotFound(f"no subject {subject_id!r}", field="subject")
+        if run.get("pruned"):
+            raise NotFound(
+                f"run {run['id']} was pruned: its scores are no longer kept "
+                f"(only the newest {settings.runs_kept} completed runs keep theirs)",
+                code="run_pruned",
+                hint="ask the current run, or raise CREDGRAPH_RUNS_KEPT for later runs",
+            )
         raise NotFound(
             f"subject {subject_id!r} has no score in run {run['id']} (loaded after it?)",
             code="not_scored",

@@ -22,6 +22,7 @@ from credgraph.cli.main import main
 from credgraph.graph.engine.pipeline import NOT_STORED, score_rows, upgrade_score_row
 from credgraph.graph.engine.policy import DOMAINS, load_policy
 from credgraph.graph.engine.projection import build_projection
+from credgraph.graph.errors import NotFound
 from credgraph.graph.export import export_tables
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.interrupt import interrupt, shielded
@@ -302,6 +303,10 @@ def test_history_and_pruning(
     lines = text[text.index("history (newest first):") :].splitlines()[1:]
     assert [line.split()[0] for line in lines] == ids[:0:-1]
     assert lines[0].endswith("(current)") and not lines[1].endswith("(current)")
+    # asking the pruned run says so (it once blamed the subject's load time)
+    with pytest.raises(NotFound, match="was pruned") as info:
+        score_lookup(loaded, keep_one, sid, caller=Caller("tester", "test"), run_id=ids[0])
+    assert info.value.code == "run_pruned"
 
 
 def test_run_that_lost_its_lease_is_not_made_current(loaded: Gateway, settings: Settings) -> None:
