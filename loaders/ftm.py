@@ -42,6 +42,8 @@ Mapping (values are raw strings, typed later by the validator):
   carry ``ftm_parties`` (how many rows the entity gave); a Debt's or a Sanction's row id
   is then ``<entity id>#<party>`` (``#<creditor>#<debtor>`` for a Debt), and an
   Ownership's share is unknown (the entity does not say who holds what).
+* Dates are taken from the first candidate property that holds a full calendar date;
+  partial dates (``1971``) and impossible ones (``2020-02-30``) are passed over.
 * A sanction with no date at all (FtM allows it) is not dropped: it counts from the day it
   is loaded. ``listed_on`` is the load's date (``loaded_on``, UTC) and the row carries
   ``listed_on_basis="loaded"`` (docs/data-model.md). The writer leaves that date out of the
@@ -467,10 +469,16 @@ def _first(proxy: EntityProxy, *props: str) -> str | None:
 
 
 def _date(value: Any) -> str | None:
-    """``YYYY-MM-DD`` from a full date or timestamp; None for partial dates."""
+    """``YYYY-MM-DD`` from a full date or timestamp; None for partial dates and for
+    dates no calendar has (``2020-02-30``, ``0000-00-00``): the next candidate
+    property is used instead, as for a partial date."""
     if not isinstance(value, str) or len(value) < 10 or not _FULL_DATE.fullmatch(value[:10]):
         return None
     if len(value) > 10 and value[10] not in "T ":
+        return None
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
         return None
     return value[:10]
 

@@ -295,6 +295,28 @@ def test_a_byte_order_mark_does_not_cost_the_first_entity(tmp_path: Path) -> Non
     assert [r.key for r in valid["persons"]] == ["p1", "p2"]
 
 
+def test_an_impossible_date_gives_way_to_the_next_candidate(tmp_path: Path) -> None:
+    """A sanction whose startDate no calendar has was rejected whole, though its
+    listingDate was fine; with no usable date at all it counts from the load day."""
+    lines: list[dict[str, Any] | str] = [
+        entity("p1", "Person", name="Ann"),
+        entity("s1", "Sanction", entity="p1", startDate="2020-02-30", listingDate="2021-03-04"),
+        entity("s2", "Sanction", entity="p1", startDate="0000-00-00"),
+    ]
+    path = write_lines(tmp_path / "x.ftm.json", lines)
+    reader = read_ftm(path, loaded_on=dt.date(2026, 12, 2))
+    v = Validator()
+    valid = {}
+    for spec, group in itertools.groupby(reader, key=lambda pair: pair[0]):
+        for batch in v.validate_file(spec, (row for _, row in group)):
+            assert batch.rejects == []
+            valid.update({r.key: r.values for r in batch.rows})
+    assert valid["s1"]["listed_on"] == dt.date(2021, 3, 4)
+    assert "listed_on_basis" not in valid["s1"]
+    assert valid["s2"]["listed_on"] == dt.date(2026, 12, 2)
+    assert valid["s2"]["listed_on_basis"] == "loaded"
+
+
 def test_bad_lines_are_problems_not_crashes(tmp_path: Path) -> None:
     path = tmp_path / "bad.ftm.json"
     good = json.dumps(entity("p1", "Person", name="Ann"))
