@@ -190,8 +190,11 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             yield RawRow(self.file, lineno, values)
 
     def _entity(self, lineno: int, line: bytes) -> tuple[EntityProxy | None, dict[str, Any]]:
-        def problem(reason: str, value: str | None = None) -> tuple[None, dict[str, Any]]:
-            self.problems.append(Reject(self.file, lineno, None, value, reason))
+        def problem(
+            reason: str, value: str | None = None, column: str | None = None
+        ) -> tuple[None, dict[str, Any]]:
+            # ``column``: the entity's field at fault (``datasets``, ``properties.name``)
+            self.problems.append(Reject(self.file, lineno, column, value, reason))
             return None, {}
 
         try:
@@ -208,27 +211,31 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             return problem("not a JSON object")
         eid = data.get("id")
         if not isinstance(eid, str) or not eid:
-            return problem("entity without id")
+            return problem("entity without id", column="id")
         schema = data.get("schema")
         if not isinstance(schema, str) or model.get(schema) is None:
-            return problem(f"unknown FtM schema {_short(schema)}", eid)
+            return problem(f"unknown FtM schema {_short(schema)}", eid, "schema")
         for name in ("caption", "first_seen"):
             if data.get(name) is not None and not isinstance(data[name], str):
-                return problem(f"invalid FtM entity: {name} is not a string", eid)
+                return problem(f"invalid FtM entity: {name} is not a string", eid, name)
         datasets = data.get("datasets")
         if datasets is not None and not (
             isinstance(datasets, list) and all(isinstance(d, str) for d in datasets)
         ):
-            return problem("invalid FtM entity: datasets is not a list of strings", eid)
+            return problem("invalid FtM entity: datasets is not a list of strings", eid, "datasets")
         props = data.get("properties") or {}
         if not isinstance(props, dict):
-            return problem("invalid FtM entity: properties is not an object", eid)
+            return problem("invalid FtM entity: properties is not an object", eid, "properties")
         clean: dict[str, list[str]] = {}
         for prop, vals in props.items():
             if isinstance(vals, str):
                 vals = [vals]  # tolerated; FtM would otherwise split it into characters
             if not isinstance(vals, list) or not all(isinstance(v, str) for v in vals):
-                return problem(f"invalid FtM entity: {_named(prop)} is not a list of strings", eid)
+                return problem(
+                    f"invalid FtM entity: {_named(prop)} is not a list of strings",
+                    eid,
+                    "properties." + _named(prop),
+                )
             clean[prop] = vals
         data = {**data, "properties": clean}
         try:

@@ -240,6 +240,11 @@ def test_ftm_deep_nesting_and_wrong_json_types_are_problems_naming_the_line(
         (11, None, "entity without id"),
         (13, "p12", "invalid FtM entity: 'na\\x1bme' is not a list of strings"),
     ]
+    # the field at fault is the rejects file's column
+    assert [p.column for p in reader.problems] == [
+        *(None, None, "datasets", "datasets", "schema", "caption", "first_seen", None),
+        *("properties.name", "id", "properties.'na\\x1bme'"),
+    ]
 
 
 def test_ftm_text_that_cannot_be_stored_is_rejected_by_the_validator(tmp_path: Path) -> None:
