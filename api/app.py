@@ -62,6 +62,12 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
         description=DESCRIPTION,
         lifespan=lifespan,
         responses={500: {"model": ErrorResponse, "description": "internal_error"}},
+        # Every route but /health needs a key (the contract): the OpenAPI description
+        # is served below behind one, and the browsable /docs and /redoc pages (which
+        # cannot send a key, and load their scripts from a CDN) are left out.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = conf
     app.state.gateway = gateway
@@ -85,6 +91,15 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     )
     def metrics_route(caller: CallerDep) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get(
+        "/openapi.json",
+        tags=["service"],
+        summary="The OpenAPI description (any valid key)",
+        responses=errors.ERROR_RESPONSES,
+    )
+    def openapi_route(caller: CallerDep) -> dict[str, Any]:
+        return app.openapi()
 
     for module in (subjects, runs, queries, audit, ui):
         app.include_router(module.router)

@@ -27,6 +27,7 @@ ROUTES = [
     "/queries",
     "/audit",
     "/metrics",
+    "/openapi.json",
 ]
 
 
@@ -69,6 +70,17 @@ def test_every_route_but_health_needs_a_valid_key(
     assert res.status_code == 200, res.text
 
 
+def test_no_page_answers_without_a_key(client: TestClient, world: World) -> None:
+    """FastAPI's /docs, /redoc and /openapi.json answered without a key; the
+    description is now behind one, the pages are gone."""
+    for page in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        is_error(client.get(page), 404, "not_found")
+        is_error(client.get(page, headers=world.headers("admin")), 404, "not_found")
+    is_error(client.get("/openapi.json"), 401, "unauthenticated")
+    doc = client.get("/openapi.json", headers=world.headers("viewer")).json()
+    assert "/subjects/{subject_id}" in doc["paths"] or any("/subjects/" in p for p in doc["paths"])
+
+
 def test_a_key_is_stored_hashed(world: World) -> None:
     rows = world.gw.read("MATCH (k:ApiKey) RETURN properties(k) AS k")
     text = json.dumps(rows, default=str)
@@ -87,6 +99,7 @@ ROLE_MATRIX = {
     "/runs/{r}": (403, 403, 200),
     "/audit": (403, 403, 200),
     "/metrics": (200, 200, 200),
+    "/openapi.json": (200, 200, 200),
 }
 
 
