@@ -140,7 +140,8 @@ def search(
     offset: int = 0,
 ) -> dict[str, Any]:
     """Subjects whose id is ``q`` or whose name or alias matches it (full-text index
-    ``subject_names``), best match first; every subject by id when ``q`` is empty.
+    ``subject_names``; for a caller who may not see persons' names, firms' names
+    only), best match first; every subject by id when ``q`` is empty.
     One page of ``limit`` from ``offset``; ``next_offset`` is None on the last page.
     Audited as one lookup (subject ``*``, action ``search``)."""
     run_id = audit(gw, caller, "*", "search", current_run=True)
@@ -167,9 +168,12 @@ def search(
         rows = exact[offset:]
         lucene = lucene_terms(text)
         if lucene is not None and len(rows) < want:
+            # A caller who may not see persons' names (a viewer) searches the names of
+            # firms only: a person found by the words of a name would confirm that name,
+            # which the answer shows as initials.
             rows += gw.read(
                 "CALL db.index.fulltext.queryNodes('subject_names', $query) "
-                "YIELD node, score WHERE node.id <> $id "
+                "YIELD node, score WHERE node.id <> $id AND ($names OR NOT node:Person) "
                 "WITH node, score ORDER BY score DESC, node.id "
                 "SKIP $skip LIMIT $take "
                 "OPTIONAL MATCH (sc:Score {run: $run, subject: node.id}) "
@@ -180,6 +184,7 @@ def search(
                 skip=max(0, offset - len(exact)),
                 take=want - len(rows),
                 run=run_id,
+                names=sees_names(caller),
             )
     items = []
     for r in rows[:limit]:

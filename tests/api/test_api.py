@@ -241,6 +241,42 @@ def test_search_by_id_name_and_alias(client: TestClient, world: World) -> None:
     assert [h["id"] for h in alias["items"]] == [firm["id"]]
 
 
+def _search_as_viewer_and_investigator(client: TestClient, world: World, name: str) -> None:
+    for q in (name, "qwxzy"):
+        found = {
+            role: [
+                h["id"]
+                for h in client.get(
+                    "/subjects", params={"q": q, "limit": 100}, headers=world.headers(role)
+                ).json()["items"]
+            ]
+            for role in ("viewer", "investigator")
+        }
+        assert world.person in found["investigator"], q
+        assert world.person not in found["viewer"], q
+
+
+def test_a_viewer_cannot_confirm_a_persons_name_by_search(client: TestClient, world: World) -> None:
+    """A viewer sees a person's initials; searching the words of the full name (or
+    an alias) must not find that person, or the search would tell the name."""
+    name = world.gw.read("MATCH (p:Person {id: $id}) RETURN p.name AS n", id=world.person)[0]["n"]
+    world.gw.write("MATCH (p:Person {id: $id}) SET p.aliases = ['Qwxzy Alias']", id=world.person)
+    world.gw.run_schema("CALL db.index.fulltext.awaitEventuallyConsistentIndexRefresh()")
+    try:
+        _search_as_viewer_and_investigator(client, world, name)
+    finally:
+        world.gw.write("MATCH (p:Person {id: $id}) REMOVE p.aliases", id=world.person)
+    # by id the viewer still finds the person (shown as initials)
+    hits = client.get("/subjects", params={"q": world.person}, headers=world.headers("viewer"))
+    assert hits.json()["items"][0]["id"] == world.person
+    # firms' names stay searchable for a viewer
+    firm = world.gw.read("MATCH (f:Firm) RETURN f.id AS id, f.name AS n ORDER BY f.id LIMIT 1")[0]
+    hits = client.get(
+        "/subjects", params={"q": firm["n"], "limit": 100}, headers=world.headers("viewer")
+    )
+    assert firm["id"] in [h["id"] for h in hits.json()["items"]]
+
+
 def test_search_pages(client: TestClient, world: World) -> None:
     hv = world.headers("viewer")
     total = world.gw.read("MATCH (s:Subject) RETURN count(s) AS n")[0]["n"]
