@@ -83,7 +83,7 @@ class Param:
         if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "")):
             if self.required:
                 raise UsageError(f"parameter {self.name} is required", field=self.name)
-            return None
+            return self.default  # null or empty: as if not given (was None: no rows)
         if self.type == "date" and isinstance(value, str) and value.strip() == "today":
             return None
         try:

@@ -32,7 +32,7 @@ from neo4j import exceptions as nx
 from neo4j.graph import Node, Path, Relationship
 from neo4j.time import Date, DateTime, Duration, Time
 
-from credgraph.graph.errors import CredgraphError, UsageError
+from credgraph.graph.errors import CredgraphError, DatabaseError, UsageError
 from credgraph.graph.gateway import Gateway, translate_errors
 
 # Read-only procedures an investigator may CALL in ad-hoc Cypher.
@@ -265,7 +265,9 @@ def _raise_neo4j(exc: nx.Neo4jError) -> None:
         raise QueryTimeout("the query ran past its time limit and was stopped") from None
     if isinstance(exc, nx.ClientError):
         raise UsageError(f"Neo4j refused the query: {one_line(exc)}", field="query") from None
-    raise CredgraphError(f"Neo4j error: {one_line(exc)}") from None
+    # Not the caller's mistake and not a timeout: the database's own failure, in the
+    # error shape as database_error (was the root error's bare 500 "error").
+    raise DatabaseError(f"Neo4j could not run the query: {one_line(exc)}") from None
 
 
 def run_read(

@@ -254,6 +254,10 @@ def test_shortest_path(graph: Gateway) -> None:
         }
     ]
     assert run(graph, "shortest_path", **{"from": "P3", "to": "P1", "max_hops": 2}) == []
+    # the same subject at both ends: 0 hops (Neo4j's shortestPath refuses it)
+    assert run(graph, "shortest_path", **{"from": "P3", "to": "P3"}) == [
+        {"hops": 0, "nodes": ["P3"], "relationships": []}
+    ]
 
 
 @pytest.mark.integration
@@ -430,6 +434,14 @@ def test_parameters_are_typed_and_checked() -> None:
         check_params(q, {"firm": "F1", "depth": "7"})
     with pytest.raises(UsageError, match="depth must be an integer"):
         check_params(q, {"firm": "F1", "depth": "2; MATCH (n) DETACH DELETE n"})
+    # null or empty is as if not given: the default (it once sent null: no rows)
+    assert check_params(q, {"firm": "F1", "depth": None})["depth"] == q.param("depth").default  # type: ignore[union-attr]
+    assert (
+        check_params(q, {"firm": "F1", "threshold": ""})["threshold"]
+        == q.param("threshold").default
+    )  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="firm is required"):
+        check_params(q, {"firm": None})
     with pytest.raises(UsageError, match="needs the parameter firm"):
         check_params(q, {})
     with pytest.raises(UsageError, match="has no parameter 'owner'"):
