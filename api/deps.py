@@ -42,6 +42,18 @@ def caller(
     return found.caller(purpose[:500] if purpose else None)
 
 
+def caller_of_request(request: Request) -> Caller:
+    """The caller behind a request's key, outside FastAPI's dependencies (the error
+    handlers use it to audit a lookup refused before its handler ran)."""
+    key = request.headers.get("x-api-key")
+    if key is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        key = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    found = authenticate(request.app.state.gateway, key)
+    purpose = request.headers.get("x-purpose")
+    return found.caller(purpose[:500] if purpose else None)
+
+
 GatewayDep = Annotated[Gateway, Depends(gateway)]
 SettingsDep = Annotated[Settings, Depends(settings)]
 CallerDep = Annotated[Caller, Depends(caller)]

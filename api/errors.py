@@ -10,11 +10,13 @@ no stack trace or exception text ever reaches a client.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credgraph.api.models import ErrorResponse
@@ -33,6 +35,35 @@ STATUS_CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+# A subject's lookups: /subjects/{id}, /subjects/{id}/score and .../neighbourhood (the
+# viewer's page holds no data: its requests are these), audited under the actions
+# their handlers use (services/subjects.py, services/scores.py).
+_SUBJECT_ROUTE = re.compile(r"^/subjects/([^/]+)(?:/(score|neighbourhood))?$")
+
+
+def audit_refused(request: Request, message: str) -> None:
+    """Audit a subject lookup that FastAPI refused before its handler ran (a bad
+    parameter, an over-long id): every lookup is on the record, refused ones too.
+    Nothing is written when the request is no subject lookup or its key is not valid
+    (it was refused for that, and there is no caller to name)."""
+    from credgraph.api.deps import caller_of_request
+    from credgraph.services.scores import audit
+
+    m = _SUBJECT_ROUTE.match(request.url.path)
+    if m is None or request.method != "GET":
+        return
+    action = m.group(2) or "subject"
+    try:
+        caller = caller_of_request(request)
+        subject = m.group(1)  # the path as decoded by the server
+        subject = subject if len(subject) <= 200 else subject[:200] + f"…[{len(subject)} chars]"
+        audit(
+            request.app.state.gateway, caller, subject, action, detail=f"refused: {message}"[:2000]
+        )
+    except CredgraphError:
+        log.info("a refused lookup of %s was not audited (no valid key)", request.url.path)
 
 
 def error_response(
@@ -73,9 +104,9 @@ def install(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header", "body")]
         field = ".".join(loc) or None
         msg = str(first.get("msg", "invalid request"))
-        return error_response(
-            422, "invalid_request", f"{field}: {msg}" if field else msg, field=field
-        )
+        message = f"{field}: {msg}" if field else msg
+        await run_in_threadpool(audit_refused, request, message)
+        return error_response(422, "invalid_request", message, field=field)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

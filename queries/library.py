@@ -122,13 +122,12 @@ class NamedQuery:
         return next((p for p in self.params if p.name == name), None)
 
     @property
-    def subject_param(self) -> str | None:
-        """The parameter naming the one subject (or record) the query is about, if any:
-        the audit log records its value as the subject looked up."""
-        for name in ("id", "firm", "lender", "entry", "from"):
-            if self.param(name) is not None:
-                return name
-        return None
+    def subject_params(self) -> tuple[str, ...]:
+        """The parameters naming the subjects (or records) the query is about (both
+        ends of ``shortest_path``): the audit log records each value as a subject
+        looked up."""
+        names = ("id", "firm", "lender", "entry", "from", "to")
+        return tuple(n for n in names if self.param(n) is not None)
 
     def to_dict(self) -> dict[str, Any]:
         return {

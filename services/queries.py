@@ -4,8 +4,10 @@ library of named Cypher queries (``queries/*.cypher``) and read-only ad-hoc Cyph
 Every run is audited like a score lookup (graph/audit.py), before it runs and
 also when it is refused or fails: ``action`` is ``query:NAME`` or ``cypher``,
 ``subject`` the value of the query's subject parameter (``id``, ``firm``,
-``lender``, ``entry``, ``from``) or ``*`` when it names none (ad-hoc Cypher is
-always ``*``), ``detail`` the parameters or the Cypher text.
+``lender``, ``entry``; ``from`` and ``to`` give one event each) as given, or
+``*`` when it names none (ad-hoc Cypher is always ``*``), ``detail`` the
+parameters as given or the Cypher text. The role check and the parameter checks
+come after the event, so refused lookups are recorded too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from credgraph.queries.runner import (
     run_adhoc,
     run_read,
 )
+from credgraph.services.apikeys import require_role
 from credgraph.services.caller import Caller
 from credgraph.services.scores import audit
 
@@ -45,14 +48,17 @@ def run_named(
     max_rows: int = DEFAULT_MAX_ROWS,
 ) -> QueryResult:
     """Run one named query with ``params`` (text or JSON values, checked against
-    its header). Audited first; the rows come back with the header's columns."""
+    its header); the caller needs the investigator role. Audited first, with the
+    parameters as given, so a lookup refused for the caller's role or for a bad
+    parameter is on the record too; the rows come back with the header's columns."""
     q = get(name)
+    detail = json.dumps(params, default=str, sort_keys=True)[:2000]
+    given = [params.get(p) for p in q.subject_params]
+    whom = [str(v)[:500] for v in given if v is not None and str(v).strip()] or ["*"]
+    for who in dict.fromkeys(whom):  # both ends of a path; each subject once
+        audit(gw, caller, who, f"query:{q.name}", detail=detail)
+    require_role(caller, "investigator")
     values = check_params(q, params)
-    subject = q.subject_param
-    who = str(values[subject]) if subject and values.get(subject) is not None else "*"
-    audit(
-        gw, caller, who, f"query:{q.name}", detail=json.dumps(values, default=str, sort_keys=True)
-    )
     res = run_read(gw, q.cypher, values, timeout=timeout, max_rows=max_rows)
     res.columns = list(q.columns)
     res.params = values

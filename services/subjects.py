@@ -401,12 +401,13 @@ def neighbourhood(
     step, the details (nodes and edges) of what was reached; each read is one
     auto-commit query in one session. The walk has ``time_limit``; the centre and
     the details get time of their own (a cut walk still answers what it reached)."""
+    # The event first: a lookup refused for its parameters is on the record too.
+    run_id = audit(gw, caller, subject_id, "neighbourhood", current_run=True)
     if not 1 <= depth <= MAX_DEPTH:
         raise UsageError(f"depth must be 1 to {MAX_DEPTH}, not {depth}", field="depth")
     if not 1 <= limit <= HARD_CAP:
         raise UsageError(f"limit must be 1 to {HARD_CAP}, not {limit}", field="limit")
     types = [EDGE_KINDS[k] for k in check_kinds(kinds)]
-    run_id = audit(gw, caller, subject_id, "neighbourhood", current_run=True)
     if time_limit is None:
         time_limit = settings.neighbourhood_time_limit
     deadline = time.monotonic() + time_limit

@@ -185,6 +185,46 @@ def test_unknown_subject_is_404_and_audited(client: TestClient, world: World) ->
     assert {"subject", "score", "neighbourhood"} <= {e["action"] for e in events}
 
 
+def test_refused_lookups_are_audited_too(client: TestClient, world: World) -> None:
+    """Every lookup is on the record, also one refused for a bad parameter (before or
+    in its handler), for the caller's role, or for a named query's parameters."""
+    s, long_id = world.person, "Z" * 201
+
+    def events() -> int:
+        return int(world.gw.read("MATCH (e:AuditEvent) RETURN count(e) AS n")[0]["n"])
+
+    hv, hi = world.headers("viewer"), world.headers("investigator")
+    refused = [
+        (lambda: client.get(f"/subjects/{long_id}", headers=hv), 422, 1),
+        (lambda: client.get(f"/subjects/{s}/score?top=0", headers=hv), 422, 1),
+        (lambda: client.get(f"/subjects/{s}/neighbourhood?depth=9", headers=hv), 422, 1),
+        (lambda: client.get(f"/subjects/{s}/neighbourhood?kinds=foo", headers=hv), 400, 1),
+        (lambda: client.post("/queries/subject_profile", json={"id": s}, headers=hv), 403, 1),
+        (
+            lambda: client.post("/queries/subject_profile", json={"id": s, "zz": 1}, headers=hi),
+            400,
+            1,
+        ),
+        (
+            lambda: client.post("/queries/shortest_path", json={"from": s, "to": "F1"}, headers=hv),
+            403,
+            2,  # one event per end
+        ),
+        (lambda: client.get(f"/subjects/{s}/score?top=0"), 401, 0),  # no caller to name
+    ]
+    for send, status, added in refused:
+        before = events()
+        is_error(send(), status)
+        assert events() - before == added, (status, added)
+    rows = world.gw.read(
+        "MATCH (e:AuditEvent {actor: $actor}) WHERE e.detail STARTS WITH 'refused' "
+        "RETURN e.subject AS subject, e.action AS action",
+        actor=world.key_ids["viewer"],
+    )
+    got = {(r["subject"], r["action"]) for r in rows}
+    assert {(s, "score"), (s, "neighbourhood"), (long_id[:200] + "…[201 chars]", "subject")} <= got
+
+
 def test_score_is_served_with_its_explanation(client: TestClient, world: World) -> None:
     res = client.get(f"/subjects/{world.explained}/score", headers=world.headers("viewer"))
     assert res.status_code == 200, res.text
