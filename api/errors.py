@@ -40,7 +40,7 @@ STATUS_CODES = {
 # A subject's lookups: /subjects/{id}, /subjects/{id}/score and .../neighbourhood (the
 # viewer's page holds no data: its requests are these), audited under the actions
 # their handlers use (services/subjects.py, services/scores.py).
-_SUBJECT_ROUTE = re.compile(r"^/subjects/([^/]+)(?:/(score|neighbourhood))?$")
+_SUBJECT_ROUTE = re.compile(r"^/subjects/(.+?)(?:/(score|neighbourhood))?$")
 
 
 def audit_refused(request: Request, message: str) -> None:

@@ -33,15 +33,8 @@ def search(
     return subjects.search(gw, settings, q, caller=caller, limit=limit, offset=offset)
 
 
-@router.get("/{subject_id}", response_model=Subject, summary="One subject (redacted by role)")
-def subject(
-    gw: GatewayDep, settings: SettingsDep, caller: CallerDep, subject_id: SubjectId
-) -> dict[str, Any]:
-    return subjects.subject_view(gw, settings, subject_id, caller=caller)
-
-
 @router.get(
-    "/{subject_id}/score",
+    "/{subject_id:path}/score",
     response_model=Score,
     summary="A subject's trust score with its explanation",
 )
@@ -61,7 +54,7 @@ def score(
 
 
 @router.get(
-    "/{subject_id}/neighbourhood",
+    "/{subject_id:path}/neighbourhood",
     response_model=Neighbourhood,
     summary="Nodes and edges around a subject, ready to draw",
 )
@@ -82,3 +75,13 @@ def neighbourhood(
     return subjects.neighbourhood(
         gw, settings, subject_id, caller=caller, depth=depth, limit=limit, kinds=kinds
     )
+
+
+# Registered last: an id may hold "/" (sent as %2F, which the server decodes), so
+# these routes take the rest of the path; "/score" and "/neighbourhood" are matched
+# first (an id that itself ends in "/score" cannot be looked up by this route).
+@router.get("/{subject_id:path}", response_model=Subject, summary="One subject (redacted by role)")
+def subject(
+    gw: GatewayDep, settings: SettingsDep, caller: CallerDep, subject_id: SubjectId
+) -> dict[str, Any]:
+    return subjects.subject_view(gw, settings, subject_id, caller=caller)

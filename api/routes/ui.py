@@ -21,7 +21,7 @@ PAGE = (FsPath(__file__).resolve().parents[1] / "static" / "viewer.html").read_t
 
 
 @router.get(
-    "/ui/subjects/{subject_id}",
+    "/ui/subjects/{subject_id:path}",
     response_class=HTMLResponse,
     summary="The neighbourhood viewer (an HTML page; its data requests carry the key)",
     responses={

@@ -225,6 +225,29 @@ def test_refused_lookups_are_audited_too(client: TestClient, world: World) -> No
     assert {(s, "score"), (s, "neighbourhood"), (long_id[:200] + "…[201 chars]", "subject")} <= got
 
 
+def test_an_id_with_a_slash_can_be_looked_up(client: TestClient, world: World) -> None:
+    """Ids may hold "/" (registration numbers do); sent as %2F, which the server
+    decodes, they once matched no route (a generic 404, and no audit event)."""
+    world.gw.write("CREATE (:Subject:Firm {id: 'HRB 12/34', name: 'Slash GmbH'})")
+    try:
+        hv = world.headers("viewer")
+        res = client.get("/subjects/HRB%2012%2F34", headers=hv)
+        assert res.status_code == 200, res.text
+        assert res.json()["id"] == "HRB 12/34"
+        hood = client.get("/subjects/HRB%2012%2F34/neighbourhood", headers=hv)
+        assert hood.status_code == 200 and hood.json()["nodes"][0]["id"] == "HRB 12/34"
+        # loaded after the current run: not scored, said so (not "no such route")
+        is_error(client.get("/subjects/HRB%2012%2F34/score", headers=hv), 404, "not_scored")
+        page = client.get("/ui/subjects/HRB%2012%2F34", headers=hv)
+        assert page.status_code == 200
+        events = world.gw.read(
+            "MATCH (e:AuditEvent {subject: 'HRB 12/34'}) RETURN e.action AS a ORDER BY a"
+        )
+        assert [e["a"] for e in events] == ["neighbourhood", "score", "subject"]
+    finally:
+        world.gw.write("MATCH (n:Subject {id: 'HRB 12/34'}) DETACH DELETE n")
+
+
 def test_score_is_served_with_its_explanation(client: TestClient, world: World) -> None:
     res = client.get(f"/subjects/{world.explained}/score", headers=world.headers("viewer"))
     assert res.status_code == 200, res.text
