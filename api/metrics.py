@@ -3,6 +3,7 @@ and its age (read from the database at scrape time). One registry per app."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -55,15 +56,19 @@ class RunCollector(Collector):
 
 
 def route_template(request: Request) -> str:
-    """The route's path template (``/subjects/{subject_id}``), not the path asked."""
+    """The route's path template (``/subjects/{subject_id}``, converters left out:
+    ``{subject_id:path}`` is ``{subject_id}``), not the path asked."""
     route = request.scope.get("route")
     if route is not None and hasattr(route, "path"):
-        return str(route.path)
+        return _CONVERTER.sub(r"{\1}", str(route.path))
     for r in request.app.router.routes:
         match, _ = r.matches(request.scope)
         if match == Match.FULL and hasattr(r, "path"):
-            return str(r.path)
+            return _CONVERTER.sub(r"{\1}", str(r.path))
     return "unmatched"
+
+
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
 
 
 class Measure:

@@ -4,9 +4,10 @@ library of named Cypher queries (``queries/*.cypher``) and read-only ad-hoc Cyph
 Every run is audited like a score lookup (graph/audit.py), before it runs and
 also when it is refused or fails: ``action`` is ``query:NAME`` or ``cypher``,
 ``subject`` the value of the query's subject parameter (``id``, ``firm``,
-``lender``, ``entry``; ``from`` and ``to`` give one event each) as given, or
+``lender``, ``entry``; ``from`` and ``to`` give one event each), or
 ``*`` when it names none (ad-hoc Cypher is always ``*``), ``detail`` the
-parameters as given or the Cypher text. The role check and the parameter checks
+parameters as checked and typed (``refused: <why>; <as given>`` when they are
+refused) or the Cypher text. The role check and the parameter checks
 come after the event, so refused lookups are recorded too.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from credgraph.graph.errors import UsageError
 from credgraph.graph.gateway import Gateway
 from credgraph.queries.library import NamedQuery, check_params, get, library
 from credgraph.queries.runner import (
@@ -48,17 +50,24 @@ def run_named(
     max_rows: int = DEFAULT_MAX_ROWS,
 ) -> QueryResult:
     """Run one named query with ``params`` (text or JSON values, checked against
-    its header); the caller needs the investigator role. Audited first, with the
-    parameters as given, so a lookup refused for the caller's role or for a bad
-    parameter is on the record too; the rows come back with the header's columns."""
+    its header); the caller needs the investigator role. Audited before the role
+    and the parameters are enforced, so a lookup refused for either is on the
+    record too; the rows come back with the header's columns."""
     q = get(name)
-    detail = json.dumps(params, default=str, sort_keys=True)[:2000]
-    given = [params.get(p) for p in q.subject_params]
+    problem: UsageError | None = None
+    try:
+        values = check_params(q, params)  # typed, defaults filled in: what runs
+        detail = json.dumps(values, default=str, sort_keys=True)
+    except UsageError as exc:
+        problem, values = exc, dict(params)
+        detail = f"refused: {exc.message}; " + json.dumps(params, default=str, sort_keys=True)
+    given = [values.get(p) for p in q.subject_params]
     whom = [str(v)[:500] for v in given if v is not None and str(v).strip()] or ["*"]
     for who in dict.fromkeys(whom):  # both ends of a path; each subject once
-        audit(gw, caller, who, f"query:{q.name}", detail=detail)
+        audit(gw, caller, who, f"query:{q.name}", detail=detail[:2000])
     require_role(caller, "investigator")
-    values = check_params(q, params)
+    if problem is not None:
+        raise problem
     res = run_read(gw, q.cypher, values, timeout=timeout, max_rows=max_rows)
     res.columns = list(q.columns)
     res.params = values
