@@ -183,7 +183,11 @@ class Scheduler:
             if self._gw is not None:
                 self._gw.close()
             for s, h in old.items():
-                signal.signal(s, h)
+                # Stopped by a signal, the process is on its way out: a second signal
+                # while it exits is ignored (docs/operations.md). Restoring the default
+                # handlers here let one kill it with 143; so would keeping a Python
+                # handler (the interpreter's shutdown resets those, not SIG_IGN).
+                signal.signal(s, signal.SIG_IGN if self._signal_at is not None else h)
             if dump is not None:
                 faulthandler.unregister(dump)
 

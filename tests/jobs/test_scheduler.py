@@ -4,6 +4,7 @@ one whose database goes away."""
 from __future__ import annotations
 
 import signal
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import date
@@ -343,3 +344,23 @@ def test_a_run_abandoned_while_the_database_was_away_is_settled(gateway: Gateway
     finally:
         # the session's gateway is shared: never leave it fenced by this test's lease
         lease.release()
+
+
+def test_a_second_signal_while_stopping_is_ignored(settings: Settings, tmp_path: Path) -> None:
+    """The scheduler exits 0 on SIGTERM, and a second SIGTERM while it shuts down is
+    ignored (it once restored the default handlers first: a later signal gave 143)."""
+    log = tmp_path / "sched.log"
+    proc = start_scheduler(settings, log, CREDGRAPH_SCHEDULE_EVERY="1h")
+    try:
+        wait_for("started", lambda: events(log, "started"))
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(20):  # keep signalling through the shutdown
+            time.sleep(0.05)
+            if proc.poll() is not None:
+                break
+            proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
