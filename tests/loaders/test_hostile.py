@@ -646,7 +646,7 @@ def test_hostile_ftm(gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Pa
         ("[" * 100_000 + "]" * 100_000, [("", "invalid JSON: nested too deeply")]),
         (
             person("p3", "Cy", datasets=5),
-            [("", "invalid FtM entity: datasets is not a list of strings")],
+            [("datasets", "invalid FtM entity: datasets is not a list of strings")],
         ),
         (
             '{"id": "p4", "schema": "Person", "properties": {"name": ["Zed\\ud800"]}}',
