@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from credgraph.cli.app import app, settings_of
-from credgraph.graph.errors import UsageError
+from credgraph.graph.errors import ConfigError, UsageError
 
 
 @app.command("scheduler")
@@ -54,7 +54,9 @@ def scheduler_cmd(
     ] = None,
     metrics_port: Annotated[
         int | None,
-        typer.Option(help="serve Prometheus /metrics on this port [CREDGRAPH_METRICS_PORT]"),
+        typer.Option(
+            min=0, max=65535, help="serve Prometheus /metrics on this port [CREDGRAPH_METRICS_PORT]"
+        ),
     ] = None,
     metrics_host: Annotated[
         str | None,
@@ -83,6 +85,9 @@ def scheduler_cmd(
     fmt = log_format or conf.log_format
     if fmt not in ("text", "json"):
         raise UsageError(f"log format must be text or json, not {fmt!r}", field="log_format")
+    for name, given in (("every", every), ("cron", cron), ("timezone", timezone)):
+        if given is not None and not given.strip():
+            raise UsageError(f"--{name} is empty", field=name)
     if every or cron:
         sched_every, sched_cron = every, cron
     else:
@@ -116,8 +121,16 @@ def scheduler_cmd(
     )
     port = metrics_port if metrics_port is not None else conf.metrics_port
     if port is not None:
-        bound = sched.metrics.serve(port, metrics_host or conf.metrics_host)
-        sched.event("metrics", host=metrics_host or conf.metrics_host, port=bound)
+        host = metrics_host or conf.metrics_host
+        try:
+            bound = sched.metrics.serve(port, host)
+        except (OSError, OverflowError, ValueError) as exc:  # in use, no such address
+            raise ConfigError(
+                f"cannot serve /metrics on {host}:{port}: {exc}",
+                field="metrics_port",
+                hint="choose another CREDGRAPH_METRICS_PORT / --metrics-port or host",
+            ) from exc
+        sched.event("metrics", host=host, port=bound)
     try:
         sched.serve()
     finally:

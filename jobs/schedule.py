@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
@@ -19,6 +19,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from credgraph.graph.errors import UsageError
 
 _UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+#: The longest duration taken: a year and a day (APScheduler, and dates, end in 9999).
+MAX_SECONDS = 366 * 86400.0
 _PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 
 
@@ -41,6 +43,8 @@ def parse_duration(text: str, field: str = "every") -> timedelta:
         )
     if seconds <= 0:
         raise UsageError(f"{field} must be longer than zero, not {text!r}", field=field)
+    if seconds > MAX_SECONDS:
+        raise UsageError(f"{field} must be at most 366d, not {text!r}", field=field)
     return timedelta(seconds=seconds)
 
 
@@ -119,11 +123,14 @@ def crontab_trigger(expr: str, timezone: tzinfo, field: str = "cron") -> CronTri
         )
     try:
         fields[4] = _crontab_days(fields[4])
-        return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+        trigger = CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
     except ValueError as exc:
         raise UsageError(
             f"{field} {expr!r} is not a crontab expression: {exc}", field=field
         ) from exc
+    if trigger.get_next_fire_time(None, datetime.now(timezone)) is None:
+        raise UsageError(f"{field} {expr!r} never fires (no such date)", field=field)
+    return trigger
 
 
 def parse_timezone(name: str) -> tzinfo:

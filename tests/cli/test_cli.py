@@ -54,6 +54,25 @@ def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert "No such command" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--every="], "--every is empty"),  # once fell back to every 1h in silence
+        (["--cron", " "], "--cron is empty"),
+        (["--timezone="], "--timezone is empty"),
+        (["--every", "3000000d"], "at most 366d"),  # once an internal OverflowError
+        (["--cron", "0 3 31 2 *"], "never fires"),
+        (["--metrics-port", "99999"], "65535"),
+    ],
+)
+def test_scheduler_settings_are_usage_errors(
+    args: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scheduler", *args]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "internal error" not in err
+
+
 def test_missing_argument_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score"]) == 2
     assert "Missing argument 'subject'" in capsys.readouterr().err

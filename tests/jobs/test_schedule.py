@@ -117,6 +117,22 @@ def test_bad_cron_is_a_usage_error(expr: str) -> None:
     assert info.value.field == "cron"
 
 
+def test_a_cron_that_never_fires_is_refused() -> None:
+    """February 31st: APScheduler takes it and never fires (a scheduler that says
+    nothing and does nothing); a leap day still fires."""
+    with pytest.raises(UsageError, match="never fires"):
+        crontab_trigger("0 3 31 2 *", UTC)
+    assert crontab_trigger("0 0 29 2 *", UTC) is not None
+
+
+@pytest.mark.parametrize("text", ["367d", "3000000d", "99999999999d", "1000000000000s"])
+def test_durations_past_a_year_and_a_day_are_refused(text: str) -> None:
+    """Far-off intervals overflowed the date arithmetic: an internal error."""
+    with pytest.raises(UsageError, match="at most 366d") as info:
+        parse_duration(text)
+    assert info.value.field == "every"
+
+
 def test_make_trigger() -> None:
     t = make_trigger("15m", None, UTC)
     assert isinstance(t, IntervalTrigger) and t.interval == timedelta(minutes=15)
