@@ -173,6 +173,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"policy file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes as UTF-8 first
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read policy file: {exc}") from None
 

@@ -131,6 +131,12 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
         load_policy(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_policy(tmp_path / "nope.toml")
+    # bytes that are not UTF-8: a policy error (not retried by the scheduler), not an
+    # internal UnicodeDecodeError
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe[propagation]\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_policy(binary)
 
 
 def test_policy_is_immutable() -> None:
