@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except OSError as exc:  # a file the command was told to read or write: name it
+        where = f" {exc.filename}" if exc.filename else ""
+        what = exc.strerror or str(exc)
+        err.print(styled("error:", "red", f" cannot use{where}: {what}"), highlight=False)
+        err.print("  hint: check the path (its folder must exist and be writable)")
+        return 1
     except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("CREDGRAPH_DEBUG"):
             raise

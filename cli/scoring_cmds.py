@@ -113,7 +113,7 @@ def score_cmd(
     subject: Annotated[str, typer.Argument(help="subject id")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
     top: Annotated[
-        int | None, typer.Option("--top", help="only the K largest contributions")
+        int | None, typer.Option("--top", min=1, help="only the K largest contributions")
     ] = None,
     run: Annotated[str | None, typer.Option(help="a past run (default: current)")] = None,
     reason: Annotated[

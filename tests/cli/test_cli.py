@@ -73,6 +73,24 @@ def test_scheduler_settings_are_usage_errors(
     assert says in err and "internal error" not in err
 
 
+def test_a_path_that_cannot_be_written_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Output into a place no file can be made was an "internal error"."""
+    (tmp_path / "a-file").write_text("x")
+    assert main(["generate", str(tmp_path / "a-file" / "out"), "--scale", "10"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot use" in err and str(tmp_path / "a-file") in err
+    assert "internal error" not in err
+
+
+def test_top_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    """--top -1 was taken and dropped every contribution in silence."""
+    for k in ("0", "-1"):
+        assert main(["score", "X", "--top", k]) == 2
+        assert "--top" in capsys.readouterr().err
+
+
 def test_missing_argument_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score"]) == 2
     assert "Missing argument 'subject'" in capsys.readouterr().err
