@@ -36,10 +36,7 @@ def caller(
     auth: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> Caller:
     """The caller of this request: its key's id and role, and the purpose it gave."""
-    presented = key or (auth.credentials if auth else None)
-    found = authenticate(request.app.state.gateway, presented)
-    purpose = request.headers.get("x-purpose")
-    return found.caller(purpose[:500] if purpose else None)
+    return _caller(request, key or (auth.credentials if auth else None))
 
 
 def caller_of_request(request: Request) -> Caller:
@@ -49,7 +46,11 @@ def caller_of_request(request: Request) -> Caller:
     if key is None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         key = token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    found = authenticate(request.app.state.gateway, key)
+    return _caller(request, key)
+
+
+def _caller(request: Request, presented: str | None) -> Caller:
+    found = authenticate(request.app.state.gateway, presented)
     purpose = request.headers.get("x-purpose")
     return found.caller(purpose[:500] if purpose else None)
 

@@ -10,8 +10,8 @@ no stack trace or exception text ever reaches a client.
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,10 +37,22 @@ STATUS_CODES = {
 }
 
 
-# A subject's lookups: /subjects/{id}, /subjects/{id}/score and .../neighbourhood (the
-# viewer's page holds no data: its requests are these), audited under the actions
-# their handlers use (services/subjects.py, services/scores.py).
-_SUBJECT_ROUTE = re.compile(r"^/subjects/(.+?)(?:/(score|neighbourhood))?$")
+#: Endpoints whose requests are lookups of one subject (``subject_id`` in the path),
+#: with the action their handlers audit them as; marked by :func:`audited_lookup`.
+LOOKUPS: dict[Callable[..., Any], str] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def audited_lookup(action: str) -> Callable[[F], F]:
+    """Mark a route's endpoint as a lookup of one subject audited as ``action``, so a
+    request FastAPI refuses before the handler runs is audited all the same."""
+
+    def mark(endpoint: F) -> F:
+        LOOKUPS[endpoint] = action
+        return endpoint
+
+    return mark
 
 
 def audit_refused(request: Request, message: str) -> None:
@@ -51,13 +63,12 @@ def audit_refused(request: Request, message: str) -> None:
     from credgraph.api.deps import caller_of_request
     from credgraph.services.scores import audit
 
-    m = _SUBJECT_ROUTE.match(request.url.path)
-    if m is None or request.method != "GET":
+    action = LOOKUPS.get(request.scope.get("endpoint"))  # type: ignore[arg-type]
+    subject = request.path_params.get("subject_id")
+    if action is None or subject is None:
         return
-    action = m.group(2) or "subject"
     try:
         caller = caller_of_request(request)
-        subject = m.group(1)  # the path as decoded by the server
         subject = subject if len(subject) <= 200 else subject[:200] + f"…[{len(subject)} chars]"
         audit(
             request.app.state.gateway, caller, subject, action, detail=f"refused: {message}"[:2000]

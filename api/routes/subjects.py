@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from credgraph.api.deps import CallerDep, GatewayDep, SettingsDep
-from credgraph.api.errors import ERROR_RESPONSES
+from credgraph.api.errors import ERROR_RESPONSES, audited_lookup
 from credgraph.api.models import Neighbourhood, Score, Subject, SubjectPage
 from credgraph.services import subjects
 from credgraph.services.scores import score_lookup
@@ -38,6 +38,7 @@ def search(
     response_model=Score,
     summary="A subject's trust score with its explanation",
 )
+@audited_lookup("score")
 def score(
     gw: GatewayDep,
     settings: SettingsDep,
@@ -58,6 +59,7 @@ def score(
     response_model=Neighbourhood,
     summary="Nodes and edges around a subject, ready to draw",
 )
+@audited_lookup("neighbourhood")
 def neighbourhood(
     gw: GatewayDep,
     settings: SettingsDep,
@@ -81,6 +83,7 @@ def neighbourhood(
 # these routes take the rest of the path; "/score" and "/neighbourhood" are matched
 # first (an id that itself ends in "/score" cannot be looked up by this route).
 @router.get("/{subject_id:path}", response_model=Subject, summary="One subject (redacted by role)")
+@audited_lookup("subject")
 def subject(
     gw: GatewayDep, settings: SettingsDep, caller: CallerDep, subject_id: SubjectId
 ) -> dict[str, Any]:
