@@ -319,60 +319,64 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
         elif schema.is_a("Ownership"):
             parties = _parties(proxy, "owner", "asset")
             share = _share(_first(proxy, "percentage")) if len(parties) == 1 else None
+            held: dict[str, RawValue] = {
+                "share": share,
+                "since": _first_date(proxy, "startDate"),
+                "until": _first_date(proxy, "endDate"),
+            }
+            if share is None:
+                held["share_unknown"] = "true"
             for owner, asset in parties:
-                values: dict[str, RawValue] = {
-                    "owner_id": owner,
-                    "firm_id": asset,
-                    "share": share,
-                    "since": _first_date(proxy, "startDate"),
-                    "until": _first_date(proxy, "endDate"),
-                }
-                if share is None:
-                    values["share_unknown"] = "true"
+                values = {"owner_id": owner, "firm_id": asset, **held}
                 yield OWNERSHIP.name, row(_split(values, parties))
         elif schema.is_a("Directorship"):
             role_text = _first(proxy, "role")
             parties = _parties(proxy, "director", "organization")
+            held = {
+                "role": role_of(role_text),
+                "since": _first_date(proxy, "startDate"),
+                "until": _first_date(proxy, "endDate"),
+            }
+            if role_text:
+                held["ftm_role"] = role_text
             for director, organization in parties:
-                role: dict[str, RawValue] = {
-                    "person_id": director,
-                    "firm_id": organization,
-                    "role": role_of(role_text),
-                    "since": _first_date(proxy, "startDate"),
-                    "until": _first_date(proxy, "endDate"),
-                }
-                if role_text:
-                    role["ftm_role"] = role_text
+                role = {"person_id": director, "firm_id": organization, **held}
                 yield ROLES_FILE.name, row(_split(role, parties))
         elif schema.is_a("Debt"):
             parties = _parties(proxy, "creditor", "debtor")
+            owed: dict[str, RawValue] = {
+                "amount": _first(proxy, "amount"),
+                "currency": _first(proxy, "currency"),
+                "issued_on": _first_date(proxy, "date", "startDate") or seen,
+                "maturity_on": _first_date(proxy, "endDate"),
+                "status": "performing",
+            }
             for creditor, debtor in parties:
                 loan: dict[str, RawValue] = {
                     "id": _part_id(eid, parties, creditor, debtor),
                     "lender_id": creditor,
                     "borrower_id": debtor,
-                    "amount": _first(proxy, "amount"),
-                    "currency": _first(proxy, "currency"),
-                    "issued_on": _first_date(proxy, "date", "startDate") or seen,
-                    "maturity_on": _first_date(proxy, "endDate"),
-                    "status": "performing",
+                    **owed,
                 }
                 yield LOANS.name, row(_split(loan, parties))
         elif schema.is_a("Sanction"):
             datasets = data.get("datasets") or []
             parties = _parties(proxy, "entity")
+            listing: dict[str, RawValue] = {
+                "list": SANCTIONS_LIST,
+                "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
+                "reason": _first(proxy, "reason", "program"),
+                "listed_on": _first_date(proxy, "startDate", "listingDate", "date")
+                or seen
+                or created,
+                "expires_on": _first_date(proxy, "endDate"),
+                "source_url": _first(proxy, "sourceUrl"),
+            }
             for (listed,) in parties:
                 entry: dict[str, RawValue] = {
                     "id": _part_id(eid, parties, listed),
                     "subject_id": listed,
-                    "list": SANCTIONS_LIST,
-                    "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
-                    "reason": _first(proxy, "reason", "program"),
-                    "listed_on": _first_date(proxy, "startDate", "listingDate", "date")
-                    or seen
-                    or created,
-                    "expires_on": _first_date(proxy, "endDate"),
-                    "source_url": _first(proxy, "sourceUrl"),
+                    **listing,
                 }
                 yield BLACKLIST.name, row(self._dated(_split(entry, parties)))
         else:
