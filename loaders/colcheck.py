@@ -23,7 +23,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credgraph.loaders.layout import MAX_INDEXED_BYTES, MAX_NUMBER_CHARS, Column
+from credgraph.loaders.layout import (
+    MAX_INDEXED_BYTES,
+    MAX_NUMBER_CHARS,
+    MAX_TEXT_BYTES,
+    Column,
+)
 
 # RE2 patterns (code points, the input being valid UTF-8: Arrow strings hold no surrogate).
 # The control characters refused in free text, and in ids (validate._BAD_TEXT, _BAD_ID).
@@ -75,8 +80,7 @@ def _text_flags(values: Any, *, required: bool, ident: bool, indexed: bool) -> n
         starts[full] = data[offsets[:-1][full] - offsets[0]]
         if ((starts <= 0x20) | (starts >= 0x7F)).any():
             bad |= _mask(pc.match_substring_regex(values, _MAYBE_BLANK))
-    if indexed:
-        bad |= lengths > MAX_INDEXED_BYTES
+    bad |= lengths > (MAX_INDEXED_BYTES if indexed else MAX_TEXT_BYTES)
     return bad
 
 

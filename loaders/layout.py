@@ -19,6 +19,10 @@ ColumnType = Literal["str", "date", "amount", "share", "severity", "int", "enum"
 #: key past about 8 KB, and fails the whole transaction when it meets one; half of that
 #: leaves room for composite keys such as ``(Score.run, Score.subject)``.
 MAX_INDEXED_BYTES = 4096
+#: The longest of any other text, in UTF-8 bytes (``reason``, ``source_url``, FtM notes):
+#: more is not a record of a person or firm but a file in a field, and a batch of such
+#: values (5,000 rows of 100 KB) is more than the server takes in one message.
+MAX_TEXT_BYTES = 1_048_576
 #: The longest text of a number (amounts, shares, severities, whole numbers).
 MAX_NUMBER_CHARS = 100
 #: The largest whole number Neo4j stores (a signed 64-bit integer).

@@ -39,7 +39,13 @@ from credgraph.loaders.layout import FileSpec
 from credgraph.loaders.readers import RawBlock, RawRow, discover, read_blocks, read_rows
 from credgraph.loaders.rejects import RejectWriter, safe_text
 from credgraph.loaders.validate import Reject, Validator, ValidRow
-from credgraph.loaders.writer import is_fresh, load_params, to_params, write_rows
+from credgraph.loaders.writer import (
+    is_fresh,
+    load_params,
+    split_by_size,
+    to_params,
+    write_rows,
+)
 
 Format = Literal["csv", "parquet", "ftm"]
 
@@ -439,7 +445,8 @@ def _load(
                 ):
                     stop.check()  # a signal: stop before the next batch
                     lease.check()  # taken over after a long silence: stop, as after any error
-                    writer.put(spec, [to_params(spec, r) for r in valid], fr)
+                    for part in split_by_size([to_params(spec, r) for r in valid]):
+                        writer.put(spec, part, fr)
                 writer.close()
             finally:
                 if rw.count:

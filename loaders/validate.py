@@ -27,8 +27,8 @@ Rules (the product contract, nothing more):
   Cc: U+0000-U+001F, U+007F-U+009F) except tab, line feed and carriage return in free text
   and names. Ids (a file's key columns, its references, FtM entity ids) may hold no
   control character at all. A value Neo4j indexes (ids, references, ``name``, ``list``,
-  FtM ``aliases``) is at most ``layout.MAX_INDEXED_BYTES`` bytes in UTF-8; other text has
-  no length limit. Numbers are at most ``layout.MAX_NUMBER_CHARS`` characters and whole
+  FtM ``aliases``) is at most ``layout.MAX_INDEXED_BYTES`` bytes in UTF-8; other text
+  at most ``layout.MAX_TEXT_BYTES``. Numbers are at most ``layout.MAX_NUMBER_CHARS`` characters and whole
   numbers at most ``layout.MAX_INT`` (Neo4j's 64-bit integers). See docs/data-model.md.
 
 Every problem of a row's own values is reported (one :class:`Reject` per bad column); key
@@ -65,6 +65,7 @@ from credgraph.loaders.layout import (
     MAX_INDEXED_BYTES,
     MAX_INT,
     MAX_NUMBER_CHARS,
+    MAX_TEXT_BYTES,
     Column,
     FileSpec,
 )
@@ -171,7 +172,8 @@ def text_problem(value: str, *, ident: bool = False, indexed: bool = False) -> s
     """Why ``value`` cannot be stored as text (None when it can).
 
     ``ident``: an id (no control character at all); ``indexed``: Neo4j indexes it (at
-    most ``MAX_INDEXED_BYTES`` in UTF-8). See the module docstring.
+    most ``MAX_INDEXED_BYTES`` in UTF-8; other text at most ``MAX_TEXT_BYTES``). See the
+    module docstring.
     """
     bad = (_BAD_ID if ident else _BAD_TEXT).search(value)
     if bad is not None:
@@ -191,6 +193,10 @@ def text_problem(value: str, *, ident: bool = False, indexed: bool = False) -> s
                 f"too long: {size} bytes in UTF-8, at most {MAX_INDEXED_BYTES} "
                 "for a value Neo4j indexes"
             )
+    elif len(value) > MAX_TEXT_BYTES // 4:
+        size = len(value.encode("utf-8"))
+        if size > MAX_TEXT_BYTES:
+            return f"too long: {size} bytes in UTF-8, at most {MAX_TEXT_BYTES} for a text"
     return None
 
 

@@ -39,6 +39,10 @@ keeps the date of its first load: that date is left out of its fingerprint (a
 reload on a later day is "unchanged"), and an update keeps the stored date (and
 its basis) whenever the new row has no date of its own.
 
+A batch whose text values add up to more than :data:`MAX_BATCH_CHARS` characters
+(long free text) is written in consecutive parts, one transaction each
+(:func:`split_by_size`): each part is a batch of its own for what follows.
+
 A batch that fails to write (Neo4j refuses it, the driver cannot send a value)
 raises an error naming its file and first and last row (``writing loans.csv
 rows 5002-10001: ...``): that batch's transaction is rolled back, batches
@@ -184,6 +188,34 @@ def to_params(spec: FileSpec, row: ValidRow) -> dict[str, Any]:
         "a": a,
         "b": b,
     }
+
+
+#: The most text, in characters, one write transaction carries (the sum of a batch's
+#: text values). Batches are cut by rows (``batch_size``); rows with long free text
+#: (a ``reason`` of 100,000 characters, say) would make a batch of hundreds of MB that
+#: the server cannot take in before the driver's write times out.
+MAX_BATCH_CHARS = 8_000_000
+
+
+def split_by_size(
+    rows: list[dict[str, Any]], limit: int = MAX_BATCH_CHARS
+) -> list[list[dict[str, Any]]]:
+    """``rows`` (of :func:`to_params`) in consecutive parts whose text values add up to at
+    most ``limit`` characters each (a part holds one row at least): each part is written
+    in a transaction of its own. Most batches come back whole, as one part."""
+    parts: list[list[dict[str, Any]]] = []
+    part: list[dict[str, Any]] = []
+    held = 0
+    for r in rows:
+        n = len(r["key"] or "") + sum(len(v) for v in r["props"].values() if type(v) is str)
+        if part and held + n > limit:
+            parts.append(part)
+            part, held = [], 0
+        part.append(r)
+        held += n
+    if part:
+        parts.append(part)
+    return parts
 
 
 @cache

@@ -106,13 +106,26 @@ REFUSED = [
     (LOANS, "days_overdue", "9" * 5000, "too long for a number: 5000 characters, at most 100"),
     (LOANS, "amount", "1" * 101, "too long for a number: 101 characters, at most 100"),
     (BLACKLIST, "severity", "0." + "0" * 200, "too long for a number: 202 characters, at most 100"),
+    (
+        BLACKLIST,
+        "reason",
+        "r" * 1_048_577,
+        "too long: 1048577 bytes in UTF-8, at most 1048576 for a text",
+    ),
+    (
+        PERSONS,
+        "national_id",
+        "ü" * 524_289,
+        "too long: 1048578 bytes in UTF-8, at most 1048576 for a text",
+    ),
 ]
 
 KEPT = [
     (PERSONS, "name", "Ann\tB\r\nC"),  # tab, CR, LF are kept in text
     (PERSONS, "name", "é" * 2048),  # exactly 4096 bytes
     (PERSONS, "id", "P" * 4096),
-    (PERSONS, "national_id", "N" * 100_000),  # free text: no length limit
+    (PERSONS, "national_id", "N" * 100_000),  # free text: up to MAX_TEXT_BYTES
+    (BLACKLIST, "reason", "ü" * 524_288),  # exactly 1 MiB in UTF-8
     (PERSONS, "name", "\u202eevil\u200b"),  # format characters (Cf) are text
     (PERSONS, "name", "=cmd()"),
     (LOANS, "days_overdue", "9223372036854775807"),

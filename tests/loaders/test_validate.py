@@ -388,13 +388,21 @@ def test_reader_errors_become_rejects(tmp_path: Path) -> None:
 
 def test_one_megabyte_of_free_text_is_kept_but_not_in_an_indexed_name(tmp_path: Path) -> None:
     big = "N" * 1_048_576
+    past = "ü" * 524_289  # 1,048,578 bytes in UTF-8
     got = load(
         tmp_path,
-        {"persons.csv": PERSONS_CSV + f'P1,Ann,,,"{big}",\nP2,"{big}",,,,\nP3,Bob,,,,\n'},
+        {
+            "persons.csv": PERSONS_CSV
+            + f'P1,Ann,,,"{big}",\nP2,"{big}",,,,\nP3,Bob,,,,\nP4,Cy,,,"{past}",\n'
+        },
     )
     assert [len(r.values["national_id"] or "") for r in got.valid["persons.csv"]] == [1_048_576, 0]
     assert got.only("persons.csv", 3).reason == (
         "too long: 1048576 bytes in UTF-8, at most 4096 for a value Neo4j indexes"
+    )
+    assert got.only("persons.csv", 5).column == "national_id"
+    assert got.only("persons.csv", 5).reason == (
+        "too long: 1048578 bytes in UTF-8, at most 1048576 for a text"
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import credgraph.loaders.load as load_module
 from credgraph.graph.gateway import Gateway
 from credgraph.loaders.layout import BY_NAME
 from credgraph.loaders.load import load
@@ -159,3 +160,39 @@ def test_many_writers_small_batches_give_the_single_writer_graph(
     assert [(f.file, f.created, f.rejected) for f in four.files] == [
         (f.file, f.created, f.rejected) for f in one.files
     ]
+
+
+def test_rows_of_long_text_are_written_in_parts_of_bounded_size(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One batch of rows with 1 MiB of free text each (12 MiB in all) goes out in
+    transactions of at most MAX_BATCH_CHARS characters: every row is stored whole.
+    (Before, such a batch was one message the server did not take in before the
+    driver's write timed out: "Neo4j is not reachable".)"""
+    data = tmp_path / "data"
+    data.mkdir()
+    big = "r" * 1_048_576
+    (data / "persons.csv").write_text(
+        "id,name\n" + "".join(f"P{i},n{i}\n" for i in range(12)), encoding="utf-8"
+    )
+    (data / "blacklist.csv").write_text(
+        "id,subject_id,list,listed_on,reason\n"
+        + "".join(f"B{i},P{i},tax_violation,2024-01-01,{big}\n" for i in range(12)),
+        encoding="utf-8",
+    )
+    sent: list[tuple[str, int]] = []  # (file kind, rows) of each write transaction
+
+    def counted(gw: Gateway, spec: Any, rows: list[Any], *a: Any, **kw: Any) -> Any:
+        sent.append((spec.name, len(rows)))
+        return write_rows(gw, spec, rows, *a, **kw)
+
+    monkeypatch.setattr(load_module, "write_rows", counted)
+    report = load(gateway, data, source="s", rejects_path=tmp_path / "r.csv")
+    assert report.outcome == "completed"
+    # 7 rows of 1,048,578 characters (key and reason) fit in MAX_BATCH_CHARS, 8 do not
+    assert sent == [("persons", 12), ("blacklist", 7), ("blacklist", 5)]
+    got = gateway.read(
+        "MATCH (b:BlacklistEntry) RETURN b.id AS id, size(b.reason) AS n, b.row AS row "
+        "ORDER BY b.row"
+    )
+    assert got == [{"id": f"B{i}", "n": 1_048_576, "row": i + 2} for i in range(12)]
