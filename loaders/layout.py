@@ -23,6 +23,9 @@ MAX_INDEXED_BYTES = 4096
 #: more is not a record of a person or firm but a file in a field, and a batch of such
 #: values (5,000 rows of 100 KB) is more than the server takes in one message.
 MAX_TEXT_BYTES = 1_048_576
+#: The most text, in bytes (about), one batch of rows holds: the validator and the
+#: writer cut batches short where their rows' text passes it (rows of long free text).
+MAX_BATCH_TEXT = 8_000_000
 #: The longest text of a number (amounts, shares, severities, whole numbers).
 MAX_NUMBER_CHARS = 100
 #: The largest whole number Neo4j stores (a signed 64-bit integer).

@@ -62,6 +62,7 @@ import pyarrow.compute as pc
 
 from credgraph.loaders.colcheck import check_column, string_array
 from credgraph.loaders.layout import (
+    MAX_BATCH_TEXT,
     MAX_INDEXED_BYTES,
     MAX_INT,
     MAX_NUMBER_CHARS,
@@ -272,10 +273,16 @@ class Validator:
     """
 
     def __init__(
-        self, known: Known | None = None, *, batch_size: int = BATCH_SIZE, rowwise: bool = False
+        self,
+        known: Known | None = None,
+        *,
+        batch_size: int = BATCH_SIZE,
+        rowwise: bool = False,
+        batch_text: int = MAX_BATCH_TEXT,
     ) -> None:
         self._known = known
         self._batch_size = batch_size
+        self._batch_text = batch_text
         self._rowwise = rowwise
         # space -> key -> claim (see _pack); spaces: "subject", "loan", and per-file
         # for the others.
@@ -298,7 +305,10 @@ class Validator:
     def validate_file(
         self, spec: FileSpec, rows: Iterable[RawRow | RawBlock], *, file: str | None = None
     ) -> Iterator[Batch]:
-        """Validate the rows of one file, yielding one :class:`Batch` per ``batch_size`` rows.
+        """Validate the rows of one file, yielding one :class:`Batch` per ``batch_size`` rows,
+        or fewer where their text passes ``batch_text`` bytes (``layout.MAX_BATCH_TEXT``:
+        rows of long free text; a batch holds one row at least), so the memory a batch
+        takes is bounded by its text as well as its rows.
 
         ``rows``: :class:`RawRow` objects, or :class:`RawBlock` objects of several rows
         (``readers.read_blocks``), in row order; the result is the same either way.
@@ -313,7 +323,9 @@ class Validator:
         chunk: list[RawRow] = []  # rows not yet in a block
         blocks: list[RawBlock] = []  # blocks not yet validated, and their rows
         held = 0
+        held_text = 0  # the text of the rows held, about (UTF-8 bytes of blocks, characters)
         size = self._batch_size
+        limit = self._batch_text
         plan = self._plan(spec)
 
         def start(first: RawRow | RawBlock | None) -> dict[str, int]:
@@ -331,18 +343,24 @@ class Validator:
                     chunk = []
                 blocks.append(item)
                 held += len(item.rows)
+                held_text += _text_bytes(item)
             else:
                 chunk.append(item)  # type: ignore[arg-type]
                 held += 1
-                if len(chunk) >= size:
+                if len(chunk) >= min(size, _CHUNK_ROWS):  # a block, whose text is counted
                     blocks.append(_rows_block(plan, chunk))
+                    held_text += _text_bytes(blocks[-1])
                     chunk = []
-            while held >= size:
+            while held >= size or held_text > limit:
                 if chunk:
                     blocks.append(_rows_block(plan, chunk))
                     chunk = []
-                block, blocks = _take(blocks, size)
-                held -= size
+                n = min(size, held)
+                if held_text > limit:
+                    n = min(n, _rows_within(blocks, limit))
+                block, blocks = _take(blocks, n)
+                held -= n
+                held_text = sum(_text_bytes(b) for b in blocks)
                 yield self._batch(spec, block, stats)
         if stats is None:
             stats = start(None)
@@ -721,6 +739,46 @@ def _rows_block(plan: _Plan, chunk: list[RawRow]) -> RawBlock:
         raws=list[RawRow | None](chunk),
         odd=sorted(odd),
     )
+
+
+#: Rows (of RawRow input: Parquet, FtM) made into a block at a time, whose text then
+#: counts towards the batch's: the most rows held whatever their text.
+_CHUNK_ROWS = 512
+
+
+def _row_bytes(block: RawBlock) -> Any:
+    """The UTF-8 bytes of each row's text in ``block``'s columns (a numpy array)."""
+    sizes = np.zeros(len(block.rows), dtype=np.int64)
+    for arr in block.columns.values():
+        if len(arr) and arr.type == pa.string():
+            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+            sizes += np.diff(offsets[arr.offset : arr.offset + len(arr) + 1])
+    return sizes
+
+
+def _text_bytes(block: RawBlock) -> int:
+    """The UTF-8 bytes of the text in ``block``'s columns."""
+    total = 0
+    for arr in block.columns.values():
+        if len(arr) and arr.type == pa.string():
+            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
+            total += int(offsets[arr.offset + len(arr)] - offsets[arr.offset])
+    return total
+
+
+def _rows_within(blocks: list[RawBlock], limit: int) -> int:
+    """How many of the first rows of ``blocks`` hold at most ``limit`` bytes of text
+    together (one at least)."""
+    n = 0
+    left = limit
+    for b in blocks:
+        sizes = _row_bytes(b)
+        fits = int(np.searchsorted(np.cumsum(sizes), left, side="right"))
+        n += fits
+        if fits < len(sizes):
+            break
+        left -= int(sizes.sum())
+    return max(n, 1)
 
 
 def _take(blocks: list[RawBlock], n: int) -> tuple[RawBlock, list[RawBlock]]:

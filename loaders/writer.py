@@ -70,7 +70,7 @@ from xxhash import xxh3_64_hexdigest
 from credgraph.graph.errors import CredgraphError, DatabaseError
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.model import PROVENANCE, ROLE_TYPES, rel_type
-from credgraph.loaders.layout import BY_NAME, FileSpec
+from credgraph.loaders.layout import BY_NAME, MAX_BATCH_TEXT, FileSpec
 from credgraph.loaders.validate import ValidRow
 
 # The input columns that name the ends of a file's relationships: (start, end) for a
@@ -191,10 +191,11 @@ def to_params(spec: FileSpec, row: ValidRow) -> dict[str, Any]:
 
 
 #: The most text, in characters, one write transaction carries (the sum of a batch's
-#: text values). Batches are cut by rows (``batch_size``); rows with long free text
-#: (a ``reason`` of 100,000 characters, say) would make a batch of hundreds of MB that
-#: the server cannot take in before the driver's write times out.
-MAX_BATCH_CHARS = 8_000_000
+#: text values). Batches are cut by rows (``batch_size``) and by their text
+#: (``MAX_BATCH_TEXT``, by the validator); rows with long free text (a ``reason`` of
+#: 100,000 characters, say) in one batch of 5,000 would be hundreds of MB that the
+#: server does not take in before the driver's write times out.
+MAX_BATCH_CHARS = MAX_BATCH_TEXT
 
 
 def split_by_size(

@@ -161,3 +161,41 @@ def test_optional_columns_a_file_lacks_are_none(tmp_path: Path, reader: Any) -> 
         assert [g["id"] for g in got] == ["P1", "P2"]
         assert [(g["name"], g["country"]) for g in got] == [("Ann", "SE"), ("Bo", None)]
         assert all(g[c] is None for g in got for c in ("birth_date", "national_id", "net_worth"))
+
+
+@pytest.mark.parametrize("reader", [read_blocks, read_rows])
+def test_batches_of_long_text_are_cut_by_their_text(
+    tmp_path: Path, reader: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of long free text: a batch stops where its text passes ``batch_text``
+    (one row at least), with the same rows and rejects as batches cut by rows only.
+    (Rows read one by one count once in a block: of 5 rows here, of 512 in a load.)"""
+    import credgraph.loaders.validate as validate_module
+    from credgraph.loaders.layout import BY_NAME
+
+    monkeypatch.setattr(validate_module, "_CHUNK_ROWS", 5)
+
+    spec = BY_NAME["blacklist"]
+    lines = ["id,subject_id,list,listed_on,reason"]
+    for i in range(40):
+        reason = "r" * (100 * (i % 7) + (3000 if i in (5, 6, 30) else 0))
+        listed = "2024-01-01" if i != 12 else "not a date"
+        lines.append(f"B{i},S{i},tax_violation,{listed},{reason}")
+    path = tmp_path / "blacklist.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    known = lambda space, ids: set(ids)  # noqa: E731 - every subject exists
+
+    def text(r: Any) -> int:
+        return sum(len(v) for v in (r.key, *r.values.values()) if isinstance(v, str))
+
+    whole = list(Validator(known, batch_size=1000).validate_file(spec, reader(spec, path)))
+    cut = list(
+        Validator(known, batch_size=1000, batch_text=2000).validate_file(spec, reader(spec, path))
+    )
+    assert len(whole) == 1 and len(cut) > 5
+    assert [r.row for b in cut for r in b.rows] == [r.row for r in whole[0].rows]
+    assert [x for b in cut for x in b.rejects] == whole[0].rejects
+    for b in cut:  # the text of a batch (read as it was: key, list, date, reason, ...)
+        n = len(b.rows) + len(b.rejects)
+        assert n == 1 or sum(text(r) for r in b.rows) <= 2000, [r.row for r in b.rows]
+    assert [len(b.rows) + len(b.rejects) for b in cut if len(b.rows) + len(b.rejects) == 1]
