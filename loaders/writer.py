@@ -84,6 +84,9 @@ ENDS: dict[str, tuple[str, str | None]] = {
 }
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+# FtM extras a row carries only sometimes (loaders/ftm.py): an FtM row without one
+# removes the one an earlier load of its entity stored (its role text, its parties).
+_FTM_OPTIONAL = ("ftm_role", "ftm_parties")
 LOADED = "loaded"  # listed_on_basis of an entry dated by its load (loaders.ftm.LOADED)
 
 
@@ -162,7 +165,9 @@ def to_params(spec: FileSpec, row: ValidRow) -> dict[str, Any]:
 
     ``props`` keeps empty values as None: ``SET x += row.props`` then removes a
     property that became empty and leaves properties the input does not own
-    (dispute flags) alone. The fingerprint covers every value, the ends included.
+    (dispute flags) alone; an FtM row sends its optional extras (``ftm_role``,
+    ``ftm_parties``) as None when it has none, so an update removes stale ones. The
+    fingerprint covers every value, the ends included.
     """
     props = dict(row.values)
     if spec.name == "ownership" or "share_unknown" in props:
@@ -173,6 +178,9 @@ def to_params(spec: FileSpec, row: ValidRow) -> dict[str, Any]:
         fp = fingerprint({**props, "listed_on": None})
     else:
         fp = fingerprint(props, ordered=len(props) == _width(spec.name))
+    if "ftm_schema" in props:  # after the fingerprint: its digest stays as it was
+        for k in _FTM_OPTIONAL:
+            props.setdefault(k, None)
     ends = ENDS.get(spec.name)
     a = b = None
     if ends is not None:

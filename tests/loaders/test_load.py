@@ -323,3 +323,49 @@ def test_one_csv_file_is_a_usage_error_not_an_ftm_file(gateway: Gateway, tmp_pat
         load(gateway, folder / "persons.csv", rejects_path=tmp_path / "r.csv")
     assert "credgraph load " + str(folder) in (info.value.hint or "")
     assert gateway.read("MATCH (n) WHERE NOT n:CredgraphSchema RETURN count(n) AS n") == [{"n": 0}]
+
+
+def _ftm_lines(path: Path, entities: list[dict[str, Any]]) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps(e) + "\n" for e in entities), encoding="utf-8")
+    return path
+
+
+def test_an_ftm_update_removes_the_extras_the_entity_no_longer_has(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """An FtM entity loaded again without its role text, or with one owner where it had
+    two, kept the stale ftm_role and ftm_parties of the earlier load: the graph then
+    differed from loading the new file alone."""
+
+    def entities(owners: list[str], role: list[str]) -> list[dict[str, Any]]:
+        return [
+            {"id": "p1", "schema": "Person", "properties": {"name": ["One"]}},
+            {"id": "p2", "schema": "Person", "properties": {"name": ["Two"]}},
+            {"id": "c1", "schema": "Company", "properties": {"name": ["Co"]}},
+            {
+                "id": "o1",
+                "schema": "Ownership",
+                "properties": {"owner": owners, "asset": ["c1"], "percentage": ["30"]},
+            },
+            {
+                "id": "d1",
+                "schema": "Directorship",
+                "properties": {"director": ["p1"], "organization": ["c1"], "role": role},
+            },
+        ]
+
+    first = _ftm_lines(tmp_path / "v1.ftm.json", entities(["p1", "p2"], ["Board member"]))
+    again = _ftm_lines(tmp_path / "v2.ftm.json", entities(["p1"], []))
+    load(gateway, first, rejects_path=tmp_path / "r.csv")
+    load(gateway, again, rejects_path=tmp_path / "r.csv")
+    got = gateway.read(
+        "MATCH (:Person {id: 'p1'})-[r]->(:Firm {id: 'c1'}) "
+        "RETURN type(r) AS t, r.ftm_role AS role, r.ftm_parties AS parties, r.share AS share "
+        "ORDER BY t"
+    )
+    assert got == [
+        {"t": "DIRECTOR_OF", "role": None, "parties": None, "share": None},
+        {"t": "OWNS", "role": None, "parties": None, "share": 0.3},
+    ]
