@@ -269,6 +269,11 @@ def validated(
                 yield spec, fr, batch.rows
             if on_rows:
                 on_rows(key, len(batch.rows) + n_rejected)
+    if ftm_reader is not None and ftm_reader.skipped:
+        report.notes.append(
+            "skipped FtM entities whose schema maps to nothing in the graph: "
+            + ", ".join(f"{name} {n:,}" for name, n in sorted(ftm_reader.skipped.items()))
+        )
     if ftm_reader is not None and ftm_reader.problems:
         rw.write_many(ftm_reader.problems)
         file_report(ftm_reader.file, ftm_reader.file).rejected += len(

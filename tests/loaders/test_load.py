@@ -369,3 +369,24 @@ def test_an_ftm_update_removes_the_extras_the_entity_no_longer_has(
         {"t": "DIRECTOR_OF", "role": None, "parties": None, "share": None},
         {"t": "OWNS", "role": None, "parties": None, "share": 0.3},
     ]
+
+
+def test_ftm_entities_of_unmapped_schemas_are_named_in_the_notes(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """Entities of schemas the graph has no place for (Address, Vessel) were dropped
+    without a word: the load said 'completed' and nothing told how many were left out."""
+    ftm = _ftm_lines(
+        tmp_path / "in.ftm.json",
+        [
+            {"id": "p1", "schema": "Person", "properties": {"name": ["One"]}},
+            {"id": "a1", "schema": "Address", "properties": {"full": ["x"]}},
+            {"id": "a2", "schema": "Address", "properties": {"full": ["y"]}},
+            {"id": "v1", "schema": "Vessel", "properties": {"name": ["Boat"]}},
+        ],
+    )
+    report = load(gateway, ftm, rejects_path=tmp_path / "r.csv")
+    assert report.outcome == "completed"
+    note = "skipped FtM entities whose schema maps to nothing in the graph: Address 2, Vessel 1"
+    assert report.notes == [note]
+    assert gateway.read("MATCH (l:Load) RETURN l.notes AS notes") == [{"notes": [note]}]
