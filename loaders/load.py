@@ -36,7 +36,14 @@ from credgraph.graph.schema import ensure_schema
 from credgraph.loaders.ftm import FtmReader, read_ftm
 from credgraph.loaders.interrupt import Interrupted, StopSignals
 from credgraph.loaders.layout import FileSpec
-from credgraph.loaders.readers import RawBlock, RawRow, discover, read_blocks, read_rows
+from credgraph.loaders.readers import (
+    RawBlock,
+    RawRow,
+    discover,
+    read_blocks,
+    read_rows,
+    unknown_columns,
+)
 from credgraph.loaders.rejects import RejectWriter, safe_text
 from credgraph.loaders.validate import Reject, Validator, ValidRow
 from credgraph.loaders.writer import (
@@ -225,6 +232,14 @@ def prepare(
         checksums = {p.name: (str(p), sha256(p)) for _, p in files}
         for spec, p in files:  # reading the first row checks the header
             next(iter(read_rows(spec, p)), None)
+            extra = unknown_columns(spec, p)
+            if extra:
+                shown = ", ".join(extra[:20]) + (
+                    f" and {len(extra) - 20} more" if len(extra) > 20 else ""
+                )
+                report.notes.append(
+                    safe_text(f"ignored columns of {p.name} not in the layout: {shown}")
+                )
     else:
         checksums = {path.name: (str(path), sha256(path))}
     report.file_names = list(checksums)

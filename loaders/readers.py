@@ -16,7 +16,8 @@ CSV rules
     (``error="invalid UTF-8"``); the rest of the file still loads. A row with the wrong number
     of fields, or malformed quoting (``"Doe" Jr``, a quote never closed), is an error row:
     nothing is silently altered. Blank lines are skipped. Empty strings become ``None``; other
-    values are kept verbatim (no stripping). Columns not in the layout are ignored.
+    values are kept verbatim (no stripping). Columns not in the layout are ignored (a
+    load names them in its notes, :func:`unknown_columns`).
 
 Header rules (both formats)
     A missing required column, or a column named twice, refuses the whole file with
@@ -218,6 +219,24 @@ def read_rows(spec: FileSpec, path: Path) -> Iterator[RawRow]:
     if path.suffix.lower() == ".parquet":
         return _read_parquet(spec, path)
     return _read_csv(spec, path)
+
+
+def unknown_columns(spec: FileSpec, path: Path) -> list[str]:
+    """The named columns of a file's header that are not layout columns (they are
+    ignored: a load notes them). Call it after the header passed :func:`check_header`;
+    a header that cannot be read gives ``[]``."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            header = list(pq.read_schema(path).names)
+        else:
+            with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+                header = next((r for r in csv.reader(f, strict=True) if r), [])
+    except Exception:  # the reading proper reports what is wrong with the file
+        return []
+    known = set(spec.column_names)
+    return list(dict.fromkeys(h for h in (h.strip() for h in header) if h and h not in known))
 
 
 def check_header(spec: FileSpec, file: str, header: list[str]) -> dict[str, int]:

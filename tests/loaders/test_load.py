@@ -390,3 +390,29 @@ def test_ftm_entities_of_unmapped_schemas_are_named_in_the_notes(
     note = "skipped FtM entities whose schema maps to nothing in the graph: Address 2, Vessel 1"
     assert report.notes == [note]
     assert gateway.read("MATCH (l:Load) RETURN l.notes AS notes") == [{"notes": [note]}]
+
+
+def test_columns_not_in_the_layout_are_named_in_the_notes(gateway: Gateway, tmp_path: Path) -> None:
+    """A misspelt optional column (``birthdate``) was dropped without a word, its values
+    lost; ignored files were noted, ignored columns not."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = write_folder(
+        tmp_path / "in",
+        {
+            "persons": [
+                ["id", "name", "birthdate", "", "name_en"],
+                ["P1", "Ada", "1815-12-10", "", "A"],
+            ]
+        },
+    )
+    pq.write_table(
+        pa.table({"id": ["F1"], "name": ["Co"], "Equity": ["5"]}), folder / "firms.parquet"
+    )
+    report = load(gateway, folder, rejects_path=tmp_path / "r.csv")
+    assert report.outcome == "completed"
+    assert report.notes == [
+        "ignored columns of persons.csv not in the layout: birthdate, name_en",
+        "ignored columns of firms.parquet not in the layout: Equity",
+    ]
