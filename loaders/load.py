@@ -127,7 +127,8 @@ def graph_lookup(gw: Gateway) -> Callable[[str, list[str]], set[str]]:
 
 def detect_format(path: Path, fmt: Format | None) -> Format | None:
     """``ftm`` for a file, else ``fmt`` (a folder in the input layout). A single
-    ``.csv`` or ``.parquet`` file is a usage error: the layout is a folder of them."""
+    ``.csv`` or ``.parquet`` file is a usage error: the layout is a folder of them; so is
+    any file with ``--format csv`` or ``parquet``."""
     if path.is_file() and fmt != "ftm" and path.suffix.lower() in (".csv", ".parquet"):
         raise UsageError(
             f"{safe_text(str(path))} is one file of the input layout, not an FtM file",
@@ -135,6 +136,11 @@ def detect_format(path: Path, fmt: Format | None) -> Format | None:
         )
     if fmt == "ftm" or (fmt is None and path.is_file()):
         return "ftm"
+    if fmt is not None and path.is_file():
+        raise UsageError(
+            f"--format {fmt} needs a folder in the input layout, {safe_text(str(path))} is a file",
+            hint="an FtM file loads with --format ftm (or no --format)",
+        )
     return fmt
 
 

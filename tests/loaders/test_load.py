@@ -416,3 +416,13 @@ def test_columns_not_in_the_layout_are_named_in_the_notes(gateway: Gateway, tmp_
         "ignored columns of persons.csv not in the layout: birthdate, name_en",
         "ignored columns of firms.parquet not in the layout: Equity",
     ]
+
+
+def test_format_csv_on_a_file_is_a_usage_error(gateway: Gateway, tmp_path: Path) -> None:
+    """--format csv with an FtM file was an input error (exit 1), while --format ftm with
+    a folder is a usage error (exit 2): both are the same mistake."""
+    ftm = _ftm_lines(tmp_path / "in.ftm.json", [{"id": "p1", "schema": "Person"}])
+    for fmt in ("csv", "parquet"):
+        with pytest.raises(UsageError, match=f"--format {fmt} needs a folder"):
+            load(gateway, ftm, fmt=fmt, rejects_path=tmp_path / "r.csv")
+    assert gateway.read("MATCH (n) WHERE NOT n:CredgraphSchema RETURN count(n) AS n") == [{"n": 0}]
