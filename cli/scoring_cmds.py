@@ -62,6 +62,14 @@ def propagate_cmd(
             f"warning: scored although load {u['id']} ({u['source']}) is {u['outcome']}; "
             "this is recorded on the run"
         )
+    if res.unnamed_lists:
+        shown = ", ".join(f"{name!r} ({n:,})" for name, n in res.unnamed_lists.items())
+        err.print(
+            f"warning: blacklist entries on lists the policy does not name were scored "
+            f"with its `lists.default`: {shown}; name them in a policy file (--policy) "
+            "or correct the list names and load again",
+            markup=False,
+        )
     out.print(
         f"run {res.run_id} completed: {summary['subjects']:,} subjects scored as of "
         f"{summary['as_of']}, {summary['circles']:,} guarantee circles"

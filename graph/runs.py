@@ -52,6 +52,7 @@ from credgraph.graph.engine.pipeline import (
     compute,
     score_columns,
     score_drops,
+    unnamed_lists,
 )
 from credgraph.graph.engine.policy import Policy
 from credgraph.graph.engine.projection import Projection
@@ -79,6 +80,8 @@ class RunResult:
     snapshot_sha256: str | None = None
     interrupted_loads: list[str] = field(default_factory=list)
     unfinished_load: dict[str, Any] | None = None  # scored anyway, by override
+    # list name -> entries, of lists the policy does not name (scored with its default)
+    unnamed_lists: dict[str, int] = field(default_factory=dict)
 
 
 def new_run_id(now: datetime) -> str:
@@ -291,6 +294,15 @@ class Runs:
             phase("compute")
             projection, scores, cent = compute(tables, policy, as_of, timings)
             del tables
+            unnamed = unnamed_lists(projection, policy)
+            if unnamed:  # on the record: names and entries, in two lists of one order
+                self.gw.write(
+                    "MATCH (r:Run {id: $id}) "
+                    "SET r.unnamed_lists = $names, r.unnamed_list_entries = $entries",
+                    id=run_id,
+                    names=list(unnamed),
+                    entries=list(unnamed.values()),
+                )
             phase("write-back")
             t = time.perf_counter()
             sha = self.store.save(
@@ -319,6 +331,7 @@ class Runs:
             centrality=cent,
             snapshot_sha256=sha,
             unfinished_load=unfinished,
+            unnamed_lists=unnamed,
         )
 
     def _previous_trust(self, run_id: str) -> tuple[str, dict[str, float]] | None:

@@ -75,4 +75,5 @@ def run_summary(res: RunResult) -> dict[str, object]:
         "snapshot_sha256": res.snapshot_sha256,
         "interrupted_loads": res.interrupted_loads,
         "unfinished_load": res.unfinished_load,
+        "unnamed_lists": res.unnamed_lists,
     }

@@ -83,6 +83,21 @@ def compute(
     return projection, scores, cent
 
 
+def unnamed_lists(projection: Projection, policy: Policy) -> dict[str, int]:
+    """Blacklist entries whose list the policy does not name (scored with its
+    ``lists.default``), counted per list name as loaded, by name. A list name is kept
+    as written (``"Sanctions"`` or ``" sanctions "`` is not ``sanctions``): a run
+    reports these so that a misspelt list is seen, not scored quietly as another."""
+    rec = projection.records
+    labels = rec.label[rec.kind == "blacklist"]
+    names, counts = np.unique(labels.astype(str), return_counts=True)
+    return {
+        n: int(c)
+        for n, c in zip(names.tolist(), counts.tolist(), strict=True)
+        if n not in policy.lists
+    }
+
+
 RANKED: tuple[str, ...] = ("pagerank", "betweenness", "kcore")
 """The centralities a Score node also holds as ranks (``<measure>_rank``, 1 = highest,
 ties by subject id): :func:`~credgraph.graph.engine.arrays.descending_ranks`."""

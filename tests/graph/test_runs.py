@@ -519,3 +519,39 @@ def test_a_stop_as_the_run_is_created_marks_it_failed(loaded: Gateway, settings:
         }
     ]
     assert loaded.read("MATCH (l:Lease) RETURN l.holder AS h") == [{"h": None}]
+
+
+def test_lists_the_policy_does_not_name_are_reported_by_the_run(
+    gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    """A list name is kept as loaded: "Sanctions" or " sanctions" is not the policy's
+    `sanctions` and scores with `lists.default` (0.5, compliance), not 1.0. The run says
+    so (stderr, --json, its Run node) instead of scoring a misspelt list quietly."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "persons.csv").write_text("id,name\nP1,Ann\nP2,Bo\nP3,Cy\nP4,Di\n")
+    (data / "blacklist.csv").write_text(
+        "id,subject_id,list,listed_on\n"
+        "B1,P1,Sanctions,2024-01-01\nB2,P2,Sanctions,2024-01-01\n"
+        "B3,P3,sanctions,2024-01-01\nB4,P4,Court_Dishonest_Debtor,2024-01-01\n"
+    )
+    load(gateway, data, source="hand", rejects_path=tmp_path / "r.csv")
+    proc = cli(neo4j_server, "propagate", "--as-of", "2025-01-01")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "warning: blacklist entries on lists the policy does not name were scored with its "
+        "`lists.default`: 'Court_Dishonest_Debtor' (1), 'Sanctions' (2)"
+    ) in proc.stderr
+    (run,) = gateway.read(
+        "MATCH (r:Run {current: true}) RETURN r.unnamed_lists AS names, r.unnamed_list_entries AS n"
+    )
+    assert run == {"names": ["Court_Dishonest_Debtor", "Sanctions"], "n": [1, 2]}
+    trust = dict(
+        gateway.read_values("MATCH (s:Score) RETURN collect([s.subject, s.trust_score])")[0][0]
+    )
+    assert trust["P1"] == trust["P4"] > trust["P3"]  # the default's 0.5 against sanctions' 1.0
+    again = cli(neo4j_server, "propagate", "--as-of", "2025-01-01", "--json")
+    assert json.loads(again.stdout)["unnamed_lists"] == {
+        "Court_Dishonest_Debtor": 1,
+        "Sanctions": 2,
+    }
