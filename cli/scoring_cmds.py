@@ -81,7 +81,7 @@ def propagate_cmd(
 def runs_cmd(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int, typer.Option(help="how many runs, newest first")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="how many runs, newest first")] = 20,
 ) -> None:
     """Run history, newest first; the current run is marked."""
     from credgraph.graph.gateway import open_gateway

@@ -91,6 +91,13 @@ def test_top_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
         assert "--top" in capsys.readouterr().err
 
 
+def test_runs_limit_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    """runs --limit -1 reached Neo4j and came back as a database error (code 1)."""
+    for k in ("0", "-1"):
+        assert main(["runs", "--limit", k]) == 2
+        assert "--limit" in capsys.readouterr().err
+
+
 def test_missing_argument_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score"]) == 2
     assert "Missing argument 'subject'" in capsys.readouterr().err
