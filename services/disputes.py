@@ -40,6 +40,16 @@ def dispute(
     found = gw.read(_FIND_RECORD, id=record_id)[0]
     if not found["loan"] and not found["entry"]:
         raise NotFound(f"no loan or blacklist entry {record_id!r}", field="record")
+    if found["loan"] and found["entry"]:
+        # loans and blacklist entries have their own id spaces: one dispute must not
+        # mark both (it failed on the Dispute id constraint, a raw database error)
+        raise Conflict(
+            f"record {record_id!r} is both a loan and a blacklist entry: "
+            "a dispute cannot tell which one it is about",
+            code="ambiguous_record",
+            field="record",
+            hint="a loan and a blacklist entry need distinct ids to be disputed",
+        )
     if resolve and not found["disputed"]:
         raise Conflict(f"record {record_id!r} is not disputed", code="not_disputed")
     if not resolve and found["disputed"]:

@@ -22,7 +22,7 @@ from credgraph.cli.main import main
 from credgraph.graph.engine.pipeline import NOT_STORED, score_rows, upgrade_score_row
 from credgraph.graph.engine.policy import DOMAINS, load_policy
 from credgraph.graph.engine.projection import build_projection
-from credgraph.graph.errors import NotFound
+from credgraph.graph.errors import Conflict, NotFound
 from credgraph.graph.export import export_tables
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.interrupt import interrupt, shielded
@@ -395,6 +395,22 @@ def test_dispute_takes_record_out_of_scoring(loaded: Gateway, settings: Settings
     again = runs.run(load_policy(None), AS_OF)
     assert again.scores is not None
     assert np.allclose(again.scores.trust, before.scores.trust)
+
+
+def test_dispute_refuses_an_id_that_is_both_a_loan_and_an_entry(loaded: Gateway) -> None:
+    """A loan and a blacklist entry may share an id (two id spaces); one dispute marked
+    both and failed on the Dispute id constraint with a raw database error."""
+    row = loaded.read("MATCH (b:BlacklistEntry) RETURN b.id AS b ORDER BY b.id LIMIT 1")[0]
+    loaded.write("CREATE (:Loan {id: $id})", id=row["b"])
+    with pytest.raises(Conflict, match="both a loan and a blacklist entry") as exc:
+        dispute(loaded, row["b"], reason="which?", resolve=False, caller=Caller("t", "t"))
+    assert exc.value.code == "ambiguous_record"
+    left = loaded.read(
+        "MATCH (r {id: $id}) WHERE r:Loan OR r:BlacklistEntry "
+        "RETURN count(r.disputed) AS flagged, COUNT { (:Dispute) } AS disputes",
+        id=row["b"],
+    )
+    assert left == [{"flagged": 0, "disputes": 0}]
 
 
 def test_stress_reads_only(loaded: Gateway) -> None:
