@@ -212,8 +212,25 @@ def export_scores(
     subject order.
     """
     runs = Runs(gw, settings)
-    run = runs.get(run_id)["id"]
+    found = runs.get(run_id)
+    run = found["id"]
     audit(gw, caller, "*", "scores", run)
+    # a run without Score rows was written out as an empty export, code 0
+    if found.get("pruned"):
+        raise NotFound(
+            f"run {run} was pruned: its scores are no longer kept "
+            f"(only the newest {settings.runs_kept} completed runs keep theirs)",
+            code="run_pruned",
+            field="run",
+            hint="export the current run, or raise CREDGRAPH_RUNS_KEPT for later runs",
+        )
+    if found.get("status") != "completed":
+        raise NotFound(
+            f"run {run} is {found.get('status')}: it has no scores",
+            code="not_scored",
+            field="run",
+            hint="`credgraph runs` lists the completed runs",
+        )
     rows = runs.iter_score_rows(run)
     return run, EXPORT_COLUMNS, (export_row(r, run) for r in rows)
 

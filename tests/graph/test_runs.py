@@ -35,7 +35,7 @@ from credgraph.loaders.load import load
 from credgraph.loaders.tables import tables_from_folder
 from credgraph.services.caller import Caller
 from credgraph.services.disputes import dispute
-from credgraph.services.scores import score_lookup
+from credgraph.services.scores import export_scores, score_lookup
 from credgraph.services.stress import stress
 
 pytestmark = pytest.mark.integration
@@ -307,6 +307,11 @@ def test_history_and_pruning(
     with pytest.raises(NotFound, match="was pruned") as info:
         score_lookup(loaded, keep_one, sid, caller=Caller("tester", "test"), run_id=ids[0])
     assert info.value.code == "run_pruned"
+    # so does exporting it (it was an empty export with code 0)
+    with pytest.raises(NotFound, match="was pruned") as info:
+        export_scores(loaded, keep_one, caller=Caller("tester", "test"), run_id=ids[0])
+    assert info.value.code == "run_pruned"
+    assert len(list(export_scores(loaded, keep_one, caller=Caller("t", "t"), run_id=ids[1])[2]))
 
 
 def test_run_that_lost_its_lease_is_not_made_current(loaded: Gateway, settings: Settings) -> None:
