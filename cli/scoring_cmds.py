@@ -236,7 +236,11 @@ def scores_cmd(
         if fmt == "parquet":
             import pandas as pd
 
-            pd.DataFrame(list(rows), columns=list(columns)).to_parquet(out_file, index=False)
+            frame = pd.DataFrame(list(rows), columns=list(columns))
+            try:
+                frame.to_parquet(out_file, index=False)
+            except OSError as exc:  # pyarrow's errors carry no file name: name the file
+                raise OSError(exc.errno, exc.strerror or str(exc), str(out_file)) from exc
             return
         fh = open(out_file, "w", newline="", encoding="utf-8") if out_file else sys.stdout
         try:

@@ -280,6 +280,11 @@ def test_scores_export_formats(
     assert len(df) == 1500 and df["trust_score"].between(0, 100).all()
     bad = cli(neo4j_server, "scores", "--format", "xml")
     assert bad.returncode == 2 and "xml" in bad.stderr and "internal error" not in bad.stderr
+    # a parquet file that cannot be written is named (was "cannot use: Cannot save ...")
+    nowhere = tmp_path / "missing" / "s.parquet"
+    bad = cli(neo4j_server, "scores", "--format", "parquet", "--out", str(nowhere))
+    assert bad.returncode == 1 and "cannot use" in bad.stderr
+    assert f"cannotuse{nowhere}:" in "".join(bad.stderr.split())  # rich may wrap it
 
 
 def test_history_and_pruning(
