@@ -133,6 +133,13 @@ def _answer(
                 code="run_pruned",
                 hint="ask the current run, or raise CREDGRAPH_RUNS_KEPT for later runs",
             )
+        if run.get("status") != "completed":  # it blamed the subject's load time
+            raise NotFound(
+                f"run {run['id']} is {run.get('status')}: it has no scores",
+                code="not_scored",
+                field="run",
+                hint="`credgraph runs` lists the completed runs",
+            )
         raise NotFound(
             f"subject {subject_id!r} has no score in run {run['id']} (loaded after it?)",
             code="not_scored",

@@ -332,6 +332,12 @@ def test_run_that_lost_its_lease_is_not_made_current(loaded: Gateway, settings: 
     assert runs.get(None)["id"] == first
     statuses = loaded.read("MATCH (r:Run) RETURN r.status AS s ORDER BY r.started_at")
     assert [r["s"] for r in statuses] == ["completed", "failed"]
+    # asking the failed run names the run, not the subject's load time
+    failed = runs.history(1)[0]["id"]
+    sid = loaded.read("MATCH (s:Subject) RETURN s.id AS s ORDER BY s.id LIMIT 1")[0]["s"]
+    with pytest.raises(NotFound, match=f"run {failed} is failed: it has no scores") as info:
+        score_lookup(loaded, settings, sid, caller=Caller("tester", "test"), run_id=failed)
+    assert info.value.code == "not_scored"
 
 
 def test_killed_write_back_keeps_previous_run_current(
