@@ -62,7 +62,14 @@ from credgraph.graph.export import export_tables, table_counts
 from credgraph.graph.gateway import Gateway, batched
 from credgraph.graph.lease import LEASE_ID, Busy, Lease
 from credgraph.graph.loads import COMPLETED, UnfinishedLoad, mark_interrupted, unfinished_load
-from credgraph.graph.runstore import BadRunId, RunStore, Snapshot, check_run_id
+from credgraph.graph.runstore import (
+    BadRunId,
+    RunStore,
+    Snapshot,
+    SnapshotUnavailable,
+    check_run_id,
+    recorded_store,
+)
 from credgraph.graph.schema import require_schema
 from credgraph.graph.settings import Settings
 
@@ -197,8 +204,28 @@ class Runs:
     def snapshot(self, run: dict[str, Any]) -> Snapshot:
         """The snapshot of a run (its ``(:Run)`` record), checked against the manifest
         hash recorded on it; :class:`~credgraph.graph.runstore.SnapshotUnavailable`
-        when it is missing, refused or corrupt."""
-        return self.store.load(run["id"], run.get("snapshot_sha256"))
+        when it is missing, refused or corrupt.
+
+        Read from this process's store; where that holds no snapshot of the run, from
+        the store the run wrote to (``snapshot_store`` on the run), if this host sees
+        that directory and it is private to this account
+        (:func:`~credgraph.graph.runstore.recorded_store`): so another home on the same
+        host, or a host that mounts the store at the same path, explains without
+        ``CREDGRAPH_RUN_STORE``. The same checks apply to either (run id, hashes)."""
+        try:
+            return self.store.load(run["id"], run.get("snapshot_sha256"))
+        except SnapshotUnavailable as exc:
+            if exc.reason != "missing":
+                raise
+            other = recorded_store(run.get("snapshot_store"), self.store.root)
+            if other is None:
+                raise
+            try:
+                return RunStore(other).load(run["id"], run.get("snapshot_sha256"))
+            except SnapshotUnavailable as again:
+                if again.reason == "missing":
+                    raise exc from None
+                raise
 
     # ----------------------------------------------------------------- running
     def run(
@@ -445,7 +472,8 @@ class Runs:
                 "MATCH (r:Run {id: $id}) SET r.current = true, r.status = 'completed', "
                 "r.ended_at = $ended, r.counts = $counts, r.timings = $timings, "
                 "r.subjects = $subjects, r.circles = $circles, "
-                "r.betweenness_sample = $sample, r.snapshot_sha256 = $snapshot",
+                "r.betweenness_sample = $sample, r.snapshot_sha256 = $snapshot, "
+                "r.snapshot_store = $store",
                 id=run_id,
                 ended=datetime.now(UTC),
                 counts=json.dumps(counts),
@@ -454,6 +482,7 @@ class Runs:
                 circles=len(cent.circles),
                 sample=cent.betweenness_sample,
                 snapshot=snapshot_sha256,
+                store=str(self.store.root.resolve()),
             ).consume()
 
         self.gw.write_tx(tx)

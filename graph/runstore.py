@@ -44,7 +44,11 @@ Sharing. The store is a plain directory that several processes or hosts may
 share (a network file system): a snapshot is written into a temporary folder in
 the store and renamed to its run id in one step, so a reader sees a whole
 snapshot or none. Folders are created 0700 and files 0600: processes sharing
-a store run as one service account.
+a store run as one service account. A run records the absolute path of the store
+it wrote to (``snapshot_store``); a reader whose own store lacks the snapshot
+reads it there when it can (:func:`recorded_store`: same host or the same mount
+path, private to the account), so a second home on the same host explains
+without being told where the store is.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ import pkgutil
 import re
 import secrets
 import shutil
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
@@ -299,6 +304,31 @@ class RunStore:
             }
             parts[part] = _Decoder(run_id, columns).decode(manifest["parts"][part])
         return Snapshot(run_id=run_id, sha256=sha, parts=parts)
+
+
+def recorded_store(recorded: object, own: Path) -> Path | None:
+    """The run store a run recorded (``snapshot_store`` on its ``(:Run)``: the absolute
+    path of the store it wrote to) as a place this process may read its snapshot
+    from, or None: when it is not recorded, is this process's own store, is not an
+    absolute path to a directory on this host, or is not private to this account
+    (owned by it, no access for group or others, as the store creates it). The
+    database names the directory; the run id and hashes are checked as in any store,
+    and a snapshot is data only, so the most a crafted path can do is point at
+    another of this account's private stores."""
+    if not isinstance(recorded, str) or not recorded or "\x00" in recorded:
+        return None
+    path = Path(recorded)
+    if not path.is_absolute():
+        return None
+    try:
+        if path.resolve() == Path(own).resolve():
+            return None
+        st = os.stat(path)
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    return path
 
 
 # ----------------------------------------------------------------------------- cache

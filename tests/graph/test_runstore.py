@@ -30,6 +30,7 @@ from credgraph.graph.runstore import (
     SnapshotError,
     SnapshotUnavailable,
     check_run_id,
+    recorded_store,
     sha256_bytes,
 )
 from credgraph.loaders.generate import generate
@@ -570,3 +571,26 @@ def test_store_root_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CREDGRAPH_SNAPSHOT_CACHE", "5")
     assert load_settings().snapshot_cache == 5
     assert os.environ["CREDGRAPH_RUN_STORE"]
+
+
+def test_a_recorded_store_is_read_only_where_it_is_private_to_this_account(
+    tmp_path: Path,
+) -> None:
+    own = tmp_path / "own"
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    other.chmod(0o700)
+    assert recorded_store(str(other), own) == other
+    assert recorded_store(str(other) + "/", own) == other
+    for bad in (None, "", 7, ["/x"], "relative/store", "/no/such/store", "/x\x00y"):
+        assert recorded_store(bad, own) is None, bad
+    assert recorded_store(str(other), other) is None  # its own store: nothing more to try
+    (tmp_path / "file").write_text("x")
+    assert recorded_store(str(tmp_path / "file"), own) is None  # not a directory
+    for mode in (0o750, 0o705, 0o770, 0o777, 0o701):
+        other.chmod(mode)
+        assert recorded_store(str(other), own) is None, oct(mode)
+    other.chmod(0o700)
+    link = tmp_path / "link"
+    link.symlink_to(other)
+    assert recorded_store(str(link), own) == link  # followed, as any path: its target checked

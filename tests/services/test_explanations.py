@@ -90,8 +90,22 @@ def test_a_second_home_explains_through_the_shared_store(
         assert 1.0 - keep == pytest.approx(v["network"], abs=1e-6)
     assert not (home2 / "runs").exists()  # it read the shared store, wrote nothing of its own
 
-    # the same home without the shared store: the score, no explanation, and why (no path)
+    # without CREDGRAPH_RUN_STORE: the store the run recorded (this host, private)
+    assert run["snapshot_store"] == str(store.resolve())
     proc = run_cli(remote_env(settings, home2), "score", sid, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["contributions"] == json.loads(json.dumps(here["contributions"]))
+    assert "explanation_note" not in doc
+    assert not (home2 / "runs").exists()
+
+    # a recorded store that is not private to this account is not read: the score, no
+    # explanation, and why (no path)
+    store.chmod(0o755)
+    try:
+        proc = run_cli(remote_env(settings, home2), "score", sid, "--json")
+    finally:
+        store.chmod(0o700)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["contributions"] is None and doc["records"] is None
@@ -100,6 +114,7 @@ def test_a_second_home_explains_through_the_shared_store(
     assert scored["run"] in doc["explanation_note"]
     assert "holds no snapshot" in doc["explanation_note"]
     assert not paths_in(doc["explanation_note"], home2, store, settings.home, tmp_path)
+    store.rename(store.with_name("moved"))  # gone from where the run wrote it
     text = run_cli(remote_env(settings, home2), "score", sid)
     assert text.returncode == 0 and "holds no snapshot" in text.stdout
     assert not paths_in(text.stdout, home2, store, settings.home, tmp_path)
