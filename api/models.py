@@ -229,6 +229,7 @@ class AuditEvent(BaseModel):
     reason: str | None
     via: str
     run: str | None
+    detail: str | None = None  # a refused lookup's "refused: why", a query's parameters
 
 
 class AuditPage(Page):

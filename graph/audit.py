@@ -78,7 +78,8 @@ def audit_events(
         "WHERE ($subject IS NULL OR e.subject = $subject) "
         "AND ($actor IS NULL OR e.actor = $actor) "
         "RETURN e.id AS id, toString(e.at) AS at, e.actor AS actor, e.subject AS subject, "
-        "e.action AS action, e.reason AS reason, e.via AS via, e.run AS run "
+        "e.action AS action, e.reason AS reason, e.via AS via, e.run AS run, "
+        "e.detail AS detail "
         "ORDER BY e.at DESC, e.id LIMIT $limit",
         subject=subject,
         actor=actor,

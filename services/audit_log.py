@@ -30,7 +30,7 @@ def audit_log(
         "OPTIONAL MATCH (k:ApiKey {id: e.actor}) WHERE e.via = 'api' "
         "RETURN e.id AS id, toString(e.at) AS at, e.actor AS actor, k.role AS role, "
         "e.subject AS subject, e.action AS action, e.reason AS reason, e.via AS via, "
-        "e.run AS run",
+        "e.run AS run, e.detail AS detail",
         subject=subject,
         actor=actor,
         offset=offset,

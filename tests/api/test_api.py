@@ -225,6 +225,23 @@ def test_refused_lookups_are_audited_too(client: TestClient, world: World) -> No
     assert {(s, "score"), (s, "neighbourhood"), (long_id[:200] + "…[201 chars]", "subject")} <= got
 
 
+def test_the_audit_log_says_why_a_lookup_was_refused(client: TestClient, world: World) -> None:
+    """GET /audit shows each event's detail: a refused lookup ("refused: why") is told
+    from one answered, and a named query's parameters are there (they were written to
+    the graph but left out of the listing)."""
+    s, hi = world.person, world.headers("investigator", **{"X-Purpose": "detail check"})
+    is_error(client.get(f"/subjects/{s}/neighbourhood?depth=9", headers=hi), 422)
+    assert client.post("/queries/subject_profile", json={"id": s}, headers=hi).status_code == 200
+    log = client.get(
+        "/audit",
+        params={"subject": s, "actor": world.key_ids["investigator"]},
+        headers=world.headers("admin"),
+    ).json()
+    mine = {e["action"]: e for e in log["items"] if e["reason"] == "detail check"}
+    assert mine["neighbourhood"]["detail"].startswith("refused: depth")
+    assert '"id": "' + s + '"' in mine["query:subject_profile"]["detail"]
+
+
 def test_an_id_with_a_slash_can_be_looked_up(client: TestClient, world: World) -> None:
     """Ids may hold "/" (registration numbers do); sent as %2F, which the server
     decodes, they once matched no route (a generic 404, and no audit event)."""
