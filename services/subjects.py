@@ -18,6 +18,7 @@ current run, as ``credgraph score`` does for scores.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any, LiteralString
@@ -143,9 +144,11 @@ def search(
     ``subject_names``; for a caller who may not see persons' names, firms' names
     only), best match first; every subject by id when ``q`` is empty.
     One page of ``limit`` from ``offset``; ``next_offset`` is None on the last page.
-    Audited as one lookup (subject ``*``, action ``search``)."""
-    run_id = audit(gw, caller, "*", "search", current_run=True)
+    Audited as one lookup (subject ``*``, action ``search``, ``detail`` what was
+    searched for: who looked for a name is on the record)."""
     text = (q or "").strip()
+    detail = json.dumps({"q": text, "limit": limit, "offset": offset}, ensure_ascii=False)
+    run_id = audit(gw, caller, "*", "search", current_run=True, detail=detail)
     want = limit + 1
     if not text:
         rows = gw.read(

@@ -242,6 +242,20 @@ def test_the_audit_log_says_why_a_lookup_was_refused(client: TestClient, world: 
     assert '"id": "' + s + '"' in mine["query:subject_profile"]["detail"]
 
 
+def test_a_search_is_audited_with_what_was_searched_for(client: TestClient, world: World) -> None:
+    """A search is one event of subject '*'; its detail keeps the words asked, so the
+    log says who looked for a name (the event alone said only that someone searched)."""
+    name = world.gw.read("MATCH (p:Person {id: $id}) RETURN p.name AS n", id=world.person)[0]["n"]
+    hi = world.headers("investigator", **{"X-Purpose": "search check"})
+    res = client.get("/subjects", params={"q": name}, headers=hi)
+    assert world.person in {i["id"] for i in res.json()["items"]}
+    (event,) = world.gw.read(
+        "MATCH (e:AuditEvent {action: 'search', reason: 'search check'}) "
+        "RETURN e.subject AS subject, e.detail AS detail"
+    )
+    assert event["subject"] == "*" and json.loads(event["detail"])["q"] == name
+
+
 def test_an_id_with_a_slash_can_be_looked_up(client: TestClient, world: World) -> None:
     """Ids may hold "/" (registration numbers do); sent as %2F, which the server
     decodes, they once matched no route (a generic 404, and no audit event)."""
