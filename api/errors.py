@@ -115,6 +115,10 @@ def install(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header", "body")]
         field = ".".join(loc) or None
         msg = str(first.get("msg", "invalid request"))
+        if first.get("type") == "json_invalid":
+            # loc is ("body", POSITION): the body as a whole is the field, not the offset
+            where = first.get("loc", ())[1:2]
+            field, msg = "body", "not valid JSON" + (f" (at character {where[0]})" if where else "")
         message = f"{field}: {msg}" if field else msg
         await run_in_threadpool(audit_refused, request, message)
         return error_response(422, "invalid_request", message, field=field)

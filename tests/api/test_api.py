@@ -256,6 +256,17 @@ def test_a_search_is_audited_with_what_was_searched_for(client: TestClient, worl
     assert event["subject"] == "*" and json.loads(event["detail"])["q"] == name
 
 
+def test_a_body_that_is_not_json_names_the_body(client: TestClient, world: World) -> None:
+    """Broken JSON is a 422 about the body (its field was the character offset, "1")."""
+    res = client.post(
+        "/queries/subject_profile",
+        content=b"{bad json",
+        headers=world.headers("investigator", **{"Content-Type": "application/json"}),
+    )
+    err = is_error(res, 422, "invalid_request")
+    assert err["field"] == "body" and "not valid JSON" in err["message"]
+
+
 def test_an_id_with_a_slash_can_be_looked_up(client: TestClient, world: World) -> None:
     """Ids may hold "/" (registration numbers do); sent as %2F, which the server
     decodes, they once matched no route (a generic 404, and no audit event)."""
