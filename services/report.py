@@ -121,7 +121,15 @@ def report_data(
     score: dict[str, Any] | None = None
     note = None
     try:
-        score = score_lookup(gw, settings, subject_id, caller=caller, action="report")
+        score = score_lookup(
+            gw,
+            settings,
+            subject_id,
+            caller=caller,
+            action="report",
+            # who was shown a birth date and national id is on the record
+            detail="with identifiers" if with_identifiers else None,
+        )
     except NotFound as exc:
         if exc.code not in ("no_run", "not_scored"):
             raise

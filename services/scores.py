@@ -106,13 +106,15 @@ def score_lookup(
     run_id: str | None = None,
     top: int | None = None,
     action: str = "score",
+    detail: str | None = None,
 ) -> dict[str, Any]:
     """Score, sub-scores, own records, contributions and history of one subject.
 
     Audited first (also when the subject or the run is not found): the event
-    names the caller, the subject, the action and the run asked for.
+    names the caller, the subject, the action and the run asked for (``detail``:
+    more of what was asked, such as a report with personal identifiers).
     """
-    audit(gw, caller, subject_id, action, run_id)
+    audit(gw, caller, subject_id, action, run_id, detail=detail)
     return _answer(gw, settings, subject_id, run_id=run_id, top=top)
 
 

@@ -105,6 +105,12 @@ def test_personal_identifiers_only_when_asked_for(scored: Gateway, settings: Set
     assert "Alice" in plain and "N-1" not in plain and "1970-01-02" not in plain
     full = subject_report(scored, settings, "P1", caller=CALLER, with_identifiers=True)
     assert "N-1" in full and "1970-01-02" in full
+    # the audit log tells the report that showed identifiers from the one that did not
+    details = scored.read(
+        "MATCH (e:AuditEvent {action: 'report', actor: 'reporter', subject: 'P1'}) "
+        "RETURN e.detail AS d ORDER BY e.at DESC LIMIT 2"
+    )
+    assert sorted(str(r["d"]) for r in details) == ["None", "with identifiers"]
 
 
 def test_an_unknown_subject_is_not_found_and_audited(scored: Gateway, settings: Settings) -> None:
