@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, gateway: Gateway | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = app.state.gateway is None
         if own:
-            app.state.gateway = Gateway(app.state.settings)
+            app.state.gateway = Gateway(app.state.settings, wait=app.state.settings.api_db_wait)
         try:
             yield
         finally:

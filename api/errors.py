@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from neo4j.exceptions import DriverError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credgraph.api.models import ErrorResponse
-from credgraph.graph.errors import CredgraphError
+from credgraph.graph.errors import CredgraphError, DatabaseError
 
 log = logging.getLogger("credgraph.api")
 
@@ -105,8 +106,14 @@ def install(app: FastAPI) -> None:
         if status >= 500:
             log.error("%s %s: %s (%s)", request.method, request.url.path, exc.code, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        message, hint = exc.message, exc.hint
+        if isinstance(exc, DatabaseError) and isinstance(exc.__cause__, DriverError):
+            # The driver's words name hosts, ports and resolved addresses, and the hint
+            # speaks to whoever runs the CLI: the log has them, a client gets this.
+            message = "the database is not reachable"
+            hint = "the service is up but its database is not: try again later"
         return error_response(
-            status, exc.code, exc.message, field=exc.field, hint=exc.hint, headers=headers
+            status, exc.code, message, field=exc.field, hint=hint, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)

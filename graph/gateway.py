@@ -84,11 +84,23 @@ def batched(rows: Iterable[T], size: int) -> Iterator[list[T]]:
 class Gateway:
     """Sessions, transactions and batches over one driver."""
 
-    def __init__(self, settings: Settings, driver: Driver | None = None) -> None:
+    def __init__(
+        self, settings: Settings, driver: Driver | None = None, *, wait: float | None = None
+    ) -> None:
+        """``wait``: seconds to give a connection attempt and the driver's retries of a
+        transaction (None: the driver's own, 30 s each), for a process that must
+        answer soon (the HTTP API: ``settings.api_db_wait``)."""
         self.settings = settings
         self.database = settings.neo4j_database
         if driver is None:
             uri, auth = connection(settings)
+            timing: dict[str, Any] = {}
+            if wait is not None:
+                timing = {
+                    "connection_timeout": wait,
+                    "connection_acquisition_timeout": wait,
+                    "max_transaction_retry_time": wait,
+                }
             with translate_errors():
                 driver = GraphDatabase.driver(
                     uri,
@@ -96,6 +108,7 @@ class Gateway:
                     max_connection_lifetime=3600,
                     # Planner hints ("label does not exist" on an empty graph) are noise here.
                     notifications_min_severity="OFF",
+                    **timing,
                 )
         self.driver = driver
         self._fence: Callable[[ManagedTransaction], None] | None = None

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # (`truncated: "time"`); reading the details of the nodes reached gets as long
     # again (at least 1 s).
     neighbourhood_time_limit: float = Field(10.0, gt=0, le=300)
+    # Seconds the HTTP API waits for an unreachable database (connecting, and the
+    # driver's retries of a transaction) before it answers 503: a client and the
+    # compose health check get an answer, not a request held for the driver's 30 s.
+    api_db_wait: float = Field(5.0, gt=0, le=120)
     # Neo4j Browser on the managed server, on loopback (graph/managed/browser.py).
     browser: bool = False
     http_port: int = Field(7474, ge=1, le=65535)
