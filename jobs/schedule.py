@@ -41,8 +41,11 @@ def parse_duration(text: str, field: str = "every") -> timedelta:
             f"{field} must be a duration such as 90s, 15m, 1h30m or 2d, not {text!r}",
             field=field,
         )
-    if seconds <= 0:
-        raise UsageError(f"{field} must be longer than zero, not {text!r}", field=field)
+    # (timedelta keeps microseconds: 0.0000001s would be a zero interval, run back to back)
+    if seconds < 0.001:
+        raise UsageError(
+            f"{field} must be longer than zero (1 ms at least), not {text!r}", field=field
+        )
     if seconds > MAX_SECONDS:
         raise UsageError(f"{field} must be at most 366d, not {text!r}", field=field)
     return timedelta(seconds=seconds)

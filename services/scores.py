@@ -111,9 +111,14 @@ def score_lookup(
     """Score, sub-scores, own records, contributions and history of one subject.
 
     Audited first (also when the subject or the run is not found): the event
-    names the caller, the subject, the action and the run asked for (``detail``:
-    more of what was asked, such as a report with personal identifiers).
+    names the caller, the subject, the action and the run asked for, or when none
+    was, the current run, found in the event's own statement and then answered
+    from, so the record names the run whose score was shown (``detail``: more of
+    what was asked, such as a report with personal identifiers).
     """
+    if run_id is None:
+        shown = audit(gw, caller, subject_id, action, detail=detail, current_run=True)
+        return _answer(gw, settings, subject_id, run_id=shown, top=top)
     audit(gw, caller, subject_id, action, run_id, detail=detail)
     return _answer(gw, settings, subject_id, run_id=run_id, top=top)
 

@@ -45,6 +45,11 @@ def parse_shocks(items: list[str]) -> dict[str, float]:
             raise UsageError(
                 f"shock {item!r}: fraction must be in (0, 1], not {value}", field="shock"
             )
+        if sid in shocks:  # which one was meant? never the last one quietly
+            raise UsageError(
+                f"shock {item!r}: subject {sid!r} is shocked twice (give it once)",
+                field="shock",
+            )
         shocks[sid] = value
     if not shocks:
         raise UsageError("give at least one shock ID[=FRACTION]", field="shock")

@@ -26,6 +26,7 @@ from typing import Any, LiteralString
 from neo4j import Query, Session
 from neo4j import exceptions as nx
 
+from credgraph.graph.audit import record_lookup
 from credgraph.graph.errors import DatabaseError, NotFound, UsageError
 from credgraph.graph.gateway import Gateway, translate_errors
 from credgraph.graph.model import PROVENANCE_FIELDS, provenance
@@ -145,10 +146,21 @@ def search(
     only), best match first; every subject by id when ``q`` is empty.
     One page of ``limit`` from ``offset``; ``next_offset`` is None on the last page.
     Audited as one lookup (subject ``*``, action ``search``, ``detail`` what was
-    searched for: who looked for a name is on the record)."""
+    searched for, written before the search, and then the ids it showed, ``shown``:
+    who looked for a name, and whom they saw, is on the record)."""
     text = (q or "").strip()
-    detail = json.dumps({"q": text, "limit": limit, "offset": offset}, ensure_ascii=False)
-    run_id = audit(gw, caller, "*", "search", current_run=True, detail=detail)
+    asked = {"q": text, "limit": limit, "offset": offset}
+    event = record_lookup(
+        gw,
+        actor=caller.actor,
+        subject="*",
+        action="search",
+        reason=caller.reason,
+        via=caller.via,
+        detail=json.dumps(asked, ensure_ascii=False),
+        current_run=True,
+    )
+    run_id = event["run"]
     want = limit + 1
     if not text:
         rows = gw.read(
@@ -201,6 +213,11 @@ def search(
                 "matched": r["matched"],
             }
         )
+    gw.write(
+        "MATCH (e:AuditEvent {id: $id}) SET e.detail = $detail",
+        id=event["id"],
+        detail=json.dumps(asked | {"shown": [i["id"] for i in items]}, ensure_ascii=False),
+    )
     return {
         "items": items,
         "limit": limit,

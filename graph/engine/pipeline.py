@@ -263,4 +263,6 @@ def export_row(row: dict[str, Any], run_id: str) -> dict[str, Any]:
     out = {"id": r["subject"]}
     out.update({k: r.get(k) for k in EXPORT_COLUMNS if k not in ("id", "run")})
     out["run"] = run_id
+    if out.get("circle") is not None and out["circle"] < 0:
+        out["circle"] = None  # in no circle: empty, as `score` says (null), not -1
     return {k: out[k] for k in EXPORT_COLUMNS}

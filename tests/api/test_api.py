@@ -243,8 +243,9 @@ def test_the_audit_log_says_why_a_lookup_was_refused(client: TestClient, world: 
 
 
 def test_a_search_is_audited_with_what_was_searched_for(client: TestClient, world: World) -> None:
-    """A search is one event of subject '*'; its detail keeps the words asked, so the
-    log says who looked for a name (the event alone said only that someone searched)."""
+    """A search is one event of subject '*'; its detail keeps the words asked and the
+    ids shown, so the log says who looked for a name and whom they saw (the event alone
+    said only that someone searched)."""
     name = world.gw.read("MATCH (p:Person {id: $id}) RETURN p.name AS n", id=world.person)[0]["n"]
     hi = world.headers("investigator", **{"X-Purpose": "search check"})
     res = client.get("/subjects", params={"q": name}, headers=hi)
@@ -254,6 +255,8 @@ def test_a_search_is_audited_with_what_was_searched_for(client: TestClient, worl
         "RETURN e.subject AS subject, e.detail AS detail"
     )
     assert event["subject"] == "*" and json.loads(event["detail"])["q"] == name
+    # and whom it showed: the ids of the page, in its order
+    assert json.loads(event["detail"])["shown"] == [i["id"] for i in res.json()["items"]]
 
 
 def test_a_body_that_is_not_json_names_the_body(client: TestClient, world: World) -> None:

@@ -144,6 +144,10 @@ def test_generate_and_usage_checks(tmp_path: Path, capsys: pytest.CaptureFixture
     for args, message in (
         (["generate", str(tmp_path / "g0"), "--scale", "0"], "scale must be a positive integer"),
         (["stress", "--shock", "X=2"], "error: shock 'X=2': fraction must be in (0, 1], not 2.0"),
+        (
+            ["stress", "--shock", "X=0.5", "--shock", "X"],
+            "error: shock 'X': subject 'X' is shocked twice (give it once)",
+        ),
         (["scores", "--format", "xml"], "error: format must be csv, json or parquet, not 'xml'"),
         (["load", str(tmp_path), "--format", "xls"], "error: format must be csv, parquet or ftm"),
         (["propagate", "--as-of", "31/12/2025"], "as_of must be an ISO date (YYYY-MM-DD)"),

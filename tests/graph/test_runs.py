@@ -274,6 +274,10 @@ def test_scores_export_formats(
     assert {"id", "kind", "trust_score", "credit_total", "compliance_network"} <= rows[0].keys()
     js = json.loads(cli(neo4j_server, "scores", "--format", "json").stdout)
     assert len(js) == 1500
+    # in no guarantee circle: null (empty in CSV), as `score --json` says, never -1
+    circles = [r["circle"] for r in js]
+    assert None in circles and all(c is None or c >= 0 for c in circles)
+    assert {r["circle"] for r in rows} >= {""} and "-1" not in {r["circle"] for r in rows}
     pq = tmp_path / "s.parquet"
     assert cli(neo4j_server, "scores", "--format", "parquet", "--out", str(pq)).returncode == 0
     df = pd.read_parquet(pq)

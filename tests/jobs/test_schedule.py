@@ -48,9 +48,10 @@ def test_bad_durations_name_the_field(text: str) -> None:
     assert info.value.field == "every"
 
 
-def test_zero_duration_is_refused() -> None:
+@pytest.mark.parametrize("text", ["0s", "0", "0.0000001", "0.0009s", "0m0.0000004s"])
+def test_zero_duration_is_refused(text: str) -> None:
     with pytest.raises(UsageError, match="longer than zero"):
-        parse_duration("0s")
+        parse_duration(text)
 
 
 @pytest.mark.parametrize("seconds", [1, 59, 60, 90, 3600, 5400, 86400 + 61, 1.5])
