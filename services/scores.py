@@ -123,6 +123,27 @@ def score_lookup(
     return _answer(gw, settings, subject_id, run_id=run_id, top=top)
 
 
+def require_scores(run: dict[str, Any], settings: Settings, verb: str) -> None:
+    """:class:`NotFound` naming the run when it keeps no scores: pruned (``run_pruned``)
+    or not completed (``not_scored``); ``verb``: what the hint suggests (``ask``,
+    ``export``) of the current run instead."""
+    if run.get("pruned"):
+        raise NotFound(
+            f"run {run['id']} was pruned: its scores are no longer kept "
+            f"(only the newest {settings.runs_kept} completed runs keep theirs)",
+            code="run_pruned",
+            field="run",
+            hint=f"{verb} the current run, or raise CREDGRAPH_RUNS_KEPT for later runs",
+        )
+    if run.get("status") != "completed":
+        raise NotFound(
+            f"run {run['id']} is {run.get('status')}: it has no scores",
+            code="not_scored",
+            field="run",
+            hint="`credgraph runs` lists the completed runs",
+        )
+
+
 def _answer(
     gw: Gateway, settings: Settings, subject_id: str, *, run_id: str | None, top: int | None
 ) -> dict[str, Any]:
@@ -133,20 +154,7 @@ def _answer(
         exists = gw.read("MATCH (s:Subject {id: $id}) RETURN s.id AS id", id=subject_id)
         if not exists:
             raise NotFound(f"no subject {subject_id!r}", field="subject")
-        if run.get("pruned"):
-            raise NotFound(
-                f"run {run['id']} was pruned: its scores are no longer kept "
-                f"(only the newest {settings.runs_kept} completed runs keep theirs)",
-                code="run_pruned",
-                hint="ask the current run, or raise CREDGRAPH_RUNS_KEPT for later runs",
-            )
-        if run.get("status") != "completed":  # it blamed the subject's load time
-            raise NotFound(
-                f"run {run['id']} is {run.get('status')}: it has no scores",
-                code="not_scored",
-                field="run",
-                hint="`credgraph runs` lists the completed runs",
-            )
+        require_scores(run, settings, "ask")  # else it blamed the subject's load time
         raise NotFound(
             f"subject {subject_id!r} has no score in run {run['id']} (loaded after it?)",
             code="not_scored",
@@ -229,22 +237,7 @@ def export_scores(
     found = runs.get(run_id)
     run = found["id"]
     audit(gw, caller, "*", "scores", run)
-    # a run without Score rows was written out as an empty export, code 0
-    if found.get("pruned"):
-        raise NotFound(
-            f"run {run} was pruned: its scores are no longer kept "
-            f"(only the newest {settings.runs_kept} completed runs keep theirs)",
-            code="run_pruned",
-            field="run",
-            hint="export the current run, or raise CREDGRAPH_RUNS_KEPT for later runs",
-        )
-    if found.get("status") != "completed":
-        raise NotFound(
-            f"run {run} is {found.get('status')}: it has no scores",
-            code="not_scored",
-            field="run",
-            hint="`credgraph runs` lists the completed runs",
-        )
+    require_scores(found, settings, "export")  # was an empty export, code 0
     rows = runs.iter_score_rows(run)
     return run, EXPORT_COLUMNS, (export_row(r, run) for r in rows)
 
