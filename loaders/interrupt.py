@@ -14,6 +14,11 @@ would have without credgraph. What that leaves (a ``running`` record, the lease)
 the next writer clears, exactly as after SIGKILL (graph/loads.py,
 graph/lease.py).
 
+A signal the process was started with ignored stays ignored: ``nohup credgraph load``
+(SIGHUP) or a load started in the background by a script (SIGINT, SIGQUIT are
+ignored there) is not stopped by the hang-up or the Ctrl-C it was shielded from,
+as with any well-behaved Unix program.
+
 Handlers can only be installed from the main thread; elsewhere (a load run by
 a server thread) :class:`StopSignals` installs nothing and never stops.
 """
@@ -80,6 +85,8 @@ class StopSignals:
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
+                if signal.getsignal(signum) is signal.SIG_IGN:
+                    continue  # nohup, a background job: ignored on purpose (docstring)
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 

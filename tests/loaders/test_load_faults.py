@@ -87,7 +87,19 @@ def start_load(server: ManagedServer, data: Path, rejects: Path) -> subprocess.P
     )
     cmd = [sys.executable, "-m", "credgraph.cli.main", "load", str(data), "--source", "s"]
     cmd += ["--rejects", str(rejects)]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # A signal ignored here (pytest under nohup) would stay ignored by the load.
+        preexec_fn=_default_stop_signals,
+    )
+
+
+def _default_stop_signals() -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def wait_until_into_relationships(gw: Gateway, proc: subprocess.Popen[bytes]) -> None:
