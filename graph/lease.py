@@ -258,9 +258,11 @@ class Lease:
         rec = tx.run(_FENCE, id=LEASE_ID).single()
         if rec is None or rec["holder"] != self.holder or rec["token"] != self.token:
             self.lost = True
+            taker = rec["holder"] if rec else None
             raise LeaseLost(
                 f"{self.holder} lost the graph's writer lease to "
-                f"{rec['holder'] if rec else 'nobody'}; its last transaction was rolled back",
+                + (taker or "another writer, which has since released it")
+                + "; its last transaction was rolled back",
                 hint="run it again once the other writer has ended",
             )
 
