@@ -491,11 +491,22 @@ class ManagedServer:
         except (ServiceUnavailable, Neo4jError, OSError):
             return False
 
-    def _log_tail(self, n: int = 20) -> str:
+    def _log_tail(self, n: int = 20, *, since: int = 0) -> str:
+        """The last lines that say why a start failed: this start's console output
+        (from byte ``since``: older starts' lines are not its reason), else the logs."""
         parts = []
         for f in (self.console_log, self.logs_dir / "neo4j.log", self.logs_dir / "debug.log"):
             if f.is_file():
-                lines = f.read_text(errors="replace").splitlines()
+                with f.open("rb") as fh:
+                    if f == self.console_log:
+                        fh.seek(since)
+                    lines = fh.read().decode(errors="replace").splitlines()
+                if f == self.console_log and lines:
+                    # This start's own output (a JVM that could not start writes
+                    # "Error occurred during initialization of VM" here, and nothing
+                    # to neo4j.log, whose ERROR lines are then from earlier starts).
+                    errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln]
+                    return "\n".join((errors or lines)[-n:])
                 errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln]
                 parts.extend((errors or lines)[-n:])
                 if errors:
@@ -537,6 +548,7 @@ class ManagedServer:
         ]
         self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.console_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        console_from = os.fstat(fd).st_size  # this start's output begins here
         with os.fdopen(fd, "ab") as log:
             proc = subprocess.Popen(
                 cmd,
@@ -556,7 +568,8 @@ class ManagedServer:
             if proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
                 raise ServerError(
-                    f"Neo4j exited during start-up with code {proc.returncode}:\n{self._log_tail()}",
+                    f"Neo4j exited during start-up with code {proc.returncode}:\n"
+                    + self._log_tail(since=console_from),
                     hint=f"see {self.console_log} and {self.logs_dir / 'neo4j.log'}",
                 )
             if self.bolt_ready():

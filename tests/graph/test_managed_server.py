@@ -133,3 +133,18 @@ def test_conf_refuses_unvalidated_settings(tmp_path: Path) -> None:
     conf = ManagedServer(good).write_conf()
     assert oct(conf.stat().st_mode & 0o777) == oct(0o600)
     assert "auth_enabled=false" not in conf.read_text()
+
+
+def test_a_failed_start_names_its_own_reason_not_an_older_log_line(tmp_path: Path) -> None:
+    """A heap the JVM cannot reserve: the error shows the JVM's words, not an ERROR line
+    an earlier run left in neo4j.log."""
+    settings = make_settings(tmp_path / "home-heap", free_port())
+    server = ManagedServer(settings.model_copy(update={"heap": "9999999g"}))
+    server.logs_dir.mkdir(mode=0o700, parents=True)
+    (server.logs_dir / "neo4j.log").write_text("2026-01-01 ERROR an old, unrelated failure\n")
+    server.console_log.write_text("2026-01-01 INFO  an earlier start's output\n")
+    with pytest.raises(ServerError) as e:
+        server.start(timeout=120)
+    assert "old, unrelated" not in str(e.value)
+    assert "earlier start" not in str(e.value)
+    assert "heap" in str(e.value).lower() or "initialization of VM" in str(e.value)
