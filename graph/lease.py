@@ -224,6 +224,11 @@ class Lease:
             )
             self._thread.start()
 
+    def refuse_if_swapping(self) -> None:
+        """:class:`Busy` while a bulk load's store swap is unfinished (a check before
+        the lease is taken, for callers that read the store first)."""
+        self._refuse_if_swapping()
+
     def _refuse_if_swapping(self) -> None:
         """No writer on a managed store whose bulk swap is unfinished (module docstring)."""
         settings = self.gw.settings

@@ -248,12 +248,16 @@ class Runs:
         clash = sorted(set(tags or {}) & _OWN_PROPERTIES)
         if clash:
             raise ValueError(f"run tags may not set the run's own properties: {clash}")
-        require_schema(self.gw)
         started = datetime.now(UTC)
         run_id = new_run_id(started)
+        lease = Lease(self.gw, run_id, "propagate")
+        # A store a bulk load is swapping in has no schema yet: say that, not "run
+        # `credgraph schema`" (which would write to a store that may be rolled back).
+        lease.refuse_if_swapping()
+        require_schema(self.gw)
         # One writer at a time: a run must not export a graph that a load is writing.
         # A run that loses the lease meanwhile fails at the switch (_switch checks it).
-        with Lease(self.gw, run_id, "propagate"):
+        with lease:
             # Under the lease no load can be at work: one still `running` is dead.
             interrupted = mark_interrupted(self.gw, run_id)
             unfinished = unfinished_load(self.gw)

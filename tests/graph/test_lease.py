@@ -8,10 +8,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from credgraph.graph.engine.policy import load_policy
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.lease import (
     LEASE_ID,
@@ -24,6 +26,7 @@ from credgraph.graph.lease import (
 )
 from credgraph.graph.managed import ManagedServer
 from credgraph.graph.managed.server import process_started
+from credgraph.graph.runs import Runs
 from credgraph.graph.schema import ensure_schema
 from credgraph.graph.settings import Settings
 from credgraph.loaders.generate import generate
@@ -403,5 +406,29 @@ def test_no_lease_while_a_bulk_swap_is_unfinished(
         neo4j_server.journal_file.write_text(json.dumps(journal))
         with Lease(gw, "load-a", "load"):
             pass
+    finally:
+        neo4j_server.journal_file.unlink()
+
+
+def test_a_run_during_a_bulk_swap_names_the_swap_not_the_missing_schema(
+    gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    """The imported store has no schema until the bulk load builds it: a propagation run
+    then is told a bulk load is swapping the store in, not to run `credgraph schema`."""
+    parent = os.getppid()  # alive, and not this process: a load at work
+    journal = {
+        "version": 1,
+        "load_id": "load-swapping",
+        "pid": parent,
+        "pid_started": process_started(parent),
+        "staging": str(tmp_path / "staging"),
+        "moves": [],
+        "done": 4,
+        "phase": "started",
+    }
+    neo4j_server.journal_file.write_text(json.dumps(journal))
+    try:
+        with pytest.raises(Busy, match="load-swapping.*is swapping the store in"):
+            Runs(gateway, neo4j_server.settings).run(load_policy(None), date(2026, 1, 1))
     finally:
         neo4j_server.journal_file.unlink()
