@@ -3,7 +3,7 @@
 // param: lender string -- the lender's id
 // param: as_of date = today -- blacklist entries active on this date count
 // columns: route, loan, amount, counterparty, name, adverse
-// note: adverse = an active blacklist entry (not disputed, not delisted, not expired on as_of; 'listed:LIST') or a defaulted or written-off loan it borrowed (not disputed; 'defaulted:LOAN'). route 'direct': the borrower of the lender's loan is adverse (amount: the loan's); 'guarantor': a guarantor of the lender's loan is adverse (amount: the guarantee's); 'guarantee_given': the lender's borrower guarantees a loan of an adverse subject (amount: that guarantee's).
+// note: adverse = a blacklist entry active on as_of as docs/policy.md defines it (listed on or before as_of, not delisted on or before it, not expired before it, not disputed; 'listed:LIST') or a defaulted or written-off loan it borrowed (not disputed, its status_on, else issued_on, on or before as_of; 'defaulted:LOAN'). route 'direct': the borrower of the lender's loan is adverse (amount: the loan's); 'guarantor': a guarantor of the lender's loan is adverse (amount: the guarantee's); 'guarantee_given': the lender's borrower guarantees a loan of an adverse subject (amount: that guarantee's).
 MATCH (lender:Subject {id: $lender})-[:LENT]->(l:Loan)<-[:BORROWED]-(b:Subject)
 WITH l, b, coalesce($as_of, date()) AS day
 CALL (l, b, day) {
@@ -18,12 +18,15 @@ CALL (l, b, day) {
 }
 CALL (c, day) {
   MATCH (c)-[:LISTED]->(e:BlacklistEntry)
-  WHERE coalesce(e.disputed, false) = false AND e.delisted_on IS NULL
+  WHERE coalesce(e.disputed, false) = false
+    AND (e.listed_on IS NULL OR e.listed_on <= day)
+    AND (e.delisted_on IS NULL OR e.delisted_on > day)
     AND (e.expires_on IS NULL OR e.expires_on >= day)
   RETURN 'listed:' + e.list AS why
   UNION
   MATCH (c)-[:BORROWED]->(x:Loan)
   WHERE x.status IN ['defaulted', 'written_off'] AND coalesce(x.disputed, false) = false
+    AND coalesce(x.status_on, x.issued_on, day) <= day
   RETURN 'defaulted:' + x.id AS why
 }
 WITH route, l, amount, c, why ORDER BY why

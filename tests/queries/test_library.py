@@ -200,6 +200,35 @@ def test_lender_exposure(graph: Gateway) -> None:
 
 
 @pytest.mark.integration
+def test_lender_exposure_counts_only_entries_active_on_as_of(graph: Gateway) -> None:
+    """Active as docs/policy.md says: an entry listed after as_of does not count yet,
+    and one delisted after as_of still counted on it (E1, F2: listed 2026-06-20)."""
+    before = run(graph, "lender_exposure", lender="BANK", as_of=date(2026, 6, 1))
+    f2 = {(r["route"], r["loan"]): r["adverse"] for r in before if r["counterparty"] == "F2"}
+    assert f2 == {
+        ("direct", "L2"): ["defaulted:L2"],
+        ("guarantee_given", "L1"): ["defaulted:L2"],
+        ("guarantor", "L1"): ["defaulted:L2"],
+    }
+    with graph.session() as s:
+        s.run(
+            "MATCH (e:BlacklistEntry {id: 'E1'}) SET e.delisted_on = date('2026-07-15')"
+        ).consume()
+    try:
+        after = run(graph, "lender_exposure", lender="BANK", as_of=AS_OF)
+        assert all(
+            "listed:court_dishonest_debtor" in r["adverse"]
+            for r in after
+            if r["counterparty"] == "F2"
+        )
+        later = run(graph, "lender_exposure", lender="BANK", as_of=date(2026, 7, 15))
+        assert all(r["adverse"] == ["defaulted:L2"] for r in later if r["counterparty"] == "F2")
+    finally:
+        with graph.session() as s:
+            s.run("MATCH (e:BlacklistEntry {id: 'E1'}) SET e.delisted_on = null").consume()
+
+
+@pytest.mark.integration
 def test_ultimate_owners(graph: Gateway) -> None:
     assert run(graph, "ultimate_owners", firm="F2") == [
         {"owner": "P2", "name": "Bob", "kind": "person", "share": 0.7, "chains": 2, "longest": 2},
