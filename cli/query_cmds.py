@@ -49,6 +49,16 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
+def _csv_cell(v: Any) -> str:
+    """A value for a CSV file: numbers in full (a float as its shortest exact text,
+    ``1234567.89``, not the table's rounded ``1.23457e+06``)."""
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, list):
+        return ", ".join(_csv_cell(x) for x in v)
+    return _cell(v)
+
+
 def print_result(res: QueryResult, fmt: str, title: str, extra: dict[str, Any]) -> None:
     """Rows as a table, CSV (lists joined with '; ') or JSON; a cut result is said on stderr."""
     if fmt == "json":
@@ -59,7 +69,7 @@ def print_result(res: QueryResult, fmt: str, title: str, extra: dict[str, Any]) 
         for row in res.rows:
             w.writerow(
                 [
-                    "; ".join(_cell(x) for x in v) if isinstance(v, list) else _cell(v)
+                    "; ".join(_csv_cell(x) for x in v) if isinstance(v, list) else _csv_cell(v)
                     for v in (row.get(c) for c in res.columns)
                 ]
             )

@@ -176,3 +176,18 @@ def test_input_that_looks_like_console_markup_prints_verbatim(
     assert "error: shock '[/]a[bold]=2': fraction must be in (0, 1]" in err
     assert "hint: see --shock ID[=FRACTION]" in err
     assert "Traceback" not in err
+
+
+def test_query_csv_keeps_numbers_in_full(capsys: pytest.CaptureFixture[str]) -> None:
+    """CSV is for other programs: a loan of 1,234,567.89 is not written 1.23457e+06."""
+    from credgraph.cli.query_cmds import print_result
+    from credgraph.queries.runner import QueryResult
+
+    res = QueryResult(
+        columns=["loan", "amount", "share", "path"],
+        rows=[{"loan": "L1", "amount": 1234567.89, "share": 0.7, "path": [0.1234567, "a,b"]}],
+    )
+    print_result(res, "csv", "t", {})
+    assert capsys.readouterr().out == (
+        'loan,amount,share,path\nL1,1234567.89,0.7,"0.1234567; a,b"\n'
+    )
