@@ -151,16 +151,24 @@ def query_cmd(
     from credgraph.queries.library import parse_assignments
 
     given = parse_assignments(param or [])
-    describe(name)  # unknown names fail before connecting
+    q = describe(name)  # unknown names fail before connecting
     with open_gateway(settings_of(ctx)) as gw:
-        res = run_named(
-            gw,
-            name,
-            given,
-            caller=caller(actor, reason),
-            timeout=timeout,
-            max_rows=max_rows,
-        )
+        try:
+            res = run_named(
+                gw,
+                name,
+                given,
+                caller=caller(actor, reason),
+                timeout=timeout,
+                max_rows=max_rows,
+            )
+        except UsageError as exc:
+            p = q.param(exc.field or "")
+            if p is not None and exc.hint is None:
+                # a query's parameter, not the command's option of that name
+                # (as_of was hinted "see --as-of", which `query` does not have)
+                exc.hint = f"give it as --param {p.name}=VALUE ({p.describe()})"
+            raise
     print_result(res, fmt, name, {"query": name, "params": res.params})
 
 

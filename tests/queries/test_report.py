@@ -176,6 +176,12 @@ def test_cli_report_query_and_cypher(
     assert capsys.readouterr().err.strip().splitlines()[0] == (
         "error: parameter depth must be between 1 and 6, not '9'"
     )
+    # a query's parameter is hinted as --param, not as a command option of that name
+    assert main(["query", "lender_exposure", "-p", "lender=BANK", "-p", "as_of=2026-13-01"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: parameter as_of must be an ISO date (YYYY-MM-DD) or 'today', not '2026-13-01'",
+        "  hint: give it as --param as_of=VALUE (as_of date = today)",
+    ]
     assert main(["query", "no_such_query"]) == 1
     assert "no named query 'no_such_query'" in capsys.readouterr().err
 
