@@ -3,10 +3,12 @@
 // param: id string -- the controlling subject's id
 // param: threshold float = 0.5 (0..1) -- the effective share that counts as control (the sanctions 50% rule)
 // columns: firm, name, legal_representative, share, trust_score, total_risk
+// note: a chain visits each subject once (a cross-holding adds no share by coming back round to a firm).
 MATCH (s:Subject {id: $id})
 CALL (s) {
   MATCH p = (s)-[:OWNS*1..4]->(f:Firm)
   WHERE f <> s
+    AND all(i IN range(0, length(p) - 1) WHERE NOT nodes(p)[i] IN nodes(p)[i + 1..])
   RETURN f, reduce(x = 1.0, r IN relationships(p) | x * coalesce(r.share, 0.0)) AS share
   UNION ALL
   MATCH (s)-[:LEGAL_REPRESENTATIVE_OF]->(f:Firm)

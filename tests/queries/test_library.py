@@ -274,6 +274,27 @@ def test_controlled_firms(graph: Gateway) -> None:
 
 
 @pytest.mark.integration
+def test_ownership_chains_visit_each_firm_once(graph: Gateway) -> None:
+    """A cross-holding (F1 owns 0.5 of F2, F2 0.2 of F1) adds no share through a
+    chain that comes back to a firm it passed (P1 -> F1 -> F2 -> F1 is not a chain)."""
+    with graph.session() as s:
+        s.run(
+            "MATCH (a:Firm {id: 'F2'}), (b:Firm {id: 'F1'}) CREATE (a)-[:OWNS {share: 0.2}]->(b)"
+        ).consume()
+    try:
+        owners = run(graph, "ultimate_owners", firm="F1")
+        assert [(r["owner"], r["share"], r["chains"]) for r in owners] == [
+            ("P1", 0.6, 1),
+            ("P2", 0.5, 2),
+        ]
+        firms = run(graph, "controlled_firms", id="P2", threshold=0.3)
+        assert [(r["firm"], r["share"]) for r in firms] == [("F1", 0.5), ("F2", 0.7)]
+    finally:
+        with graph.session() as s:
+            s.run("MATCH (:Firm {id: 'F2'})-[r:OWNS]->(:Firm {id: 'F1'}) DELETE r").consume()
+
+
+@pytest.mark.integration
 def test_shortest_path(graph: Gateway) -> None:
     assert run(graph, "shortest_path", **{"from": "P3", "to": "P1"}) == [
         {
