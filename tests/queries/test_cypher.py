@@ -178,6 +178,10 @@ def test_every_query_is_audited_refusals_too(graph: Gateway) -> None:
         ("cypher", "*", "CREATE (n:X)"),
         ("cypher", "*", "MATCH (n:Subject) RETURN count(n) AS n"),
         ("query:disputed_records", "*", "{}"),
-        ("query:ultimate_owners", "F2", '{"depth": 3, "firm": "F2", "threshold": 0.25}'),
+        (
+            "query:ultimate_owners",
+            "F2",
+            '{"as_of": null, "depth": 3, "firm": "F2", "threshold": 0.25}',
+        ),
     ]
     assert {(g["reason"], g["via"]) for g in got} == {("test", "cli")}

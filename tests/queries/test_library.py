@@ -295,6 +295,38 @@ def test_ownership_chains_visit_each_firm_once(graph: Gateway) -> None:
 
 
 @pytest.mark.integration
+def test_ownership_and_control_that_ended_do_not_count(graph: Gateway) -> None:
+    """An ownership or a legal representation whose `until` is past counts only as of
+    a date it was active on (docs/policy.md: relationships count when active)."""
+    with graph.session() as s:
+        s.run(
+            "MATCH (p:Person {id: 'P3'}), (f:Firm {id: 'F2'}), (g:Firm {id: 'F4'}) "
+            "CREATE (p)-[:OWNS {share: 0.9, until: date('2020-01-01')}]->(f) "
+            "CREATE (p)-[:LEGAL_REPRESENTATIVE_OF {since: date('2030-01-01')}]->(g)"
+        ).consume()
+    try:
+        assert [r["owner"] for r in run(graph, "ultimate_owners", firm="F2")] == ["P2", "P1"]
+        then = run(graph, "ultimate_owners", firm="F2", as_of=date(2019, 6, 1))
+        assert [(r["owner"], r["share"]) for r in then] == [("P3", 0.9), ("P2", 0.7), ("P1", 0.3)]
+        assert [r["firm"] for r in run(graph, "controlled_firms", id="P3")] == ["F3"]
+        assert [
+            (r["firm"], r["legal_representative"])
+            for r in run(graph, "controlled_firms", id="P3", as_of=date(2019, 6, 1))
+        ] == [("F2", False), ("F3", True)]
+        later = run(graph, "controlled_firms", id="P3", as_of=date(2030, 1, 1))
+        assert [(r["firm"], r["legal_representative"]) for r in later] == [
+            ("F3", True),
+            ("F4", True),
+        ]
+    finally:
+        with graph.session() as s:
+            s.run(
+                "MATCH (:Person {id: 'P3'})-[r:OWNS|LEGAL_REPRESENTATIVE_OF]->(f:Firm) "
+                "WHERE f.id IN ['F2', 'F4'] DELETE r"
+            ).consume()
+
+
+@pytest.mark.integration
 def test_shortest_path(graph: Gateway) -> None:
     assert run(graph, "shortest_path", **{"from": "P3", "to": "P1"}) == [
         {
@@ -479,6 +511,7 @@ def test_parameters_are_typed_and_checked() -> None:
         "firm": "F1",
         "threshold": 0.5,
         "depth": 2,
+        "as_of": None,
     }
     with pytest.raises(UsageError, match="depth must be between 1 and 6"):
         check_params(q, {"firm": "F1", "depth": "7"})
