@@ -229,6 +229,39 @@ def test_lender_exposure_counts_only_entries_active_on_as_of(graph: Gateway) -> 
 
 
 @pytest.mark.integration
+def test_lender_exposure_leaves_out_repaid_loans_and_ended_guarantees(graph: Gateway) -> None:
+    """docs/policy.md: a loan carries exposure until repaid, a guarantee between
+    since and until (L4 to P3 repaid in January, G1 of F2 on L1 ended in January)."""
+    keys = {
+        (r["route"], r["loan"], r["counterparty"])
+        for r in run(graph, "lender_exposure", lender="BANK", as_of=AS_OF)
+    }
+    with graph.session() as s:
+        s.run(
+            "MATCH (l:Loan {id: 'L4'}) SET l.status = 'repaid', l.status_on = date('2026-01-31') "
+            "WITH 1 AS one MATCH ()-[g:GUARANTEES {id: 'G1'}]->() "
+            "SET g.until = date('2026-01-31')"
+        ).consume()
+    try:
+        now = {
+            (r["route"], r["loan"], r["counterparty"])
+            for r in run(graph, "lender_exposure", lender="BANK", as_of=AS_OF)
+        }
+        assert now == keys - {("direct", "L4", "P3"), ("guarantor", "L1", "F2")}
+        then = {
+            (r["route"], r["loan"], r["counterparty"])
+            for r in run(graph, "lender_exposure", lender="BANK", as_of=date(2026, 1, 15))
+        }
+        assert ("direct", "L4", "P3") in then and ("guarantor", "L1", "F2") in then
+    finally:
+        with graph.session() as s:
+            s.run(
+                "MATCH (l:Loan {id: 'L4'}) SET l.status = 'performing', l.status_on = null "
+                "WITH 1 AS one MATCH ()-[g:GUARANTEES {id: 'G1'}]->() SET g.until = null"
+            ).consume()
+
+
+@pytest.mark.integration
 def test_ultimate_owners(graph: Gateway) -> None:
     assert run(graph, "ultimate_owners", firm="F2") == [
         {"owner": "P2", "name": "Bob", "kind": "person", "share": 0.7, "chains": 2, "longest": 2},
