@@ -412,6 +412,27 @@ def test_newly_listed_and_who_is_exposed(graph: Gateway) -> None:
 
 
 @pytest.mark.integration
+def test_newly_listed_exposes_only_ties_active_on_as_of(graph: Gateway) -> None:
+    """P2 sold its share of F2 in January: not exposed as owner in June; nor is the
+    BANK as lender once L2 is repaid."""
+    with graph.session() as s:
+        s.run(
+            "MATCH (:Person {id: 'P2'})-[r:OWNS]->(:Firm {id: 'F2'}) "
+            "SET r.until = date('2026-01-31')"
+        ).consume()
+        s.run("MATCH (l:Loan {id: 'L2'}) SET l.status = 'repaid'").consume()
+    try:
+        rows = run(graph, "newly_listed", days=30, as_of=AS_OF)
+        assert [r["exposed"] for r in rows if r["subject"] == "F2"] == [["F1 (owner)"]]
+    finally:
+        with graph.session() as s:
+            s.run(
+                "MATCH (:Person {id: 'P2'})-[r:OWNS]->(:Firm {id: 'F2'}) SET r.until = null"
+            ).consume()
+            s.run("MATCH (l:Loan {id: 'L2'}) SET l.status = 'defaulted'").consume()
+
+
+@pytest.mark.integration
 def test_systemic_subjects(graph: Gateway) -> None:
     rows = run(graph, "systemic_subjects", limit=3)
     assert [(r["subject"], r["pagerank"]) for r in rows] == [
