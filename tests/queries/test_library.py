@@ -149,6 +149,25 @@ def test_mutual_guarantees(graph: Gateway) -> None:
 
 
 @pytest.mark.integration
+def test_guarantee_chains_and_pairs_count_guarantees_active_on_as_of(graph: Gateway) -> None:
+    """G2 (F1 for F2's loan L2) ended in January: no chain through it, no mutual
+    pair F1-F2 in June; in January both were there."""
+    with graph.session() as s:
+        s.run("MATCH ()-[g:GUARANTEES {id: 'G2'}]->() SET g.until = date('2026-01-31')").consume()
+    try:
+        chains = run(graph, "guarantee_chains", id="F2", depth=2, as_of=AS_OF)
+        assert [(r["direction"], r["chain"]) for r in chains] == [("guarantees", ["F2", "F1"])]
+        assert run(graph, "mutual_guarantees", as_of=AS_OF) == []
+        assert run(graph, "mutual_guarantees", id="F2", as_of=AS_OF) == []
+        assert len(run(graph, "mutual_guarantees", as_of=date(2026, 1, 15))) == 1
+        then = run(graph, "guarantee_chains", id="F2", depth=2, as_of=date(2026, 1, 15))
+        assert len(then) == 3
+    finally:
+        with graph.session() as s:
+            s.run("MATCH ()-[g:GUARANTEES {id: 'G2'}]->() SET g.until = null").consume()
+
+
+@pytest.mark.integration
 def test_lender_exposure(graph: Gateway) -> None:
     f2 = ["defaulted:L2", "listed:court_dishonest_debtor"]
     assert run(graph, "lender_exposure", lender="BANK", as_of=AS_OF) == [

@@ -167,7 +167,7 @@ def test_cli_report_query_and_cypher(
         main(["query", "guarantee_chains", "-p", "id=F4", "-p", "depth=2", "--format", "json"]) == 0
     )
     got = json.loads(capsys.readouterr().out)
-    assert got["params"] == {"id": "F4", "depth": 2}
+    assert got["params"] == {"id": "F4", "depth": 2, "as_of": None}
     assert [r["chain"] for r in got["rows"]] == [["F4", "F1"], ["F4", "F1", "F2"]]
     assert main(["query", "disputed_records"]) == 0
     assert "restructured, not defaulted" in capsys.readouterr().out
