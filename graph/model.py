@@ -50,8 +50,11 @@ LABELS = frozenset(
 
 # Nodes that record the database's own bookkeeping rather than data: an empty
 # database may hold them, and "the same input twice leaves the graph as it was"
-# speaks of everything else.
-BOOKKEEPING = (META, LOAD, LEASE)
+# speaks of everything else. Audit events and API keys are records of who looked
+# and who may: a bulk load into a database that holds only these carries the
+# records over (CARRIED), and a lookup made to check a database does not rule it out.
+BOOKKEEPING = (META, LOAD, LEASE, AUDIT, API_KEY)
+CARRIED = (LOAD, AUDIT, API_KEY)
 
 # Relationship types --------------------------------------------------------
 LEGAL_REPRESENTATIVE_OF = "LEGAL_REPRESENTATIVE_OF"

@@ -75,11 +75,11 @@ from pathlib import Path
 from typing import IO, Any, LiteralString, cast
 
 from credgraph.graph.errors import CredgraphError, InputError, ServerError, UsageError
-from credgraph.graph.gateway import Gateway
+from credgraph.graph.gateway import Gateway, batched
 from credgraph.graph.lease import Lease
 from credgraph.graph.loads import mark_interrupted
 from credgraph.graph.managed.server import ADMIN_TOOL, JVM_FLAGS, UMASK, ManagedServer
-from credgraph.graph.model import ROLE_TYPES, label, not_bookkeeping, rel_type
+from credgraph.graph.model import CARRIED, ROLE_TYPES, label, not_bookkeeping, rel_type
 from credgraph.graph.schema import ensure_schema
 from credgraph.loaders.interrupt import Interrupted, StopSignals
 from credgraph.loaders.load import (
@@ -414,7 +414,8 @@ class _Stage:
 
 def _data_left(gw: Gateway) -> str | None:
     """What keeps the database from being empty (None: only bookkeeping nodes, see
-    graph.model.BOOKKEEPING: Load records are carried over, the lease taken again)."""
+    graph.model.BOOKKEEPING: Load records, audit events and API keys are carried over,
+    the lease taken again)."""
     rows = gw.read(
         "MATCH (n) WHERE "
         + not_bookkeeping("n")
@@ -440,8 +441,26 @@ def _refuse_if_not_empty(gw: Gateway) -> None:
         )
 
 
-def _load_records(gw: Gateway) -> list[dict[str, Any]]:
-    return [r["p"] for r in gw.read("MATCH (l:Load) RETURN properties(l) AS p")]
+def _carried_records(gw: Gateway) -> dict[str, list[dict[str, Any]]]:
+    """The records a swap carries over (graph.model.CARRIED: Load records, audit
+    events, API keys), label -> their properties."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name in CARRIED:
+        rows = gw.read_values(
+            cast(LiteralString, f"MATCH (n:{label(name)}) RETURN properties(n) AS p")
+        )
+        if rows:
+            out[name] = [r[0] for r in rows]
+    return out
+
+
+def _restore_records(gw: Gateway, carried: dict[str, list[dict[str, Any]]]) -> None:
+    for name, rows in carried.items():
+        for chunk in batched(rows, 5000):
+            gw.write(
+                cast(LiteralString, f"UNWIND $rows AS p CREATE (n:{label(name)}) SET n = p"),
+                rows=chunk,
+            )
 
 
 def _store_dirs(data: Path, database: str) -> list[Path]:
@@ -725,7 +744,7 @@ def _bulk(
                 # Nothing may have been written meanwhile: the swap would lose it.
                 lease.check()
                 _refuse_if_not_empty(first)
-                loads = _load_records(first)
+                carried = _carried_records(first)
                 first.close()
                 gw = None
                 t0 = time.monotonic()
@@ -733,8 +752,7 @@ def _bulk(
                 journal = _swap_in(server, folder, database, report.load_id, stop)
                 try:
                     gw = Gateway(settings)
-                    if loads:
-                        gw.write("UNWIND $rows AS p CREATE (l:Load) SET l = p", rows=loads)
+                    _restore_records(gw, carried)
                     # The imported store has no lease node: ours again, at once (another
                     # writer would first spend seconds building the schema on 1M nodes).
                     lease.gw = gw

@@ -347,3 +347,26 @@ def test_failed_import_leaves_database_as_it_was(
     outcomes = gateway.read("MATCH (l:Load) RETURN l.outcome AS o ORDER BY o")
     assert outcomes == [{"o": "completed"}, {"o": "failed"}]
     assert gateway.read("MATCH (n:Subject) RETURN count(n) AS n") == [{"n": 100}]
+
+
+def test_bulk_after_lookups_and_keys_carries_them_over(
+    gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    """A fresh database that was inspected (an audited lookup) and given an API key
+    holds no data: --bulk loads into it and carries the audit events and keys over
+    (before, it was refused for 'a :AuditEvent node' for good)."""
+    from credgraph.graph.audit import record_lookup
+    from credgraph.services.apikeys import create_key
+
+    data = tmp_path / "data"
+    generate(data, 200, 3, "csv")
+    record_lookup(gateway, actor="ann", subject="P1", action="score", reason="check", via="cli")
+    create_key(gateway, "viewer", "before the bulk load")
+    records = "MATCH (n) WHERE n:AuditEvent OR n:ApiKey RETURN properties(n) AS p ORDER BY n.id"
+    before = gateway.read(records)
+    assert len(before) == 2
+    report = bulk_load(neo4j_server, data, source="s", rejects_path=tmp_path / "r.csv")
+    heal(gateway)
+    assert report.outcome == "completed"
+    assert gateway.read(records) == before
+    assert gateway.read("MATCH (p:Person) RETURN count(p) AS n")[0]["n"] > 0
