@@ -419,7 +419,8 @@ class TextFormatter(logging.Formatter):
         fields = getattr(record, "fields", {})
         at = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         parts = " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None)
-        line = f"{at} {record.levelname} {record.getMessage()} {parts}".rstrip()
+        message = record.getMessage().replace("\n", "\\n")  # one line per event
+        line = f"{at} {record.levelname} {message} {parts}".rstrip()
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -447,7 +448,11 @@ def configure_logging(fmt: str = "text", debug: bool = False) -> None:
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if debug else logging.INFO)
     log.propagate = False
-    aps = logging.getLogger("apscheduler")
-    aps.handlers[:] = [handler]
-    aps.setLevel(logging.WARNING)
-    aps.propagate = False
+    # The libraries' warnings (APScheduler's, the Neo4j driver's "Transaction failed and
+    # will be retried" while the database is away) go through the same handler: one
+    # line each, JSON with the rest, not Python's bare fallback lines on stderr.
+    for name in ("apscheduler", "neo4j"):
+        lib = logging.getLogger(name)
+        lib.handlers[:] = [handler]
+        lib.setLevel(logging.WARNING)
+        lib.propagate = False
