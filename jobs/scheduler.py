@@ -205,16 +205,19 @@ class Scheduler:
             except SchedulerStopped:
                 break
 
-    def _release_own(self, reason: str) -> None:
+    def _release_own(self, reason: str, run_id: str | None = None) -> None:
         """After a run was abandoned: if this process still holds the writer lease
         (the signal came between taking it and the run's own cleanup), settle that
-        run and free the lease, so that the next writer need not wait to take it over."""
+        run and free the lease, so that the next writer need not wait to take it over.
+        The abandoned run ``run_id`` is settled too if it is still ``running``: its own
+        cleanup could not mark it when the database was away then (its lease may have
+        been handed back since, once the database returned)."""
         try:
             gw = self._gateway()
             holder = own_holder(gw)
-            if holder is not None:
-                settle_abandoned(gw, holder, reason)
-                self.event("settled", run=holder, status="failed", error=reason)
+            for run in dict.fromkeys(r for r in (holder, run_id) if r is not None):
+                if settle_abandoned(gw, run, reason) or run == holder:
+                    self.event("settled", run=run, status="failed", error=reason)
         except CredgraphError:
             pass  # the database is away: the next writer takes the lease over
 
@@ -365,7 +368,7 @@ class Scheduler:
                 # is current; what was left undone the next run does
                 self._init_metrics()
                 return Outcome("completed", fields={"run": run["id"], "note": str(exc)})
-            self._release_own(f"SchedulerStopped: {exc}")
+            self._release_own(f"SchedulerStopped: {exc}", run["id"])
             return Outcome("abandoned", fields={"run": run["id"], "error": str(exc) or None})
         except Busy as exc:
             return Outcome("busy", fields={"run": run["id"], "holder": exc.message})

@@ -364,3 +364,36 @@ def test_a_second_signal_while_stopping_is_ignored(settings: Settings, tmp_path:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_run_stopped_after_its_cleanup_lost_the_database_is_settled(
+    gateway: Gateway, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while the database was away: the run's own cleanup could not mark it
+    failed, and its lease was handed back once the database returned. The scheduler
+    still marks it failed as it stops (it was left `running`)."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from credgraph.jobs import scheduler as sched_mod
+
+    def propagate(settings: Settings, *, on_phase: Any, **_: Any) -> None:
+        gateway.write(
+            "CREATE (:Run {id: 'run-stopped', status: 'running', current: false, "
+            "started_at: datetime()})"
+        )
+        on_phase("export", "run-stopped")
+        raise sched_mod.SchedulerStopped("the scheduler was stopped by SIGTERM")
+
+    monkeypatch.setattr(sched_mod, "propagate", propagate)
+    sched = sched_mod.Scheduler(settings, IntervalTrigger(hours=1))
+    try:
+        res = sched._attempt(1, 0)
+    finally:
+        if sched._gw is not None:
+            sched._gw.close()
+    assert res.outcome == "abandoned" and res.fields["run"] == "run-stopped"
+    rows = {r["id"]: (r["status"], r["error"]) for r in runs_in(gateway)}
+    assert rows["run-stopped"] == (
+        "failed",
+        "SchedulerStopped: the scheduler was stopped by SIGTERM",
+    )
