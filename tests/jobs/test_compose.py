@@ -83,6 +83,24 @@ def test_healthchecks_volumes_env_file_and_loopback_ports() -> None:
     assert sched["environment"]["CREDGRAPH_METRICS_PORT"] == "9108"
 
 
+def test_the_build_context_leaves_out_the_env_file_and_local_state() -> None:
+    """BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile (else .dockerignore
+    at the context's root): the env file with the password never goes to the builder."""
+    services = compose()["services"]
+    dockerfiles = {ROOT / services[n]["build"]["dockerfile"] for n in ("api", "scheduler")}
+    for dockerfile in dockerfiles:
+        ignore = dockerfile.with_name(dockerfile.name + ".dockerignore")
+        if not ignore.is_file():
+            ignore = ROOT / ".dockerignore"
+        assert ignore.is_file(), f"no ignore file for {dockerfile.relative_to(ROOT)}"
+        patterns = {
+            line.strip()
+            for line in ignore.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        }
+        assert {"deploy/credgraph.env", ".venv", ".git"} <= patterns, patterns
+
+
 def test_the_env_example_names_only_real_settings() -> None:
     keys = env_keys(ENV_EXAMPLE)
     known = {
