@@ -28,7 +28,13 @@ def neo4j_install(ctx: typer.Context) -> None:
 def neo4j_start(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for Bolt")] = 120.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds to wait for Bolt (default: CREDGRAPH_START_TIMEOUT, else 120)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the managed server under $CREDGRAPH_HOME and wait until Bolt answers.
 

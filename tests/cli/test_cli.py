@@ -191,3 +191,23 @@ def test_query_csv_keeps_numbers_in_full(capsys: pytest.CaptureFixture[str]) -> 
     assert capsys.readouterr().out == (
         'loan,amount,share,path\nL1,1234567.89,0.7,"0.1234567; a,b"\n'
     )
+
+
+def test_neo4j_start_waits_as_long_as_the_setting_says(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CREDGRAPH_START_TIMEOUT is how long `neo4j start` waits for Bolt (README,
+    Settings); --timeout wins. The option's own default of 120 once hid the setting."""
+    from credgraph.graph.managed import ManagedServer
+
+    waited: list[float | None] = []
+
+    def start(self: ManagedServer, timeout: float | None = None) -> dict[str, object]:
+        waited.append(timeout or self.settings.start_timeout)
+        return {"version": "5", "uri": "bolt://x", "home": "h", "already_running": True}
+
+    monkeypatch.setattr(ManagedServer, "start", start)
+    monkeypatch.setenv("CREDGRAPH_START_TIMEOUT", "7")
+    assert main(["neo4j", "start"]) == 0
+    assert main(["neo4j", "start", "--timeout", "9"]) == 0
+    assert waited == [7.0, 9.0]
