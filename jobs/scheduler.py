@@ -290,6 +290,8 @@ class Scheduler:
                     if self._stop.is_set() or self._stop.wait(delay):
                         raise SchedulerStopped
                 except SchedulerStopped:
+                    # stopped before its retries were spent: abandoned, not failed
+                    res = Outcome("abandoned", fields={**res.fields, "note": "stopped"})
                     self._finish(tick, fired, coalesced, attempt, res)
                     raise
                 finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -172,3 +173,34 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as info:
         load_schedule_settings()
     assert "CREDGRAPH_SCHEDULE_RETRIES" in (info.value.hint or "")
+
+
+def test_a_tick_stopped_while_waiting_to_retry_is_abandoned(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/operations.md: a tick ends `failed` after its retries, `abandoned` when
+    stopped. A SIGTERM during the wait before a retry once ended it `failed` after one
+    attempt of four."""
+    import threading
+
+    from credgraph.graph.settings import load_settings
+    from credgraph.jobs import scheduler as sched_mod
+
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    sched = sched_mod.Scheduler(
+        load_settings(home=tmp_path),
+        IntervalTrigger(hours=1),
+        backoff=Backoff(retries=3, first=timedelta(seconds=30)),
+    )
+    failed = sched_mod.Outcome(
+        "failed", retry=True, fields={"code": "database_error", "error": "away"}
+    )
+    monkeypatch.setattr(sched, "_attempt", lambda tick, attempt: failed)
+    finished: list[str] = []
+    monkeypatch.setattr(
+        sched, "_finish", lambda tick, fired, coalesced, attempt, res: finished.append(res.outcome)
+    )
+    threading.Timer(0.2, sched.stop).start()
+    with pytest.raises(sched_mod.SchedulerStopped):
+        sched._tick(datetime.now(UTC))
+    assert finished == ["abandoned"]
