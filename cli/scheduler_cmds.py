@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -106,7 +107,9 @@ def scheduler_cmd(
         phase, _, secs = conf.schedule_test_pause.partition("=")
         pause = (phase, parse_duration(secs, "test_pause").total_seconds())
     settings = settings_of(ctx)
-    configure_logging(fmt)
+    # CREDGRAPH_DEBUG=1 (README): the traceback of an unexpected error in a run, logged
+    # at debug level after its `attempt_failed`, and each run's phases
+    configure_logging(fmt, debug=bool(os.environ.get("CREDGRAPH_DEBUG")))
     sched = Scheduler(
         settings,
         trigger,

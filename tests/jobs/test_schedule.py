@@ -204,3 +204,25 @@ def test_a_tick_stopped_while_waiting_to_retry_is_abandoned(
     with pytest.raises(sched_mod.SchedulerStopped):
         sched._tick(datetime.now(UTC))
     assert finished == ["abandoned"]
+
+
+def test_credgraph_debug_shows_the_scheduler_tracebacks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """README: CREDGRAPH_DEBUG=1 prints an unexpected error's traceback. The scheduler
+    logs it at debug level (after `attempt_failed`), which it never enabled."""
+    from credgraph.cli.main import main
+    from credgraph.jobs import scheduler as sched_mod
+
+    calls: list[bool] = []
+    monkeypatch.setattr(
+        sched_mod, "configure_logging", lambda fmt="text", debug=False: calls.append(debug)
+    )
+    monkeypatch.setattr(sched_mod.Scheduler, "serve", lambda self: None)
+    monkeypatch.setenv("CREDGRAPH_HOME", str(tmp_path))
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.delenv("CREDGRAPH_DEBUG", raising=False)
+    assert main(["scheduler", "--every", "1h"]) == 0
+    monkeypatch.setenv("CREDGRAPH_DEBUG", "1")
+    assert main(["scheduler", "--every", "1h"]) == 0
+    assert calls == [False, True]
