@@ -532,6 +532,7 @@ def _run_importer(
         umask=UMASK,
         start_new_session=True,  # a Ctrl-C reaches us only: we stop the importer
     )
+    _note_importer(folder, proc.pid)
     stdout = stderr = ""
     while True:
         try:
@@ -674,12 +675,60 @@ def bulk_load(
     return report
 
 
+IMPORTER_PID = "importer.pid"
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/PID/stat field 22),
+    or None when there is no such live process (none, or a zombie: dead, not yet
+    reaped): with the pid, it names one process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _note_importer(folder: Path, pid: int) -> None:
+    """Write which process imports into ``folder`` (pid and start time), so that the
+    next bulk load can stop it if this one is killed outright (SIGKILL: the importer
+    runs in a session of its own and would go on for minutes beside a new one)."""
+    started = _started(pid)
+    if started is not None:
+        fd = os.open(folder / IMPORTER_PID, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{pid} {started}\n")
+
+
+def _stop_orphan_importer(folder: Path) -> None:
+    """Kill the importer a killed bulk load left running in ``folder`` (its whole
+    session), if that very process still runs (same pid and start time)."""
+    try:
+        pid_text, started = (folder / IMPORTER_PID).read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return
+    if pid <= 1 or _started(pid) != started:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)  # its own session: the process group is its pid
+    except OSError:
+        return
+    for _ in range(100):  # reaped by init; gone from /proc within moments
+        if _started(pid) != started:
+            return
+        time.sleep(0.05)
+
+
 def _remove_stale_staging(server: ManagedServer, keep: Path) -> None:
-    """Staging folders of bulk loads that were killed (we hold the lease: none runs)."""
+    """Staging folders of bulk loads that were killed (we hold the lease: none runs),
+    after stopping an importer such a load left running."""
     staging = server.home / STAGING
     if staging.is_dir():
         for other in staging.iterdir():
             if other != keep:
+                _stop_orphan_importer(other)
                 shutil.rmtree(other, ignore_errors=True)
 
 

@@ -1,0 +1,64 @@
+"""An importer left running by a bulk load killed outright is stopped by the next bulk
+load (no database: real processes in sessions of their own, as the importer runs)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from credgraph.graph.managed import ManagedServer
+from credgraph.loaders import bulk
+from tests.conftest import make_settings
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sleep", "300"], start_new_session=True)
+
+
+def _gone(proc: subprocess.Popen[bytes]) -> bool:
+    for _ in range(100):
+        if proc.poll() is not None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_next_bulk_load_stops_an_orphaned_importer(tmp_path: Path) -> None:
+    server = ManagedServer(make_settings(tmp_path / "home", 7999))
+    staging = server.home / bulk.STAGING
+    killed, keep = staging / "load-killed", staging / "load-now"
+    for folder in (killed, keep):
+        folder.mkdir(parents=True)
+    orphan, ours = _sleeper(), _sleeper()
+    try:
+        bulk._note_importer(killed, orphan.pid)
+        bulk._note_importer(keep, ours.pid)
+        assert (killed / bulk.IMPORTER_PID).stat().st_mode & 0o777 == 0o600
+        bulk._remove_stale_staging(server, keep)
+        assert _gone(orphan), "the orphaned importer still runs"
+        assert not killed.exists() and keep.is_dir()
+        assert ours.poll() is None  # the running load's own importer is left alone
+    finally:
+        for p in (orphan, ours):
+            p.kill()
+            p.wait()
+
+
+def test_a_pid_reused_by_another_process_is_left_alone(tmp_path: Path) -> None:
+    server = ManagedServer(make_settings(tmp_path / "home", 7999))
+    folder = server.home / bulk.STAGING / "load-killed"
+    folder.mkdir(parents=True)
+    other = _sleeper()
+    try:
+        # the pid file names this pid, but a process that started at another time
+        (folder / bulk.IMPORTER_PID).write_text(f"{other.pid} 1\n")
+        bulk._remove_stale_staging(server, server.home / bulk.STAGING / "load-now")
+        assert other.poll() is None and not folder.exists()
+        (folder.parent / "load-bad").mkdir()
+        (folder.parent / "load-bad" / bulk.IMPORTER_PID).write_text("not a pid")
+        bulk._remove_stale_staging(server, server.home / bulk.STAGING / "load-now")
+        assert other.poll() is None and not (folder.parent / "load-bad").exists()
+    finally:
+        other.kill()
+        other.wait()
