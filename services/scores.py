@@ -112,14 +112,13 @@ def score_lookup(
 
     Audited first (also when the subject or the run is not found): the event
     names the caller, the subject, the action and the run asked for, or when none
-    was, the current run, found in the event's own statement and then answered
-    from, so the record names the run whose score was shown (``detail``: more of
-    what was asked, such as a report with personal identifiers).
+    was, the current run (found in the event's own statement), so the record names
+    the run whose score was shown (``detail``: more of what was asked, such as a
+    report with personal identifiers). The answer then reads the current run as
+    ``Runs.get(None)`` does: the id on record comes from the database, and is not
+    taken as a caller's run id (which must have the shape of one).
     """
-    if run_id is None:
-        shown = audit(gw, caller, subject_id, action, detail=detail, current_run=True)
-        return _answer(gw, settings, subject_id, run_id=shown, top=top)
-    audit(gw, caller, subject_id, action, run_id, detail=detail)
+    audit(gw, caller, subject_id, action, run_id, detail=detail, current_run=run_id is None)
     return _answer(gw, settings, subject_id, run_id=run_id, top=top)
 
 

@@ -227,6 +227,9 @@ def test_every_score_lookup_is_audited(
         (sid, "score", "cli"),
     ]
     assert events[1]["actor"] == "ana" and events[1]["reason"] == "credit review #42"
+    # no --run asked: the event names the current run the score was read from
+    current = Runs(loaded, settings).get(None)["id"]
+    assert events[0]["run"] == events[1]["run"] == current
     assert events[0]["actor"] and events[0]["reason"] is None  # the login name; no why given
     assert events[1]["at"] <= events[0]["at"]
     mine = json.loads(cli(neo4j_server, "audit", "--subject", sid, "--json").stdout)
