@@ -46,13 +46,7 @@ from credgraph.loaders.readers import (
 )
 from credgraph.loaders.rejects import RejectWriter, safe_text
 from credgraph.loaders.validate import Reject, Validator, ValidRow
-from credgraph.loaders.writer import (
-    is_fresh,
-    load_params,
-    split_by_size,
-    to_params,
-    write_rows,
-)
+from credgraph.loaders.writer import is_fresh, load_params, to_params, write_rows
 
 Format = Literal["csv", "parquet", "ftm"]
 
@@ -471,8 +465,7 @@ def _load(
                 ):
                     stop.check()  # a signal: stop before the next batch
                     lease.check()  # taken over after a long silence: stop, as after any error
-                    for part in split_by_size([to_params(spec, r) for r in valid]):
-                        writer.put(spec, part, fr)
+                    writer.put(spec, [to_params(spec, r) for r in valid], fr)
                 writer.close()
             finally:
                 if rw.count:

@@ -39,9 +39,8 @@ keeps the date of its first load: that date is left out of its fingerprint (a
 reload on a later day is "unchanged"), and an update keeps the stored date (and
 its basis) whenever the new row has no date of its own.
 
-A batch whose text values add up to more than :data:`MAX_BATCH_CHARS` characters
-(long free text) is written in consecutive parts, one transaction each
-(:func:`split_by_size`): each part is a batch of its own for what follows.
+A batch holds at most ``layout.MAX_BATCH_TEXT`` bytes of text (the validator cuts
+batches of long free text short): one transaction carries at most that much.
 
 A batch that fails to write (Neo4j refuses it, the driver cannot send a value)
 raises an error naming its file and first and last row (``writing loans.csv
@@ -70,7 +69,7 @@ from xxhash import xxh3_64_hexdigest
 from credgraph.graph.errors import CredgraphError, DatabaseError
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.model import PROVENANCE, ROLE_TYPES, rel_type
-from credgraph.loaders.layout import BY_NAME, MAX_BATCH_TEXT, FileSpec
+from credgraph.loaders.layout import BY_NAME, FileSpec
 from credgraph.loaders.validate import ValidRow
 
 # The input columns that name the ends of a file's relationships: (start, end) for a
@@ -196,35 +195,6 @@ def to_params(spec: FileSpec, row: ValidRow) -> dict[str, Any]:
         "a": a,
         "b": b,
     }
-
-
-#: The most text, in characters, one write transaction carries (the sum of a batch's
-#: text values). Batches are cut by rows (``batch_size``) and by their text
-#: (``MAX_BATCH_TEXT``, by the validator); rows with long free text (a ``reason`` of
-#: 100,000 characters, say) in one batch of 5,000 would be hundreds of MB that the
-#: server does not take in before the driver's write times out.
-MAX_BATCH_CHARS = MAX_BATCH_TEXT
-
-
-def split_by_size(
-    rows: list[dict[str, Any]], limit: int = MAX_BATCH_CHARS
-) -> list[list[dict[str, Any]]]:
-    """``rows`` (of :func:`to_params`) in consecutive parts whose text values add up to at
-    most ``limit`` characters each (a part holds one row at least): each part is written
-    in a transaction of its own. Most batches come back whole, as one part."""
-    parts: list[list[dict[str, Any]]] = []
-    part: list[dict[str, Any]] = []
-    held = 0
-    for r in rows:
-        n = len(r["key"] or "") + sum(len(v) for v in r["props"].values() if type(v) is str)
-        if part and held + n > limit:
-            parts.append(part)
-            part, held = [], 0
-        part.append(r)
-        held += n
-    if part:
-        parts.append(part)
-    return parts
 
 
 @cache

@@ -166,7 +166,8 @@ def test_rows_of_long_text_are_written_in_parts_of_bounded_size(
     gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One batch of rows with 1 MiB of free text each (12 MiB in all) goes out in
-    transactions of at most MAX_BATCH_CHARS characters: every row is stored whole.
+    transactions of at most MAX_BATCH_TEXT bytes (the validator cuts the batch short):
+    every row is stored whole.
     (Before, such a batch was one message the server did not take in before the
     driver's write timed out: "Neo4j is not reachable".)"""
     data = tmp_path / "data"
@@ -189,7 +190,8 @@ def test_rows_of_long_text_are_written_in_parts_of_bounded_size(
     monkeypatch.setattr(load_module, "write_rows", counted)
     report = load(gateway, data, source="s", rejects_path=tmp_path / "r.csv")
     assert report.outcome == "completed"
-    # 7 rows of 1,048,578 characters (key and reason) fit in MAX_BATCH_CHARS, 8 do not
+    # 7 rows of 1,048,603 bytes (id, subject, list, date, reason) fit in MAX_BATCH_TEXT,
+    # 8 do not
     assert sent == [("persons", 12), ("blacklist", 7), ("blacklist", 5)]
     got = gateway.read(
         "MATCH (b:BlacklistEntry) RETURN b.id AS id, size(b.reason) AS n, b.row AS row "
