@@ -53,6 +53,14 @@ def _mask(x: Any) -> np.ndarray:
     return np.asarray(pc.fill_null(x, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def utf8_offsets(values: Any) -> np.ndarray:
+    """The ``len(values) + 1`` int32 offsets of a ``pa.string()`` array's values in its
+    data buffer, from the array's own slice: value ``i`` is bytes
+    ``[offsets[i], offsets[i + 1])``, so ``np.diff`` gives each value's UTF-8 length."""
+    n = len(values)
+    return np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + n + 1]
+
+
 def _text_flags(values: Any, *, required: bool, ident: bool, indexed: bool) -> np.ndarray:
     """Rows of a text column that may hold a control character, be blank (``required``)
     or be too long (``indexed``). Whole-column byte scans first (numpy over the Arrow
@@ -63,8 +71,8 @@ def _text_flags(values: Any, *, required: bool, ident: bool, indexed: bool) -> n
         return bad
     if values.type != pa.string():
         values = pc.cast(values, pa.string())
-    _, off_buf, data_buf = values.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int32)[values.offset : values.offset + n + 1]
+    offsets = utf8_offsets(values)
+    data_buf = values.buffers()[2]
     lengths = np.diff(offsets)
     # (Arrow refuses a string array without a data buffer, even an empty or all-null one)
     data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]]

@@ -60,7 +60,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credgraph.loaders.colcheck import check_column, string_array
+from credgraph.loaders.colcheck import check_column, string_array, utf8_offsets
 from credgraph.loaders.layout import (
     MAX_BATCH_TEXT,
     MAX_INDEXED_BYTES,
@@ -751,8 +751,7 @@ def _row_bytes(block: RawBlock) -> Any:
     sizes = np.zeros(len(block.rows), dtype=np.int64)
     for arr in block.columns.values():
         if len(arr) and arr.type == pa.string():
-            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
-            sizes += np.diff(offsets[arr.offset : arr.offset + len(arr) + 1])
+            sizes += np.diff(utf8_offsets(arr))
     return sizes
 
 
@@ -761,8 +760,8 @@ def _text_bytes(block: RawBlock) -> int:
     total = 0
     for arr in block.columns.values():
         if len(arr) and arr.type == pa.string():
-            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)
-            total += int(offsets[arr.offset + len(arr)] - offsets[arr.offset])
+            offsets = utf8_offsets(arr)
+            total += int(offsets[-1] - offsets[0])
     return total
 
 
