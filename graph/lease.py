@@ -197,7 +197,7 @@ class Lease:
 
         # Active before the transaction: another thread of this process that reads our
         # holder in between must not take it for an abandoned lease.
-        self._refuse_if_swapping()
+        self.refuse_if_swapping()
         with _ACTIVE_LOCK:
             _ACTIVE.add(holder)
         try:
@@ -225,12 +225,9 @@ class Lease:
             self._thread.start()
 
     def refuse_if_swapping(self) -> None:
-        """:class:`Busy` while a bulk load's store swap is unfinished (a check before
-        the lease is taken, for callers that read the store first)."""
-        self._refuse_if_swapping()
-
-    def _refuse_if_swapping(self) -> None:
-        """No writer on a managed store whose bulk swap is unfinished (module docstring)."""
+        """:class:`Busy` while a bulk load's store swap is unfinished: no writer on such a
+        managed store (module docstring). :meth:`acquire` checks it; callers that read
+        the store before they take the lease check it first."""
         settings = self.gw.settings
         if not settings.managed:
             return
