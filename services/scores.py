@@ -62,7 +62,7 @@ def run_policy(run: dict[str, Any]) -> Policy:
     return policy_from_mapping(data, source=f"run {run['id']}")
 
 
-def audit(
+def audit_event(
     gw: Gateway,
     caller: Caller,
     subject: str,
@@ -71,11 +71,11 @@ def audit(
     *,
     detail: str | None = None,
     current_run: bool = False,
-) -> str | None:
+) -> dict[str, Any]:
     """Write the audit event of one lookup (who, whom, what, why, which run) and return
-    the run it names; ``current_run=True``: the current run, found in the same
-    statement (graph/audit.py ``record_lookup``)."""
-    event = record_lookup(
+    it (its ``id``, the ``run`` it names); ``current_run=True``: the current run, found
+    in the same statement (graph/audit.py ``record_lookup``)."""
+    return record_lookup(
         gw,
         actor=caller.actor,
         subject=subject,
@@ -86,6 +86,20 @@ def audit(
         detail=detail,
         current_run=current_run,
     )
+
+
+def audit(
+    gw: Gateway,
+    caller: Caller,
+    subject: str,
+    action: str,
+    run: str | None = None,
+    *,
+    detail: str | None = None,
+    current_run: bool = False,
+) -> str | None:
+    """:func:`audit_event`, returning the run the event names."""
+    event = audit_event(gw, caller, subject, action, run, detail=detail, current_run=current_run)
     return event["run"]  # type: ignore[no-any-return]
 
 

@@ -26,14 +26,13 @@ from typing import Any, LiteralString
 from neo4j import Query, Session
 from neo4j import exceptions as nx
 
-from credgraph.graph.audit import record_lookup
 from credgraph.graph.errors import DatabaseError, NotFound, UsageError
 from credgraph.graph.gateway import Gateway, translate_errors
 from credgraph.graph.model import PROVENANCE_FIELDS, provenance
 from credgraph.graph.settings import Settings
 from credgraph.services.apikeys import rank
 from credgraph.services.caller import Caller
-from credgraph.services.scores import audit
+from credgraph.services.scores import audit, audit_event
 
 # -------------------------------------------------------------- redaction
 PERSON_FIELDS = ("name", "aliases", "country", "birth_date", "national_id", "net_worth")
@@ -150,15 +149,8 @@ def search(
     who looked for a name, and whom they saw, is on the record)."""
     text = (q or "").strip()
     asked = {"q": text, "limit": limit, "offset": offset}
-    event = record_lookup(
-        gw,
-        actor=caller.actor,
-        subject="*",
-        action="search",
-        reason=caller.reason,
-        via=caller.via,
-        detail=json.dumps(asked, ensure_ascii=False),
-        current_run=True,
+    event = audit_event(
+        gw, caller, "*", "search", detail=json.dumps(asked, ensure_ascii=False), current_run=True
     )
     run_id = event["run"]
     want = limit + 1
