@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -381,21 +382,29 @@ def test_a_holder_paused_inside_a_transaction_cannot_commit_it(
             paused.release()
 
 
+def swap_journal(
+    load_id: str, pid: int, pid_started: Any, staging: Path, **kw: Any
+) -> dict[str, Any]:
+    """A bulk swap's journal (graph/managed: read_journal) of ``load_id``, written by
+    process ``pid``; ``kw`` sets ``done`` and ``phase`` (default: nothing moved yet)."""
+    return {
+        "version": 1,
+        "load_id": load_id,
+        "pid": pid,
+        "pid_started": pid_started,
+        "staging": str(staging),
+        "moves": [],
+        "done": 0,
+        "phase": "swapping",
+    } | kw
+
+
 def test_no_lease_while_a_bulk_swap_is_unfinished(
     gw: Gateway, neo4j_server: ManagedServer, tmp_path: Path
 ) -> None:
     """A journal of a swap whose load is gone: the store may yet be rolled back, so no
     writer takes the lease until the server's start has finished or undone it."""
-    journal = {
-        "version": 1,
-        "load_id": "load-gone",
-        "pid": dead_pid(),
-        "pid_started": 1,
-        "staging": str(tmp_path / "staging"),
-        "moves": [],
-        "done": 0,
-        "phase": "swapping",
-    }
+    journal = swap_journal("load-gone", dead_pid(), 1, tmp_path / "staging")
     neo4j_server.journal_file.write_text(json.dumps(journal))
     try:
         with pytest.raises(Busy, match="load-gone.*stopped while it swapped") as info:
@@ -416,16 +425,14 @@ def test_a_run_during_a_bulk_swap_names_the_swap_not_the_missing_schema(
     """The imported store has no schema until the bulk load builds it: a propagation run
     then is told a bulk load is swapping the store in, not to run `credgraph schema`."""
     parent = os.getppid()  # alive, and not this process: a load at work
-    journal = {
-        "version": 1,
-        "load_id": "load-swapping",
-        "pid": parent,
-        "pid_started": process_started(parent),
-        "staging": str(tmp_path / "staging"),
-        "moves": [],
-        "done": 4,
-        "phase": "started",
-    }
+    journal = swap_journal(
+        "load-swapping",
+        parent,
+        process_started(parent),
+        tmp_path / "staging",
+        done=4,
+        phase="started",
+    )
     neo4j_server.journal_file.write_text(json.dumps(journal))
     try:
         with pytest.raises(Busy, match="load-swapping.*is swapping the store in"):
