@@ -62,7 +62,7 @@ def run_policy(run: dict[str, Any]) -> Policy:
     return policy_from_mapping(data, source=f"run {run['id']}")
 
 
-def audit_event(
+def audit(
     gw: Gateway,
     caller: Caller,
     subject: str,
@@ -86,21 +86,6 @@ def audit_event(
         detail=detail,
         current_run=current_run,
     )
-
-
-def audit(
-    gw: Gateway,
-    caller: Caller,
-    subject: str,
-    action: str,
-    run: str | None = None,
-    *,
-    detail: str | None = None,
-    current_run: bool = False,
-) -> str | None:
-    """:func:`audit_event`, returning the run the event names."""
-    event = audit_event(gw, caller, subject, action, run, detail=detail, current_run=current_run)
-    return event["run"]  # type: ignore[no-any-return]
 
 
 def risk_of(row: dict[str, Any], prefix: str = "") -> dict[str, float]:

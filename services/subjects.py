@@ -32,7 +32,7 @@ from credgraph.graph.model import PROVENANCE_FIELDS, provenance
 from credgraph.graph.settings import Settings
 from credgraph.services.apikeys import rank
 from credgraph.services.caller import Caller
-from credgraph.services.scores import audit, audit_event
+from credgraph.services.scores import audit
 
 # -------------------------------------------------------------- redaction
 PERSON_FIELDS = ("name", "aliases", "country", "birth_date", "national_id", "net_worth")
@@ -149,7 +149,7 @@ def search(
     who looked for a name, and whom they saw, is on the record)."""
     text = (q or "").strip()
     asked = {"q": text, "limit": limit, "offset": offset}
-    event = audit_event(
+    event = audit(
         gw, caller, "*", "search", detail=json.dumps(asked, ensure_ascii=False), current_run=True
     )
     run_id = event["run"]
@@ -223,7 +223,7 @@ def search(
 def subject_view(gw: Gateway, settings: Settings, subject_id: str, *, caller: Caller) -> dict:
     """One subject's data (redacted by role), its current score and its own records.
     Audited first (action ``subject``), also when the subject is not found."""
-    run_id = audit(gw, caller, subject_id, "subject", current_run=True)
+    run_id = audit(gw, caller, subject_id, "subject", current_run=True)["run"]
     rows = gw.read(
         "MATCH (n:Subject {id: $id}) "
         "OPTIONAL MATCH (sc:Score {run: $run, subject: n.id}) "
@@ -414,7 +414,7 @@ def neighbourhood(
     auto-commit query in one session. The walk has ``time_limit``; the centre and
     the details get time of their own (a cut walk still answers what it reached)."""
     # The event first: a lookup refused for its parameters is on the record too.
-    run_id = audit(gw, caller, subject_id, "neighbourhood", current_run=True)
+    run_id = audit(gw, caller, subject_id, "neighbourhood", current_run=True)["run"]
     if not 1 <= depth <= MAX_DEPTH:
         raise UsageError(f"depth must be 1 to {MAX_DEPTH}, not {depth}", field="depth")
     if not 1 <= limit <= HARD_CAP:
