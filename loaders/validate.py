@@ -323,7 +323,7 @@ class Validator:
         chunk: list[RawRow] = []  # rows not yet in a block
         blocks: list[RawBlock] = []  # blocks not yet validated, and their rows
         held = 0
-        held_text = 0  # the text of the rows held, about (UTF-8 bytes of blocks, characters)
+        held_text = 0  # UTF-8 bytes of the text in `blocks` (not yet of `chunk`)
         size = self._batch_size
         limit = self._batch_text
         plan = self._plan(spec)
