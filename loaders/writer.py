@@ -428,16 +428,17 @@ def write_rows(
         return totals
     shape = _shape(spec.name)
     params = {"load": params["load"], "file": file_number(params["files"], rows[0]["file"])}
-    for role, group in _groups(spec, rows):
-        st = statements(spec.name, role)
+    groups = [(statements(spec.name, role), group) for role, group in _groups(spec, rows)]
 
-        def work(
-            tx: Any, group: list[dict[str, Any]] = group, st: _Statements = st
-        ) -> tuple[int, int]:
-            # Lookup and writes in one transaction: if the driver retries it after a
-            # commit whose answer was lost (a server restart), the lookup sees the rows
-            # and nothing is created twice.
-            def found(rows: list[dict[str, Any]]) -> list[list[str]]:
+    def work(tx: Any) -> tuple[int, int]:
+        # Lookup and writes in one transaction, for every group of the batch (a roles
+        # batch holds several role types: one transaction still, not one per type). If
+        # the driver retries it after a commit whose answer was lost (a server
+        # restart), the lookup sees the rows and nothing is created twice.
+        n_new = n_changed = 0
+        for st, group in groups:
+
+            def found(rows: list[dict[str, Any]], st: _Statements = st) -> list[list[str]]:
                 # The lookup needs only the keys and ends: not the whole rows again.
                 probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in rows]
                 return list(tx.run(st.lookup, rows=probe).single(strict=True)["found"])
@@ -452,22 +453,24 @@ def write_rows(
                 tx.run(st.create if plain else st.create_extras, rows=new, **params).consume()
             if changed:
                 tx.run(st.update, rows=changed, **params).consume()
-            return len(new), len(changed)
+            n_new += len(new)
+            n_changed += len(changed)
+        return n_new, n_changed
 
-        try:
-            n_new, n_changed = gw.write_tx(work)
-        except CredgraphError as exc:
-            exc.message = f"writing {_rows_of(group)}: {exc.message}"
-            exc.args = (exc.message,)
-            raise
-        except Exception as exc:  # the driver could not send a value, or a bug
-            raise DatabaseError(
-                f"writing {_rows_of(group)} failed: {type(exc).__name__}: {exc}",
-                hint="these rows were not written; rows written before them stay",
-            ) from exc
-        totals["created"] += n_new
-        totals["updated"] += n_changed
-        totals["unchanged"] += len(group) - n_new - n_changed
+    try:
+        n_new, n_changed = gw.write_tx(work)
+    except CredgraphError as exc:
+        exc.message = f"writing {_rows_of(rows)}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+    except Exception as exc:  # the driver could not send a value, or a bug
+        raise DatabaseError(
+            f"writing {_rows_of(rows)} failed: {type(exc).__name__}: {exc}",
+            hint="these rows were not written; rows written before them stay",
+        ) from exc
+    totals["created"] = n_new
+    totals["updated"] = n_changed
+    totals["unchanged"] = len(rows) - n_new - n_changed
     return totals
 
 
