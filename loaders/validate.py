@@ -28,7 +28,8 @@ Rules (the product contract, nothing more):
   and names. Ids (a file's key columns, its references, FtM entity ids) may hold no
   control character at all. A value Neo4j indexes (ids, references, ``name``, ``list``,
   FtM ``aliases``) is at most ``layout.MAX_INDEXED_BYTES`` bytes in UTF-8; other text
-  at most ``layout.MAX_TEXT_BYTES``. Numbers are at most ``layout.MAX_NUMBER_CHARS`` characters and whole
+  at most ``layout.MAX_TEXT_BYTES``, as are the texts of a list (FtM ``aliases``)
+  together. Numbers are at most ``layout.MAX_NUMBER_CHARS`` characters and whole
   numbers at most ``layout.MAX_INT`` (Neo4j's 64-bit integers). See docs/data-model.md.
 
 Every problem of a row's own values is reported (one :class:`Reject` per bad column); key
@@ -364,10 +365,14 @@ class Validator:
                 yield self._batch(spec, block, stats)
         if stats is None:
             stats = start(None)
-        if chunk:
+        if chunk:  # the last rows: their text is counted as any block's
             blocks.append(_rows_block(plan, chunk))
-        if held:
-            block, blocks = _take(blocks, held)
+            held_text += _text_bytes(blocks[-1])
+        while held:
+            n = held if held_text <= limit else min(held, _rows_within(blocks, limit))
+            block, blocks = _take(blocks, n)
+            held -= n
+            held_text = sum(_text_bytes(b) for b in blocks)
             yield self._batch(spec, block, stats)
         space = plan.space
         if space not in _REFERENCED:
@@ -637,6 +642,21 @@ class Validator:
                     if problem is not None:
                         rejects.append(Reject(raw.file, raw.row, k, text, problem))
                         break
+                else:
+                    # A list is one property: its texts together at most MAX_TEXT_BYTES
+                    # (each may be short, their number is the input's to choose).
+                    size = _extra_bytes(v) if len(items) > 1 else 0
+                    if size > MAX_TEXT_BYTES:
+                        rejects.append(
+                            Reject(
+                                raw.file,
+                                raw.row,
+                                k,
+                                f"{len(items)} values",
+                                f"too long: {size} bytes in UTF-8 in its {len(items)} values, "
+                                f"at most {MAX_TEXT_BYTES} for a list of texts",
+                            )
+                        )
                 values[k] = v
         return values
 
@@ -746,9 +766,33 @@ def _rows_block(plan: _Plan, chunk: list[RawRow]) -> RawBlock:
 _CHUNK_ROWS = 512
 
 
-def _row_bytes(block: RawBlock) -> Any:
-    """The UTF-8 bytes of each row's text in ``block``'s columns (a numpy array)."""
+def _extra_bytes(value: Any) -> int:
+    """The UTF-8 bytes of an FtM extra's text (a text or a list of texts; others 0)."""
+    if type(value) is str:
+        return len(value.encode("utf-8", "surrogatepass"))
+    if type(value) is list:
+        return sum(len(t.encode("utf-8", "surrogatepass")) for t in value if type(t) is str)
+    return 0
+
+
+def _extras_bytes(block: RawBlock) -> Any:
+    """The UTF-8 bytes of each row's values beyond its columns (FtM extras such as
+    ``aliases``; a numpy array, zeros for rows that have none)."""
     sizes = np.zeros(len(block.rows), dtype=np.int64)
+    if block.raws is not None and block.odd:
+        for i in block.odd:
+            raw = block.raws[i]
+            if raw is not None:
+                sizes[i] = sum(
+                    _extra_bytes(v) for k, v in raw.values.items() if k not in block.columns
+                )
+    return sizes
+
+
+def _row_bytes(block: RawBlock) -> Any:
+    """The UTF-8 bytes of each row's text in ``block``'s columns and FtM extras (a
+    numpy array)."""
+    sizes = _extras_bytes(block)
     for arr in block.columns.values():
         if len(arr) and arr.type == pa.string():
             sizes += np.diff(utf8_offsets(arr))
@@ -756,8 +800,8 @@ def _row_bytes(block: RawBlock) -> Any:
 
 
 def _text_bytes(block: RawBlock) -> int:
-    """The UTF-8 bytes of the text in ``block``'s columns."""
-    total = 0
+    """The UTF-8 bytes of the text in ``block``'s columns and FtM extras."""
+    total = int(_extras_bytes(block).sum())
     for arr in block.columns.values():
         if len(arr) and arr.type == pa.string():
             offsets = utf8_offsets(arr)

@@ -199,3 +199,76 @@ def test_batches_of_long_text_are_cut_by_their_text(
         n = len(b.rows) + len(b.rejects)
         assert n == 1 or sum(text(r) for r in b.rows) <= 2000, [r.row for r in b.rows]
     assert [len(b.rows) + len(b.rejects) for b in cut if len(b.rows) + len(b.rejects) == 1]
+
+
+def test_ftm_extras_count_towards_a_batchs_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows with FtM extras (``aliases``, a list of texts): their text counts towards
+    the batch's as the columns' does, so many aliases cut a batch short too."""
+    import credgraph.loaders.validate as validate_module
+    from credgraph.loaders.layout import BY_NAME
+
+    monkeypatch.setattr(validate_module, "_CHUNK_ROWS", 4)
+    spec = BY_NAME["persons"]
+    rows = [
+        RawRow(
+            "e.ftm.json",
+            i + 1,
+            {
+                "id": f"E{i}",
+                "name": f"N{i}",
+                "ftm_schema": "Person",
+                "aliases": ["a" * 100] * (10 if i % 3 else 1),  # 1,000 or 100 bytes
+            },
+        )
+        for i in range(30)
+    ]
+    batches = list(Validator(batch_size=1000, batch_text=2500).validate_file(spec, iter(rows)))
+    assert [r.row for b in batches for r in b.rows] == list(range(1, 31))
+    assert all(b.rejects == [] for b in batches)
+
+    def text(r: Any) -> int:
+        strs = [v for v in r.values.values() if isinstance(v, str)]
+        lists = [t for v in r.values.values() if isinstance(v, list) for t in v]
+        return sum(len(t) for t in [*strs, *lists])
+
+    assert len(batches) >= 9  # 21,000 bytes of aliases, at most 2,500 a batch
+    for b in batches:
+        assert len(b.rows) == 1 or sum(text(r) for r in b.rows) <= 2500, [r.row for r in b.rows]
+
+
+def test_a_list_of_texts_past_the_text_limit_is_rejected() -> None:
+    """An FtM extra holding many short texts (each within its own limit) that together
+    pass ``MAX_TEXT_BYTES`` is one property too long: the row is rejected naming it."""
+    from credgraph.loaders.layout import BY_NAME, MAX_TEXT_BYTES
+
+    spec = BY_NAME["persons"]
+    many = ["x" * 4000] * (MAX_TEXT_BYTES // 4000 + 1)
+    rows = [
+        RawRow("e.ftm.json", 1, {"id": "E1", "name": "A", "aliases": many}),
+        RawRow("e.ftm.json", 2, {"id": "E2", "name": "B", "aliases": many[:10]}),
+    ]
+    (batch,) = Validator().validate_file(spec, iter(rows))
+    assert [r.key for r in batch.rows] == ["E2"]
+    (rej,) = batch.rejects
+    assert (rej.file, rej.row, rej.column) == ("e.ftm.json", 1, "aliases")
+    assert "too long" in rej.reason and str(MAX_TEXT_BYTES) in rej.reason
+
+
+def test_the_last_rows_of_a_file_are_cut_by_their_text_too(tmp_path: Path) -> None:
+    """Rows read one by one (Parquet, FtM) are counted a block at a time; the file's
+    last rows, fewer than a block, are cut by their text as the others are (they went
+    out as one batch whatever their size)."""
+    from credgraph.loaders.layout import BY_NAME
+
+    spec = BY_NAME["blacklist"]
+    lines = ["id,subject_id,list,listed_on,reason"]
+    lines += [f"B{i},S{i},tax_violation,2024-01-01,{'r' * 1000}" for i in range(7)]
+    path = tmp_path / "blacklist.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    known = lambda space, ids: set(ids)  # noqa: E731 - every subject exists
+    batches = list(
+        Validator(known, batch_size=1000, batch_text=2500).validate_file(
+            spec, read_rows(spec, path)
+        )
+    )
+    assert [len(b.rows) for b in batches] == [2, 2, 2, 1]
