@@ -3,11 +3,12 @@
 // param: days int = 30 (1..3650) -- how far back, in days, from as_of
 // param: as_of date = today -- the day counted back from
 // columns: subject, name, entry, list, listed_on, exposed
-// note: exposed lists 'ID (how)', how being lender, guarantor, owner, owned or represented; disputed entries are left out. Only ties active on as_of count (docs/policy.md: a loan from issued_on until repaid; a guarantee, ownership or legal representation between since and until).
+// note: exposed lists 'ID (how)', how being lender, guarantor, owner, owned or represented; disputed entries, and entries delisted or expired by as_of (docs/policy.md), are left out. Only ties active on as_of count (docs/policy.md: a loan from issued_on until repaid; a guarantee, ownership or legal representation between since and until).
 WITH coalesce($as_of, date()) AS day
 WITH day, day - duration({days: $days}) AS since
 MATCH (e:BlacklistEntry)
 WHERE e.listed_on > since AND e.listed_on <= day AND coalesce(e.disputed, false) = false
+  AND (e.delisted_on IS NULL OR e.delisted_on > day) AND (e.expires_on IS NULL OR e.expires_on >= day)
 MATCH (s:Subject)-[:LISTED]->(e)
 OPTIONAL CALL (s, day) {
   MATCH (s)-[:BORROWED]->(l:Loan)<-[:LENT]-(x:Subject)

@@ -452,6 +452,63 @@ def test_newly_listed_exposes_only_ties_active_on_as_of(graph: Gateway) -> None:
 
 
 @pytest.mark.integration
+def test_newly_listed_leaves_out_entries_delisted_or_expired_by_as_of(graph: Gateway) -> None:
+    """E1 (listed 2026-06-20) delisted on 06-25 or expired on 06-28: not newly listed on
+    06-30 (it is no longer listed); delisted after as_of, or expiring on as_of, it is."""
+    try:
+        for prop, day, shown in (
+            ("delisted_on", "2026-06-25", False),
+            ("delisted_on", "2026-07-02", True),
+            ("expires_on", "2026-06-28", False),
+            ("expires_on", "2026-06-30", True),
+        ):
+            with graph.session() as s:
+                s.run(
+                    "MATCH (e:BlacklistEntry {id: 'E1'}) "
+                    f"SET e.delisted_on = null, e.expires_on = null SET e.{prop} = date($day)",
+                    day=day,
+                ).consume()
+            rows = run(graph, "newly_listed", days=30, as_of=AS_OF)
+            assert ("E1" in [r["entry"] for r in rows]) is shown, (prop, day)
+    finally:
+        with graph.session() as s:
+            s.run(
+                "MATCH (e:BlacklistEntry {id: 'E1'}) SET e.delisted_on = null, e.expires_on = null"
+            ).consume()
+
+
+@pytest.mark.integration
+def test_subject_profile_counts_entries_active_today(graph: Gateway) -> None:
+    """F2's one entry: delisted next year it is still active today; listed next year it
+    is not yet; delisted yesterday it is not any more."""
+    try:
+        for listed, delisted, n in (
+            ("2026-06-20", "duration({days: 365})", 1),
+            ("duration({days: 365})", None, 0),
+            ("2026-06-20", "duration({days: -1})", 0),
+        ):
+
+            def when(v: str | None) -> str:
+                if v is None:
+                    return "null"
+                return f"date() + {v}" if v.startswith("duration") else f"date('{v}')"
+
+            with graph.session() as s:
+                s.run(
+                    "MATCH (:Firm {id: 'F2'})-[:LISTED]->(e:BlacklistEntry) "
+                    f"SET e.listed_on = {when(listed)}, e.delisted_on = {when(delisted)}"
+                ).consume()
+            got = run(graph, "subject_profile", id="F2")[0]["active_entries"]
+            assert got == n, (listed, delisted)
+    finally:
+        with graph.session() as s:
+            s.run(
+                "MATCH (:Firm {id: 'F2'})-[:LISTED]->(e:BlacklistEntry) "
+                "SET e.listed_on = date('2026-06-20'), e.delisted_on = null"
+            ).consume()
+
+
+@pytest.mark.integration
 def test_systemic_subjects(graph: Gateway) -> None:
     rows = run(graph, "systemic_subjects", limit=3)
     assert [(r["subject"], r["pagerank"]) for r in rows] == [
