@@ -531,39 +531,64 @@ def test_systemic_subjects(graph: Gateway) -> None:
 
 @pytest.mark.integration
 def test_contagion_paths(graph: Gateway) -> None:
-    assert run(graph, "contagion_paths", entry="E1") == [
-        {"channel": "credit", "hops": 1, "target": "BANK", "name": "Bank", "path": ["F2", "BANK"]},
-        {"channel": "credit", "hops": 1, "target": "F1", "name": "Acme", "path": ["F2", "F1"]},
-        {
-            "channel": "credit",
-            "hops": 2,
-            "target": "BANK",
-            "name": "Bank",
-            "path": ["F2", "F1", "BANK"],
-        },
-        {
-            "channel": "credit",
-            "hops": 2,
-            "target": "F4",
-            "name": "Delta",
-            "path": ["F2", "F1", "F4"],
-        },
+    """The default policy's channels from the listed subject (docs/policy.md): credit
+    borrower -> lender / guarantor and firm -> owner; control owner or legal
+    representative -> firm and firm -> legal representative / director."""
+
+    def paths(entry: str, **more: Any) -> list[tuple[str, int, list[str]]]:
+        rows = run(graph, "contagion_paths", entry=entry, as_of=AS_OF, **more)
+        return [(r["channel"], r["hops"], r["path"]) for r in rows]
+
+    assert paths("E1") == [
+        ("control", 1, ["F2", "P1"]),  # F2's director
+        ("control", 2, ["F2", "P1", "F1"]),  # ... who owns F1
+        ("credit", 1, ["F2", "BANK"]),  # lender of L2
+        ("credit", 1, ["F2", "F1"]),  # guarantor of L2 and owner: one path
+        ("credit", 1, ["F2", "P2"]),  # owner
+        ("credit", 2, ["F2", "F1", "BANK"]),
+        ("credit", 2, ["F2", "F1", "F4"]),  # guarantor of L1
+        ("credit", 2, ["F2", "F1", "P1"]),  # F1's owners
+        ("credit", 2, ["F2", "F1", "P2"]),
+        ("credit", 3, ["F2", "F1", "F4", "F3"]),  # F4's owner
     ]
-    assert run(graph, "contagion_paths", entry="E2") == [
-        {"channel": "control", "hops": 1, "target": "F3", "name": "Gamma", "path": ["P3", "F3"]},
-        {
-            "channel": "control",
-            "hops": 2,
-            "target": "F4",
-            "name": "Delta",
-            "path": ["P3", "F3", "F4"],
-        },
-        {"channel": "credit", "hops": 1, "target": "BANK", "name": "Bank", "path": ["P3", "BANK"]},
+    rows = run(graph, "contagion_paths", entry="E1", as_of=AS_OF, limit=1)
+    assert rows == [
+        {"channel": "control", "hops": 1, "target": "P1", "name": "Alice", "path": ["F2", "P1"]}
     ]
-    assert [r["path"] for r in run(graph, "contagion_paths", entry="E2", depth=1)] == [
-        ["P3", "F3"],
-        ["P3", "BANK"],
+    # P3 lends nothing, guarantees L3 (risk flows from F3 to P3, not back)
+    assert paths("E2") == [
+        ("control", 1, ["P3", "F3"]),
+        ("control", 2, ["P3", "F3", "F4"]),
+        ("credit", 1, ["P3", "BANK"]),
     ]
+    assert [p for _, _, p in paths("E2", depth=1)] == [["P3", "F3"], ["P3", "BANK"]]
+    # P1 directs F2 (no channel from a director to the firm) and owns F1 (control)
+    assert paths("E5") == [("control", 1, ["P1", "F1"]), ("control", 2, ["P1", "F1", "F2"])]
+
+
+@pytest.mark.integration
+def test_contagion_paths_follow_only_ties_active_on_as_of(graph: Gateway) -> None:
+    """P3's legal representation of F3 ended in 2025, L4 was issued after as_of: on
+    2026-06-30 neither carries P3's risk; a day before the end the representation did."""
+    with graph.session() as s:
+        s.run(
+            "MATCH (:Person {id: 'P3'})-[r:LEGAL_REPRESENTATIVE_OF]->(:Firm {id: 'F3'}) "
+            "SET r.until = date('2025-12-31')"
+        ).consume()
+        s.run(
+            "MATCH (l:Loan {id: 'L4'}) SET l.old = l.issued_on, l.issued_on = date('2026-07-01')"
+        ).consume()
+    try:
+        assert run(graph, "contagion_paths", entry="E2", as_of=AS_OF) == []
+        rows = run(graph, "contagion_paths", entry="E2", as_of=date(2025, 12, 31), depth=1)
+        assert [r["path"] for r in rows] == [["P3", "F3"]]
+    finally:
+        with graph.session() as s:
+            s.run(
+                "MATCH (:Person {id: 'P3'})-[r:LEGAL_REPRESENTATIVE_OF]->(:Firm {id: 'F3'}) "
+                "SET r.until = null"
+            ).consume()
+            s.run("MATCH (l:Loan {id: 'L4'}) SET l.issued_on = l.old REMOVE l.old").consume()
 
 
 @pytest.mark.integration
