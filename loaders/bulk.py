@@ -69,6 +69,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -721,15 +722,24 @@ def _stop_orphan_importer(folder: Path) -> None:
         time.sleep(0.05)
 
 
-def _remove_stale_staging(server: ManagedServer, keep: Path) -> None:
-    """Staging folders of bulk loads that were killed (we hold the lease: none runs),
-    after stopping an importer such a load left running."""
+def remove_stale_staging(server: ManagedServer, keep: Path | None = None) -> list[str]:
+    """Remove the staging folders of bulk loads that were killed, after stopping an
+    importer such a load left running; returns their names (load ids). Only for a
+    writer that holds the lease (then no bulk load stages), with ``keep`` its own
+    folder: the next bulk load, and the next online load too (a killed bulk load's
+    staging is a full copy of its input, which would otherwise stay in the home)."""
     staging = server.home / STAGING
+    removed: list[str] = []
     if staging.is_dir():
-        for other in staging.iterdir():
+        for other in sorted(staging.iterdir()):
             if other != keep:
                 _stop_orphan_importer(other)
                 shutil.rmtree(other, ignore_errors=True)
+                removed.append(other.name)
+        if keep is None:
+            with suppress(OSError):
+                staging.rmdir()
+    return removed
 
 
 def _bulk(
@@ -761,7 +771,7 @@ def _bulk(
                 "marked interrupted (found running, their process gone): " + ", ".join(stale)
             )
         _record(first, report)
-        _remove_stale_staging(server, folder)
+        remove_stale_staging(server, folder)
         outcome = "failed"
         swap_begun = False
         try:

@@ -415,6 +415,17 @@ def _load(
         report.notes.append(
             "marked interrupted (found running, their process gone): " + ", ".join(stale)
         )
+    if gw.settings.managed:
+        # What a bulk load killed outright left in the home (its staged copy of the
+        # input, maybe an importer still at work): we hold the lease, so none stages.
+        from credgraph.graph.managed import ManagedServer
+        from credgraph.loaders.bulk import remove_stale_staging
+
+        gone = remove_stale_staging(ManagedServer(gw.settings))
+        if gone:
+            report.notes.append(
+                "removed the import staging of stopped bulk load(s): " + ", ".join(gone)
+            )
     if strict:
         dry = Validator(graph_lookup(gw), batch_size=size)
         rejects: list[Reject] = []
