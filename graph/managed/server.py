@@ -316,6 +316,12 @@ class ManagedServer:
         password = "p" + secrets.token_urlsafe(24)
         run_dir = self.home / "run"
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A start killed while neo4j-admin ran left its file (a password never used):
+        # remove those of processes gone; a start running beside this one keeps its own.
+        for old in run_dir.glob("initial-password.*.args"):
+            pid = old.name.split(".")[1]
+            if not (pid.isdigit() and _alive(int(pid))):
+                old.unlink(missing_ok=True)
         args = run_dir / f"initial-password.{os.getpid()}.args"
         fd = os.open(args, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -148,3 +148,32 @@ def test_a_failed_start_names_its_own_reason_not_an_older_log_line(tmp_path: Pat
     assert "old, unrelated" not in str(e.value)
     assert "earlier start" not in str(e.value)
     assert "heap" in str(e.value).lower() or "initialization of VM" in str(e.value)
+
+
+@pytest.mark.integration
+def test_a_start_killed_while_setting_the_password_leaves_no_password_behind(
+    tmp_path: Path,
+) -> None:
+    """A first start killed while neo4j-admin ran leaves run/initial-password.<pid>.args
+    (a password never used): the next start removes it; the file of a start still
+    running (this process) is left alone."""
+    import subprocess
+    import sys
+
+    server = ManagedServer(make_settings(tmp_path / "home-pw", free_port()))
+    run_dir = server.home / "run"
+    run_dir.mkdir(parents=True, mode=0o700)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    stale = run_dir / f"initial-password.{int(gone.stdout)}.args"
+    stale.write_text('"pOldUnusedPassword"\n')
+    odd = run_dir / "initial-password.x.args"
+    odd.write_text('"pOdd"\n')
+    server._init_credentials()
+    assert not stale.exists() and not odd.exists()
+    assert server.credentials_file.is_file()
+    assert list(run_dir.glob("initial-password.*")) == []
