@@ -72,6 +72,8 @@ RETURN kind, role, r.id AS id, r.list AS list, r.authority AS authority, r.statu
        toString(coalesce(r.delisted_on, r.status_on)) AS until,
        toString(r.expires_on) AS expires_on,
        coalesce(r.expires_on < date(), false) AS expired,
+       coalesce(r.delisted_on <= date(), false) AS delisted,
+       coalesce(r.listed_on > date(), false) AS not_yet_listed,
        coalesce(r.disputed, false) AS disputed,
        d.action AS dispute_action, toString(d.at) AS dispute_at, d.reason AS dispute_reason,
        ld.source AS source, ld.file_names[r.file] AS source_file, r.row AS source_row,
@@ -101,7 +103,9 @@ OPTIONAL MATCH (sc:Score {run: run.id, subject: o.id})
 RETURN o.id AS id, o.name AS name, CASE WHEN o:Person THEN 'person' ELSE 'firm' END AS node_kind,
        sc.trust_score AS trust_score,
        EXISTS { (o)-[:LISTED]->(e:BlacklistEntry)
-                WHERE e.delisted_on IS NULL AND coalesce(e.disputed, false) = false
+                WHERE coalesce(e.disputed, false) = false
+                  AND (e.listed_on IS NULL OR e.listed_on <= date())
+                  AND (e.delisted_on IS NULL OR e.delisted_on > date())
                   AND (e.expires_on IS NULL OR e.expires_on >= date()) } AS listed,
        src, dst, kind, share, via
 ORDER BY id, kind, via
@@ -350,7 +354,8 @@ def neighbourhood_svg(data: dict[str, Any], width: int = 760, height: int = 560)
         "node_kind": data["kind"],
         "trust_score": sc["trust_score"] if sc else None,
         "listed": any(
-            r["kind"] == "blacklist" and not r["disputed"] and not r["until"]
+            r["kind"] == "blacklist"
+            and not (r["disputed"] or r["expired"] or r["delisted"] or r["not_yet_listed"])
             for r in data["records"]
         ),
     }
@@ -552,8 +557,10 @@ def render(data: dict[str, Any]) -> str:
                 dates += f" · expires {e(rec['expires_on'])}"
             if rec.get("expired"):
                 dates += ' <span class="tag">expired</span>'
-            elif rec["kind"] == "blacklist" and rec.get("until"):
+            elif rec["kind"] == "blacklist" and rec.get("delisted"):
                 dates += ' <span class="tag">delisted</span>'
+            elif rec["kind"] == "blacklist" and rec.get("not_yet_listed"):
+                dates += ' <span class="tag">not yet listed</span>'
             if rec["disputed"]:
                 dispute = '<span class="tag warn">disputed</span>'
                 if rec.get("dispute_at"):

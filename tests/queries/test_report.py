@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from credgraph.graph.settings import Settings
 from credgraph.services.caller import Caller
 from credgraph.services.disputes import dispute
 from credgraph.services.propagation import propagate
-from credgraph.services.report import layout, report_data, subject_report
+from credgraph.services.report import layout, neighbourhood_svg, report_data, subject_report
 from tests.conftest import wipe
 from tests.queries.graph import build
 
@@ -218,3 +219,50 @@ def test_cli_report_query_and_cypher(
         == 1
     )
     assert "time limit" in capsys.readouterr().err
+
+
+def test_listed_means_listed_today(scored: Gateway, settings: Settings) -> None:
+    """The red ring (``listed``) and the record's tag read the entry's dates against
+    today: a delisting set for next year leaves F2 listed, one made yesterday does not;
+    a listing that starts next year is not yet one (P1's neighbour F2 as well)."""
+
+    def set_e1(listed: str, delisted: str | None) -> None:
+        scored.write(
+            "MATCH (e:BlacklistEntry {id: 'E1'}) "
+            "SET e.listed_on = date() + duration({days: $l}), "
+            "e.delisted_on = CASE WHEN $d IS NULL THEN null "
+            "ELSE date() + duration({days: $d}) END",
+            l=int(listed),
+            d=None if delisted is None else int(delisted),
+        )
+
+    def ring(data: dict[str, Any], node: str) -> bool:
+        svg = neighbourhood_svg(data)
+        at = svg.index(f"({node})</text>")
+        shape = max(svg.rfind("<circle", 0, at), svg.rfind("<rect", 0, at))
+        return 'stroke="#b71c1c"' in svg[shape:at]
+
+    try:
+        for listed, delisted, shown, tag in (
+            ("-30", "365", True, None),
+            ("-30", "-1", False, "delisted"),
+            ("365", None, False, "not yet listed"),
+        ):
+            set_e1(listed, delisted)
+            data = report_data(scored, settings, "F2", caller=CALLER)
+            (rec,) = [r for r in data["records"] if r["id"] == "E1"]
+            assert bool(rec["delisted"]) is (tag == "delisted"), (listed, delisted)
+            assert bool(rec["not_yet_listed"]) is (tag == "not yet listed")
+            assert ring(data, "F2") is shown, (listed, delisted)
+            page = subject_report(scored, settings, "F2", caller=CALLER)
+            assert (f'<span class="tag">{tag}</span>' in page) if tag else True
+            neighbours = {
+                n["id"]: n["listed"]
+                for n in report_data(scored, settings, "P1", caller=CALLER)["neighbours"]
+            }
+            assert neighbours["F2"] is shown, (listed, delisted)
+    finally:
+        scored.write(
+            "MATCH (e:BlacklistEntry {id: 'E1'}) "
+            "SET e.listed_on = date('2026-06-20'), e.delisted_on = null"
+        )
