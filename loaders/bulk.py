@@ -768,7 +768,7 @@ def _bulk(
         stale = mark_interrupted(first, report.load_id)
         if stale:
             report.notes.append(
-                "marked interrupted (found running, their process gone): " + ", ".join(stale)
+                "marked interrupted (found running, without the writer lease): " + ", ".join(stale)
             )
         _record(first, report)
         remove_stale_staging(server, folder)

@@ -413,7 +413,7 @@ def _load(
     stale = mark_interrupted(gw, report.load_id)
     if stale:
         report.notes.append(
-            "marked interrupted (found running, their process gone): " + ", ".join(stale)
+            "marked interrupted (found running, without the writer lease): " + ", ".join(stale)
         )
     if gw.settings.managed:
         # What a bulk load killed outright left in the home (its staged copy of the
