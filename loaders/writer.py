@@ -435,17 +435,19 @@ def write_rows(
         # batch holds several role types: one transaction still, not one per type). If
         # the driver retries it after a commit whose answer was lost (a server
         # restart), the lookup sees the rows and nothing is created twice.
+        def found(st: _Statements, rows: list[dict[str, Any]]) -> list[list[str]]:
+            # The lookup needs only the keys and ends: not the whole rows again.
+            probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in rows]
+            return list(tx.run(st.lookup, rows=probe).single(strict=True)["found"])
+
+        # A fresh file's batch is in whole or not at all (one transaction): its first
+        # row tells which, for every group.
+        look = not fresh or bool(found(groups[0][0], groups[0][1][:1]))
         n_new = n_changed = 0
         for st, group in groups:
-
-            def found(rows: list[dict[str, Any]], st: _Statements = st) -> list[list[str]]:
-                # The lookup needs only the keys and ends: not the whole rows again.
-                probe = [{"key": r["key"], "a": r["a"], "b": r["b"]} for r in rows]
-                return list(tx.run(st.lookup, rows=probe).single(strict=True)["found"])
-
             existing: dict[str, str] = {}
-            if not fresh or found(group[:1]):
-                existing = dict(found(group))  # one record: cheaper than one per row
+            if look:
+                existing = dict(found(st, group))  # one record: cheaper than one per row
             new = [shape.row(r) for r in group if r["key"] not in existing]
             changed = [r for r in group if r["key"] in existing and existing[r["key"]] != r["fp"]]
             if new:

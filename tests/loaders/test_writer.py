@@ -22,10 +22,12 @@ FILES += ["guarantees.csv", "blacklist.csv"]
 PARAMS = load_params(7, FILES)
 
 
-def _rows(spec_name: str, lines: list[dict[str, str | None]]) -> list[dict[str, Any]]:
+def _rows(
+    spec_name: str, lines: list[dict[str, str | None]], known: Any = None
+) -> list[dict[str, Any]]:
     spec = BY_NAME[spec_name]
     raw = [RawRow(f"{spec_name}.csv", i + 2, dict[str, RawValue](v)) for i, v in enumerate(lines)]
-    (batch,) = Validator(None).validate_file(spec, raw)
+    (batch,) = Validator(known).validate_file(spec, raw)
     assert not batch.rejects
     return [to_params(spec, r) for r in batch.rows]
 
@@ -54,6 +56,31 @@ def test_fresh_batch_written_twice_is_created_once(gateway: Gateway) -> None:
     assert again == {"created": 0, "updated": 0, "unchanged": 5}
     assert gateway.read("MATCH (p:Person) RETURN count(p) AS n")[0]["n"] == 5
     assert not is_fresh(gateway, spec)
+
+
+def test_fresh_roles_batch_of_several_types_is_one_transaction_written_once(
+    gateway: Gateway,
+) -> None:
+    """A roles batch holds several role types, written in one transaction: sent twice
+    (a retry after a lost commit answer), every type is found in and none is doubled."""
+    persons = _rows("persons", [{"id": f"P{i}", "name": f"n{i}"} for i in range(4)])
+    firms = _rows("firms", [{"id": "F1", "name": "f"}])
+    write_rows(gateway, BY_NAME["persons"], persons, PARAMS)
+    write_rows(gateway, BY_NAME["firms"], firms, PARAMS)
+    spec = BY_NAME["roles"]
+    kinds = ["supervisor", "director", "executive", "legal_representative"]
+    rows = _rows(
+        "roles",
+        [{"person_id": f"P{i}", "firm_id": "F1", "role": kinds[i]} for i in range(4)],
+        known=lambda space, ids: set(ids),  # written above
+    )
+    assert is_fresh(gateway, spec)
+    first = write_rows(gateway, spec, rows, PARAMS, fresh=True)
+    again = write_rows(gateway, spec, rows, PARAMS, fresh=True)
+    assert first == {"created": 4, "updated": 0, "unchanged": 0}
+    assert again == {"created": 0, "updated": 0, "unchanged": 4}
+    n = gateway.read("MATCH (:Person)-[r]->(:Firm) RETURN count(r) AS n")[0]["n"]
+    assert n == 4
 
 
 def test_relationships_store_no_reference_ids(gateway: Gateway) -> None:
