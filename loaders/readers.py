@@ -40,7 +40,8 @@ Blocks (:func:`read_blocks`, what a load reads with)
 
 Parquet values are turned into the strings the validator parses: dates (and midnight
 timestamps, naive or in their own time zone) as ``YYYY-MM-DD``, integers and decimals exactly, floats with ``repr`` (shortest
-round-trip form); nulls become ``None``.
+round-trip form; of a float32 or float16 column, the shortest form of that width: ``0.1``); nulls
+become ``None``.
 
 Parquet types (checked once per file, against its schema, when :func:`read_rows` is called)
     Each layout column present must have an Arrow type that carries its values
@@ -561,7 +562,18 @@ class _Unreadable:
 
 
 def _pylist(array: Any) -> list[Any]:
-    """``array.to_pylist()``, one :class:`_Unreadable` per value that cannot convert."""
+    """``array.to_pylist()``, one :class:`_Unreadable` per value that cannot convert.
+
+    Floats narrower than 64 bits come as the shortest text that reads back as the same
+    narrow float (a float32 0.1 is ``0.1``, not the ``0.10000000149011612`` it is as a
+    64-bit float), as a CSV file or a float64 column would give the value."""
+    import numpy as np
+    import pyarrow.types as pat
+
+    t = array.type.value_type if pat.is_dictionary(array.type) else array.type
+    if pat.is_float32(t) or pat.is_float16(t):
+        narrow = np.float32 if pat.is_float32(t) else np.float16
+        return [None if x is None else str(narrow(x)) for x in array.to_pylist()]
     try:
         return list(array.to_pylist())
     except (ValueError, OverflowError, ArithmeticError):

@@ -323,3 +323,25 @@ def test_to_text(value: object, text: str | None) -> None:
 
 def test_files_table_is_the_layout() -> None:
     assert [s.name for s in FILES][0] == "persons"
+
+
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_parquet_narrow_floats_read_as_written(tmp_path: Path, dictionary: bool) -> None:
+    """A float32 (or float16) column gives the text of the value as written, as a CSV
+    file would: 0.1, not 0.10000000149011612 (the float32 nearest 0.1, widened)."""
+    amount = pa.array([0.1, 0.3, 1e20, 2.5, None], pa.float32())
+    table = pa.table(
+        {
+            "id": [f"L{i}" for i in range(5)],
+            "lender_id": ["B"] * 5,
+            "borrower_id": ["F"] * 5,
+            "amount": amount.dictionary_encode() if dictionary else amount,
+            "issued_on": ["2024-01-01"] * 5,
+            "status": ["performing"] * 5,
+            "days_overdue": pa.array([1.0, 2.0, None, 4.0, 5.0], pa.float16()),
+        }
+    )
+    pq.write_table(table, tmp_path / "loans.parquet")
+    got = rows(LOANS, tmp_path / "loans.parquet")
+    assert [r.values["amount"] for r in got] == ["0.1", "0.3", "1e+20", "2.5", None]
+    assert [r.values["days_overdue"] for r in got] == ["1.0", "2.0", None, "4.0", "5.0"]
