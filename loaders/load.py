@@ -267,7 +267,10 @@ def validated(
         fr = by_file.get(key)
         if fr is None:
             where, digest = checksums.get(file, (str(path), ""))
-            fr = by_file[key] = FileReport(file=key, path=where, sha256=digest)
+            # (an FtM file's name is the user's: shown and recorded escaped, safe_text)
+            fr = by_file[key] = FileReport(
+                file=safe_text(key), path=safe_text(where), sha256=digest
+            )
             report.files.append(fr)
         return fr
 
@@ -283,7 +286,7 @@ def validated(
             if batch.rows:
                 yield spec, fr, batch.rows
             if on_rows:
-                on_rows(key, len(batch.rows) + n_rejected)
+                on_rows(fr.file, len(batch.rows) + n_rejected)
     if ftm_reader is not None and ftm_reader.skipped:
         report.notes.append(
             "skipped FtM entities whose schema maps to nothing in the graph: "
@@ -445,8 +448,8 @@ def _load(
             for name, stats in summary.items():
                 report.files.append(
                     FileReport(
-                        file=name,
-                        path=checksums.get(name, ("", ""))[0],
+                        file=safe_text(name),
+                        path=safe_text(checksums.get(name, ("", ""))[0]),
                         sha256=checksums.get(name, ("", ""))[1],
                         read=stats["read"],
                         rejected=stats["rejected"],
@@ -456,7 +459,7 @@ def _load(
             _record(gw, report)
             raise InputError(
                 f"--strict: {len(rejects)} rejected row(s), nothing was written; "
-                f"first: {rejects[0].file} row {rejects[0].row}"
+                f"first: {safe_text(rejects[0].file)} row {rejects[0].row}"
                 + (f" column {rejects[0].column}" if rejects[0].column else "")
                 + f": {rejects[0].reason}",
                 hint=f"see {rejects_path}",

@@ -824,3 +824,20 @@ def test_explanation_shows_a_sanction_dated_by_its_load(
     assert "counts from its load" not in next(
         x for x in shown.splitlines() if x.strip().startswith("s2 ")
     )
+
+
+@pytest.mark.integration
+def test_an_ftm_file_name_with_control_characters_is_shown_escaped(
+    gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Path
+) -> None:
+    """An FtM file's name is anyone's: its escape sequences reached the terminal in the
+    load's table (``ev\\x1b[31mil.ftm.json:persons``) and the Load record's ``files``;
+    they are escaped there as in the rejects file."""
+    path = ftm_lines(tmp_path / "ev\x1b[2Jil.ftm.json", [person("p1", "Ann")])
+    done = cli_load(neo4j_server, path, tmp_path / "r.csv")
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout + done.stderr
+    assert "ev\\x1b[2Jil.ftm.json:persons" in done.stdout
+    (row,) = gateway.read("MATCH (l:Load) RETURN l.files AS files, l.file_names AS names")
+    assert [f["file"] for f in json.loads(row["files"])] == ["ev\\x1b[2Jil.ftm.json:persons"]
+    assert row["names"] == ["ev\\x1b[2Jil.ftm.json"]
