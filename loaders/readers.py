@@ -371,33 +371,41 @@ def _csv_blocks(
         return _csv_rows(spec, file, t, csv.reader(t, strict=True), width, positions, line0)
 
     with open(path, "rb") as fb:
-        data = b""
-        offset = 0  # of `data` in the file
-        while data.count(b"\n") < header_lines:
+        # Pieces are joined once a line end is read, each searched once when read: a
+        # line of any length (or a file without LF) costs time in proportion to it.
+        parts: list[bytes] = []
+        newlines = 0
+        while newlines < header_lines:
             more = fb.read(_CSV_CHUNK_BYTES)
             if not more:
-                if b"\r" in data:  # lines ended by CR alone ("CSV (Macintosh)")
-                    yield from _read_csv(spec, path)
+                if any(b"\r" in part for part in parts):  # lines ended by CR alone
+                    yield from _read_csv(spec, path)  # ("CSV (Macintosh)")
                 return  # the header alone, without its line break
-            data += more
+            parts.append(more)
+            newlines += more.count(b"\n")
+        data = b"".join(parts)
+        offset = 0  # of `data` in the file
         cut = 0
         for _ in range(header_lines):
             cut = data.index(b"\n", cut) + 1
         if data[:cut].count(b"\r") != data[:cut].count(b"\r\n"):
             yield from _read_csv(spec, path)  # a lone CR in the header lines
             return
-        line0, data, offset = header_lines, data[cut:], cut
+        line0, offset = header_lines, cut
+        parts = [data[cut:]]  # what follows the last line end read
         eof = False
         while not eof:
             more = fb.read(_CSV_CHUNK_BYTES)
-            data += more
             if more:
-                end = data.rfind(b"\n") + 1
-                if end == 0:
+                parts.append(more)
+                if b"\n" not in more:
                     continue
             else:
-                eof, end = True, len(data)
+                eof = True
+            data = b"".join(parts)
+            end = data.rfind(b"\n") + 1 if more else len(data)
             chunk, data = data[:end], data[end:]
+            parts = [data]
             if not chunk:
                 break
             lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))

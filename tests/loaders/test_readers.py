@@ -345,3 +345,33 @@ def test_parquet_narrow_floats_read_as_written(tmp_path: Path, dictionary: bool)
     got = rows(LOANS, tmp_path / "loans.parquet")
     assert [r.values["amount"] for r in got] == ["0.1", "0.3", "1e+20", "2.5", None]
     assert [r.values["days_overdue"] for r in got] == ["1.0", "2.0", None, "4.0", "5.0"]
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r"])
+def test_a_long_line_costs_time_in_proportion_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line_end: bytes
+) -> None:
+    """A line far longer than a chunk (a field of megabytes, or a file whose lines end
+    with CR alone) is read in time proportional to it: the block reader searched and
+    copied all it had read again at every chunk (a 200 MB line took 48 s, not 7 s)."""
+    import time
+
+    import credgraph.loaders.readers as readers_module
+
+    monkeypatch.setattr(readers_module, "_CSV_CHUNK_BYTES", 64)
+    path = tmp_path / "persons.csv"
+    long_line = b"P1," + b"x" * 3_000_000
+    path.write_bytes(line_end.join([b"id,name", b"P0,a", long_line, b"P2,b", b""]))
+    t0 = time.monotonic()
+    got: list[RawRow] = []
+    for part in read_blocks(PERSONS, path):
+        if isinstance(part, RawBlock):
+            got += [part.raw(PERSONS, i) for i in range(len(part.rows))]
+        else:
+            got.append(part)
+    assert time.monotonic() - t0 < 5  # was about a minute
+    assert [(r.row, r.values["id"], len(str(r.values["name"]))) for r in got] == [
+        (2, "P0", 1),
+        (3, "P1", 3_000_000),
+        (4, "P2", 1),
+    ]
