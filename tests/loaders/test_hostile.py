@@ -841,3 +841,49 @@ def test_an_ftm_file_name_with_control_characters_is_shown_escaped(
     (row,) = gateway.read("MATCH (l:Load) RETURN l.files AS files, l.file_names AS names")
     assert [f["file"] for f in json.loads(row["files"])] == ["ev\\x1b[2Jil.ftm.json:persons"]
     assert row["names"] == ["ev\\x1b[2Jil.ftm.json"]
+
+
+def test_ftm_entity_with_too_many_party_combinations_is_a_problem(tmp_path: Path) -> None:
+    """One record per combination of an entity's references: a 25 KB line naming 1,500
+    owners and 1,500 assets gave 2,250,000 ownership rows (48 s and 1.4 GB in the reader
+    alone). Past MAX_ENTITY_ROWS the line is a reject naming it; the rest loads."""
+    from credgraph.loaders.ftm import MAX_ENTITY_ROWS
+
+    assert MAX_ENTITY_ROWS == 10_000
+    owners = [f"p{i}" for i in range(1500)]
+    path = ftm_lines(
+        tmp_path / "x.ftm.json",
+        [
+            person("p0", "Ann"),
+            {"id": "c1", "schema": "Company", "properties": {"name": ["Acme"]}},
+            {
+                "id": "o1",
+                "schema": "Ownership",
+                "properties": {"owner": owners, "asset": [f"c{i}" for i in range(1500)]},
+            },
+            {  # 100 x 100: at the limit, kept
+                "id": "o2",
+                "schema": "Ownership",
+                "properties": {"owner": owners[:100], "asset": [f"c{i}" for i in range(100)]},
+            },
+            {"id": "s1", "schema": "Sanction", "properties": {"entity": ["p0"]}},
+        ],
+    )
+    reader = read_ftm(path)
+    rows = [(spec.name, row.row) for spec, row in reader]
+    assert reader.problems == [
+        Reject(
+            "x.ftm.json",
+            3,
+            None,
+            "o1",
+            "too many parties: Ownership 1,500 owner x 1,500 asset gives 2,250,000 rows, "
+            "at most 10,000 per entity",
+        )
+    ]
+    assert rows.count(("ownership", 4)) == 10_000
+    assert [r for r in rows if r[0] != "ownership"] == [
+        ("persons", 1),
+        ("firms", 2),
+        ("blacklist", 5),
+    ]
