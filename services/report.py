@@ -69,6 +69,7 @@ OPTIONAL MATCH (ld:Load {num: r.load})  // provenance: one hop to the Load recor
 RETURN kind, role, r.id AS id, r.list AS list, r.authority AS authority, r.status AS status,
        r.amount AS amount, r.currency AS currency, guaranteed,
        toString(coalesce(r.listed_on, r.issued_on)) AS date,
+       r.listed_on_basis AS date_basis,  // 'loaded': no date in the source
        toString(coalesce(r.delisted_on, r.status_on)) AS until,
        toString(r.expires_on) AS expires_on,
        coalesce(r.expires_on < date(), false) AS expired,
@@ -254,9 +255,13 @@ def explanation(data: dict[str, Any]) -> list[str]:
     if records:
         for r in records:
             if r.get("effective", 0) > 0:
+                dated = ""
+                if r.get("date_basis") == "loaded":
+                    dated = f", no date in the source: counts from its load on {r.get('date')}"
+                elif r.get("date"):
+                    dated = f", dated {r['date']}"
                 out.append(
-                    f"Own record {r['id']} ({r['label']}, {r['domain']} risk"
-                    f"{', dated ' + r['date'] if r.get('date') else ''}) counts "
+                    f"Own record {r['id']} ({r['label']}, {r['domain']} risk{dated}) counts "
                     f"{r['effective']:.2f}: severity {r['severity']:.2f} × decay {r['decay']:.2f}."
                 )
             else:
@@ -549,6 +554,8 @@ def render(data: dict[str, Any]) -> str:
                     f", {rec['authority']}" if rec.get("authority") else ""
                 )
             dates = e(rec.get("date") or "")
+            if rec.get("date_basis") == "loaded":
+                dates += ' <span class="tag">no date in the source: counts from its load</span>'
             if rec.get("until"):
                 dates += (" · delisted " if rec["kind"] == "blacklist" else " · status on ") + e(
                     rec["until"]

@@ -20,7 +20,13 @@ from credgraph.graph.settings import Settings
 from credgraph.services.caller import Caller
 from credgraph.services.disputes import dispute
 from credgraph.services.propagation import propagate
-from credgraph.services.report import layout, neighbourhood_svg, report_data, subject_report
+from credgraph.services.report import (
+    explanation,
+    layout,
+    neighbourhood_svg,
+    report_data,
+    subject_report,
+)
 from tests.conftest import wipe
 from tests.queries.graph import build
 
@@ -127,6 +133,59 @@ def test_names_are_escaped(scored: Gateway, settings: Settings) -> None:
     finally:
         scored.write("MATCH (s:Subject {id: 'F3'}) SET s.name = 'Gamma'")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
+
+
+def test_an_entry_dated_by_its_load_says_so(scored: Gateway, settings: Settings) -> None:
+    """A sanction without any date in its source counts from its load
+    (``listed_on_basis = 'loaded'``): the report's records and its explanation say
+    so rather than showing the load day as the date it was listed."""
+    scored.write("MATCH (b:BlacklistEntry {id: 'E2'}) SET b.listed_on_basis = 'loaded'")
+    try:
+        data = report_data(scored, settings, "P3", caller=CALLER)
+        page = subject_report(scored, settings, "P3", caller=CALLER)
+    finally:
+        scored.write("MATCH (b:BlacklistEntry {id: 'E2'}) REMOVE b.listed_on_basis")
+    (e2,) = [r for r in data["records"] if r["id"] == "E2"]
+    assert e2["date_basis"] == "loaded" and e2["date"] == "2025-01-01"
+    assert "no date in the source: counts from its load</span>" in page
+    assert all(r["date_basis"] is None for r in data["records"] if r["id"] != "E2")
+    # the explanation's sentence, from the run's own record of the basis
+    score = {
+        "trust_score": 40.0,
+        "risk": {"total": 0.6, "intrinsic": 0.6, "network": 0.0},
+        "records": [
+            {
+                "id": "E2",
+                "label": "sanctions",
+                "domain": "compliance",
+                "date": "2025-01-01",
+                "date_basis": "loaded",
+                "effective": 1.0,
+                "severity": 1.0,
+                "decay": 1.0,
+                "status": "active",
+            },
+            {
+                "id": "E9",
+                "label": "sanctions",
+                "domain": "compliance",
+                "date": "2024-01-01",
+                "date_basis": "input",
+                "effective": 1.0,
+                "severity": 1.0,
+                "decay": 1.0,
+                "status": "active",
+            },
+        ],
+        "contributions": [],
+    }
+    words = explanation({"score": score})
+    assert any(
+        "E2 (sanctions, compliance risk, no date in the source: counts from its load on "
+        "2025-01-01)" in w
+        for w in words
+    ), words
+    assert any("E9 (sanctions, compliance risk, dated 2024-01-01)" in w for w in words), words
 
 
 def test_layout_places_every_node_apart_inside_the_box() -> None:
