@@ -128,6 +128,11 @@ class Record(BaseModel):
     label: str
     domain: str
     date: str | None
+    date_basis: str = Field(
+        "input",
+        description="input: the date is the source's own; loaded: the source gave no date, "
+        "the record counts from the day it was loaded",
+    )
     severity: float
     decay: float
     effective: float

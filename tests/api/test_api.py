@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from credgraph.api.app import create_app
+from credgraph.api.models import Score
 from credgraph.services.caller import Caller
 from credgraph.services.subjects import initials, lucene_terms, mask, neighbourhood
 from tests.api.conftest import World
@@ -172,6 +173,36 @@ def test_subject_view_has_score_and_provenance(client: TestClient, world: World)
     # by reference in the graph (load, file, row), resolved through the Load record
     assert prov["source_file"] in ("persons.csv", "firms.csv") and prov["source_row"] >= 2
     assert prov["load_id"].startswith("load-") and prov["loaded_at"]
+
+
+def test_a_listing_dated_by_its_load_says_so(client: TestClient, world: World) -> None:
+    """An entry whose source gave no date counts from its load (listed_on_basis
+    'loaded'): the subject's listings and the score's records carry that basis."""
+    subject = world.gw.read(
+        "MATCH (s:Subject)-[:LISTED]->(b:BlacklistEntry) RETURN s.id AS s, b.id AS b LIMIT 1"
+    )[0]
+    world.gw.write(
+        "MATCH (b:BlacklistEntry {id: $b}) SET b.listed_on_basis = 'loaded'", b=subject["b"]
+    )
+    try:
+        res = client.get(f"/subjects/{subject['s']}", headers=world.headers("viewer"))
+    finally:
+        world.gw.write("MATCH (b:BlacklistEntry {id: $b}) REMOVE b.listed_on_basis", b=subject["b"])
+    assert res.status_code == 200
+    listings = {x["id"]: x for x in res.json()["listings"]}
+    assert listings[subject["b"]]["listed_on_basis"] == "loaded"
+    # the score's records: the basis the run recorded, kept by the response model
+    res = client.get(f"/subjects/{subject['s']}/score", headers=world.headers("viewer"))
+    assert res.status_code == 200
+    records = res.json()["records"]
+    assert records and all(r["date_basis"] == "input" for r in records)
+    record = {**records[0], "date_basis": "loaded"}
+    assert (
+        Score.model_validate(res.json() | {"records": [record]}).model_dump()["records"][0][
+            "date_basis"
+        ]
+        == "loaded"
+    )
 
 
 def test_unknown_subject_is_404_and_audited(client: TestClient, world: World) -> None:
