@@ -94,16 +94,17 @@ PROVENANCE_FIELDS = ("source", "source_file", "source_row", "load_id", "loaded_a
 
 def provenance(var: str) -> LiteralString:
     """A Cypher expression: the provenance of the node or relationship ``var`` as a map
-    ``{source, source_file, source_row, load_id, loaded_at, load_path, load_outcome}``,
-    one hop to its ``(:Load {num: var.load})`` record (index ``load_num``); null for an
-    element no load wrote. ``loaded_at`` is the load's start, a DateTime."""
+    ``{source, source_file, source_row, load_id, loaded_at, load_outcome}``, one hop to
+    its ``(:Load {num: var.load})`` record (index ``load_num``); null for an element no
+    load wrote. ``loaded_at`` is the load's start, a DateTime. Not the Load's ``path``
+    (where the input lay on the loading host): readers never need it to trace a record."""
     if not var.isidentifier():
         raise ModelError(f"not a Cypher variable: {var!r}")
     return cast(
         LiteralString,
         f"COLLECT {{ MATCH (ld:Load {{num: {var}.load}}) RETURN {{source: ld.source, "
         f"source_file: ld.file_names[{var}.file], source_row: {var}.row, load_id: ld.id, "
-        "loaded_at: ld.started_at, load_path: ld.path, load_outcome: ld.outcome} }[0]",
+        "loaded_at: ld.started_at, load_outcome: ld.outcome} }[0]",
     )
 
 

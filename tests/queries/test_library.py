@@ -4,6 +4,7 @@ with exact expected answers; and the header parser on bad headers."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -612,9 +613,11 @@ def test_provenance(graph: Gateway) -> None:
         "source": "test",
         "loaded_at": "2026-06-01T00:00:00Z",
         "load_id": "load-1",
-        "load_path": "in",
         "load_outcome": "completed",
     }
+    # not the Load's path (where the input lay on the loading host): investigators run
+    # this query through the API, and the load id names the load (least exposure)
+    assert "load_path" not in library()["provenance"].columns
     assert run(graph, "provenance", id="L2") == [
         {"element": "node", "what": "Loan", "source_file": "loans.csv", "source_row": 3} | common,
         {
@@ -649,6 +652,32 @@ def test_provenance(graph: Gateway) -> None:
         | common
     ]
     assert run(graph, "provenance", id="nothing") == []
+
+
+@pytest.mark.integration
+def test_the_documented_provenance_cypher_answers(graph: Gateway) -> None:
+    """docs/data-model.md's "where did this come from" Cypher runs as printed, for a
+    node and (with its documented first line) for a relationship, one hop to the Load."""
+    doc = (Path(__file__).parents[2] / "docs" / "data-model.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Provenance") :]
+    block = section[
+        section.index("```cypher") + len("```cypher") : section.index(
+            "```\n", section.index("```cypher") + 9
+        )
+    ]
+    assert "MATCH (x:Loan {id: $id})" in block and "path" not in block
+    want = {
+        "source": "test",
+        "source_row": 3,
+        "load_id": "load-1",
+        "outcome": "completed",
+    }
+    (row,) = run_read(graph, block, {"id": "L2"}).rows
+    assert {k: row[k] for k in want} == want and row["source_file"] == "loans.csv"
+    assert row["loaded_at"].startswith("2026-06-01T00:00:00")
+    rel = block.replace("MATCH (x:Loan {id: $id})", "MATCH ()-[x:GUARANTEES {id: $id}]->()")
+    (row,) = run_read(graph, rel, {"id": "G2"}).rows
+    assert {k: row[k] for k in want} == want and row["source_file"] == "guarantees.csv"
 
 
 # ------------------------------------------------------------------ headers
