@@ -22,7 +22,12 @@ of its values:
   the first load: unchanged;
 - an existing one with another fingerprint gets the new values and provenance:
   updated. Properties that became empty are removed; properties the input does
-  not own (``disputed``, set by ``credgraph dispute``) are kept.
+  not own (``disputed``, set by ``credgraph dispute``) are kept. A CSV or Parquet
+  row that updates a record an FtM load wrote removes its FtM extras (``aliases``,
+  ``ftm_schema``, ``source_entity``, ``topics``, ``ftm_role``, ``ftm_parties``):
+  every loaded property then comes from the row its provenance names (an FtM
+  ``source_entity`` beside a CSV row's provenance would name a source the record
+  no longer has).
 
 Reference columns (``lender_id``, ``person_id``, ...) become the ends of
 relationships and are not stored again as properties (docs/data-model.md);
@@ -86,6 +91,10 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 # FtM extras a row carries only sometimes (loaders/ftm.py): an FtM row without one
 # removes the one an earlier load of its entity stored (its role text, its parties).
 _FTM_OPTIONAL = ("ftm_role", "ftm_parties")
+# Every FtM extra (loaders/ftm.py). A row of another format that updates a record an
+# FtM load wrote removes them: a record's loaded properties are those of the row that
+# last wrote it, the row its provenance names (module notes).
+FTM_EXTRAS = ("ftm_schema", "source_entity", "topics", "aliases", *_FTM_OPTIONAL)
 LOADED = "loaded"  # listed_on_basis of an entry dated by its load (loaders.ftm.LOADED)
 
 
@@ -454,7 +463,7 @@ def write_rows(
                 plain = all(r[5] is None for r in new)
                 tx.run(st.create if plain else st.create_extras, rows=new, **params).consume()
             if changed:
-                tx.run(st.update, rows=changed, **params).consume()
+                tx.run(st.update, rows=[_update_row(r) for r in changed], **params).consume()
             n_new += len(new)
             n_changed += len(changed)
         return n_new, n_changed
@@ -474,6 +483,15 @@ def write_rows(
     totals["updated"] = n_changed
     totals["unchanged"] = len(rows) - n_new - n_changed
     return totals
+
+
+def _update_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A changed row as the update statement takes it: a row not from FtM also clears
+    the FtM extras an earlier FtM load stored (``SET x += row.props`` removes a
+    property set to null)."""
+    if "ftm_schema" in row["props"]:
+        return row
+    return {**row, "props": {**dict.fromkeys(FTM_EXTRAS), **row["props"]}}
 
 
 def _rows_of(rows: list[dict[str, Any]]) -> str:

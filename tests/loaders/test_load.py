@@ -426,3 +426,98 @@ def test_format_csv_on_a_file_is_a_usage_error(gateway: Gateway, tmp_path: Path)
         with pytest.raises(UsageError, match=f"--format {fmt} needs a folder"):
             load(gateway, ftm, fmt=fmt, rejects_path=tmp_path / "r.csv")
     assert gateway.read("MATCH (n) WHERE NOT n:CredgraphSchema RETURN count(n) AS n") == [{"n": 0}]
+
+
+def test_a_csv_update_of_an_ftm_record_leaves_no_ftm_extras(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """A CSV row that updated a record an FtM load wrote kept its FtM extras (aliases,
+    ftm_schema, source_entity, topics, ftm_role): the record's provenance then named
+    the CSV row while source_entity named an FtM entity. Every record the CSV updates
+    is now as the CSV alone writes it (provenance aside); `disputed` stays."""
+    from tests.conftest import wipe
+
+    ftm = _ftm_lines(
+        tmp_path / "in.ftm.json",
+        [
+            {
+                "id": "p1",
+                "schema": "Person",
+                "properties": {"name": ["Ann"], "alias": ["Анна"], "topics": ["sanction"]},
+            },
+            {"id": "c1", "schema": "Company", "properties": {"name": ["Co"]}},
+            {
+                "id": "d1",
+                "schema": "Directorship",
+                "properties": {"director": ["p1"], "organization": ["c1"], "role": ["Board"]},
+            },
+            {
+                "id": "o1",
+                "schema": "Ownership",
+                "properties": {"owner": ["p1"], "asset": ["c1"], "percentage": ["30"]},
+            },
+            {
+                "id": "debt1",
+                "schema": "Debt",
+                "properties": {
+                    "creditor": ["c1"],
+                    "debtor": ["p1"],
+                    "amount": ["5"],
+                    "date": ["2023-01-01"],
+                },
+            },
+            {"id": "s1", "schema": "Sanction", "properties": {"entity": ["c1"]}},
+        ],
+    )
+    csv_in = write_folder(
+        tmp_path / "csv",
+        {
+            "persons": [["id", "name"], ["p1", "Ann B."]],
+            "firms": [["id", "name"], ["c1", "Co Ltd"]],
+            "roles": [["person_id", "firm_id", "role"], ["p1", "c1", "director"]],
+            "ownership": [["owner_id", "firm_id", "share"], ["p1", "c1", "0.4"]],
+            "loans": [
+                ["id", "lender_id", "borrower_id", "amount", "issued_on", "status"],
+                ["debt1", "c1", "p1", "6", "2024-01-01", "defaulted"],
+            ],
+            "blacklist": [
+                ["id", "subject_id", "list", "listed_on"],
+                ["s1", "c1", "sanctions", "2024-02-01"],
+            ],
+        },
+    )
+
+    def plain() -> dict[str, Any]:
+        got = snapshot(gateway)
+        for item in [*got["nodes"], *got["rels"]]:
+            for k in ("load", "file", "row"):
+                item["props"].pop(k, None)
+        return got
+
+    load(gateway, ftm, rejects_path=tmp_path / "r.csv")
+    gateway.write("MATCH (l:Loan {id: 'debt1'}) SET l.disputed = true")
+    report = load(gateway, csv_in, rejects_path=tmp_path / "r.csv")
+    assert {f.file: f.updated for f in report.files} == {
+        "persons.csv": 1,
+        "firms.csv": 1,
+        "roles.csv": 1,
+        "ownership.csv": 1,
+        "loans.csv": 1,
+        "blacklist.csv": 1,
+    }
+    after = plain()
+    extras = {"aliases", "ftm_schema", "source_entity", "topics", "ftm_role", "ftm_parties"}
+    # the FtM topic's own entry (ftm-sanction:p1) is a record the CSV does not update
+    updated = [
+        x for x in [*after["nodes"], *after["rels"]] if x["props"].get("id") != "ftm-sanction:p1"
+    ]
+    for x in updated:
+        assert not extras & set(x["props"]), x
+    wipe(gateway)
+    load(gateway, csv_in, rejects_path=tmp_path / "r.csv")
+    gateway.write("MATCH (l:Loan {id: 'debt1'}) SET l.disputed = true")
+    alone = plain()
+    kept = {"nodes": after["nodes"], "rels": after["rels"]}
+    kept["nodes"] = [n for n in kept["nodes"] if n["props"].get("id") != "ftm-sanction:p1"]
+    kept["rels"] = [r for r in kept["rels"] if r["b"] != "ftm-sanction:p1"]
+    assert kept == alone
