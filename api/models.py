@@ -131,7 +131,8 @@ class Record(BaseModel):
     date_basis: str = Field(
         "input",
         description="input: the date is the source's own; loaded: the source gave no date, "
-        "the record counts from the day it was loaded",
+        "the record counts from the day it was loaded; partial: the source gave only a year "
+        "or a year and month, the record counts from its first day",
     )
     severity: float
     decay: float

@@ -171,11 +171,11 @@ def score_cmd(
             out.print(
                 f"  {rec['id']} {rec['label']} ({rec['domain']}) {rec['status']}: "
                 f"severity {rec['severity']:.2f} x decay {rec['decay']:.2f}"
-                + (
-                    f" (no date in the source: counts from its load on {rec['date']})"
-                    if rec.get("date_basis") == "loaded"
-                    else ""
-                )
+                + {
+                    "loaded": f" (no date in the source: counts from its load on {rec['date']})",
+                    "partial": f" (the source gives only a year or month: counts from "
+                    f"{rec['date']})",
+                }.get(rec.get("date_basis") or "", "")
             )
     if res.get("contributions") is None:
         out.print(res.get("explanation_note", ""))

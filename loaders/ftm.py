@@ -30,7 +30,8 @@ Mapping (values are raw strings, typed later by the validator):
   status property.
 * Sanction -> blacklist: id = entity id, entity -> ``subject_id``, ``list`` ``sanctions``,
   ``authority`` (else the datasets), ``reason`` (else program), ``listed_on`` = startDate,
-  listingDate, date, else first_seen/createdAt; ``expires_on`` = endDate; ``source_url``.
+  listingDate, date, else the first day of a partial one of these (below), else
+  first_seen/createdAt; ``expires_on`` = endDate; ``source_url``.
 * A Person/firm entity whose ``topics`` include exactly ``sanction`` (not
   ``sanction.linked`` etc.) and that no Sanction entity in the file points at -> blacklist
   row ``ftm-sanction:<entity id>``, list ``sanctions``, ``listed_on`` from first_seen, else
@@ -45,7 +46,12 @@ Mapping (values are raw strings, typed later by the validator):
   would give more than ``MAX_ENTITY_ROWS`` (10,000) rows so is a reject (``too many
   parties``), as a line that is not an entity.
 * Dates are taken from the first candidate property that holds a full calendar date;
-  partial dates (``1971``) and impossible ones (``2020-02-30``) are passed over.
+  partial dates (``1971``) and impossible ones (``2020-02-30``) are passed over. A
+  Sanction whose startDate, listingDate and date hold no full date but a year or a year
+  and month (``2019``, ``2019-05``) counts from the first day of that period
+  (``2019-01-01``, ``2019-05-01``) and its row carries ``listed_on_basis="partial"``:
+  the source's own date, however coarse, comes before first_seen (when a publisher
+  first saw the entry) and the load's day.
 * A sanction with no date at all (FtM allows it) is not dropped: it counts from the day it
   is loaded. ``listed_on`` is the load's date (``loaded_on``, UTC) and the row carries
   ``listed_on_basis="loaded"`` (docs/data-model.md). The writer leaves that date out of the
@@ -105,8 +111,12 @@ LOADED = "loaded"
 #: the module docstring): past it the line is a reject. A line of 25 KB naming 1,500
 #: owners and 1,500 assets would otherwise give 2,250,000 ownership rows.
 MAX_ENTITY_ROWS = 10_000
+#: ``listed_on_basis`` of a sanction dated by a year or a year and month only: it counts
+#: from the first day of that period.
+PARTIAL = "partial"
 
 _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_PARTIAL_DATE = re.compile(r"[0-9]{4}(?:-[0-9]{2})?", re.ASCII)
 _PERCENT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*%?\s*", re.ASCII)
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _NAME_PROPS = ("name", "alias", "previousName", "weakAlias")
@@ -372,16 +382,23 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
         elif schema.is_a("Sanction"):
             datasets = data.get("datasets") or []
             parties = _parties(proxy, "entity")
+            dated = ("startDate", "listingDate", "date")
             listing: dict[str, RawValue] = {
                 "list": SANCTIONS_LIST,
                 "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
                 "reason": _first(proxy, "reason", "program"),
-                "listed_on": _first_date(proxy, "startDate", "listingDate", "date")
-                or seen
-                or created,
+                "listed_on": _first_date(proxy, *dated),
                 "expires_on": _first_date(proxy, "endDate"),
                 "source_url": _first(proxy, "sourceUrl"),
             }
+            if listing["listed_on"] is None:
+                # the source's own date, if only a year or month, before a publisher's
+                # first_seen (when it crawled the entry) and before the load's day
+                listing["listed_on"] = _first_partial_date(proxy, *dated)
+                if listing["listed_on"] is not None:
+                    listing["listed_on_basis"] = PARTIAL
+                else:
+                    listing["listed_on"] = seen or created
             for (listed,) in parties:
                 entry: dict[str, RawValue] = {
                     "id": _part_id(eid, parties, listed),
@@ -522,6 +539,22 @@ def _first_date(proxy: EntityProxy, *props: str) -> str | None:
             d = _date(v)
             if d is not None:
                 return d
+    return None
+
+
+def _first_partial_date(proxy: EntityProxy, *props: str) -> str | None:
+    """The first day of the first year (``2019``) or year and month (``2019-05``) among
+    ``props``: ``2019-01-01``, ``2019-05-01``; None when there is none (or no such
+    month, or year 0)."""
+    for prop in props:
+        for v in _values(proxy, prop):
+            if _PARTIAL_DATE.fullmatch(v):
+                day = (v + "-01-01")[:10] if len(v) == 4 else v + "-01"
+                try:
+                    date.fromisoformat(day)
+                except ValueError:
+                    continue
+                return day
     return None
 
 

@@ -69,7 +69,7 @@ OPTIONAL MATCH (ld:Load {num: r.load})  // provenance: one hop to the Load recor
 RETURN kind, role, r.id AS id, r.list AS list, r.authority AS authority, r.status AS status,
        r.amount AS amount, r.currency AS currency, guaranteed,
        toString(coalesce(r.listed_on, r.issued_on)) AS date,
-       r.listed_on_basis AS date_basis,  // 'loaded': no date in the source
+       r.listed_on_basis AS date_basis,  // 'loaded': no date in the source; 'partial'
        toString(coalesce(r.delisted_on, r.status_on)) AS until,
        toString(r.expires_on) AS expires_on,
        coalesce(r.expires_on < date(), false) AS expired,
@@ -258,6 +258,8 @@ def explanation(data: dict[str, Any]) -> list[str]:
                 dated = ""
                 if r.get("date_basis") == "loaded":
                     dated = f", no date in the source: counts from its load on {r.get('date')}"
+                elif r.get("date_basis") == "partial":
+                    dated = f", the source gives only a year or month: counts from {r.get('date')}"
                 elif r.get("date"):
                     dated = f", dated {r['date']}"
                 out.append(
@@ -556,6 +558,8 @@ def render(data: dict[str, Any]) -> str:
             dates = e(rec.get("date") or "")
             if rec.get("date_basis") == "loaded":
                 dates += ' <span class="tag">no date in the source: counts from its load</span>'
+            elif rec.get("date_basis") == "partial":
+                dates += ' <span class="tag">the source gives only a year or month</span>'
             if rec.get("until"):
                 dates += (" · delisted " if rec["kind"] == "blacklist" else " · status on ") + e(
                     rec["until"]

@@ -194,7 +194,8 @@ def _answer(
                 "label": r.label,
                 "domain": r.domain,
                 "date": r.date.isoformat() if r.date else None,
-                # "loaded": the record had no date, it counts from the day it was loaded
+                # "loaded": the record had no date, it counts from the day it was loaded;
+                # "partial": only a year or month, it counts from the period's first day
                 "date_basis": basis.get((r.kind, r.id)) or "input",
                 "severity": r.severity,
                 "decay": r.decay,

@@ -317,6 +317,43 @@ def test_an_impossible_date_gives_way_to_the_next_candidate(tmp_path: Path) -> N
     assert valid["s2"]["listed_on_basis"] == "loaded"
 
 
+def test_a_sanction_dated_by_a_year_or_month_counts_from_its_first_day(tmp_path: Path) -> None:
+    """A Sanction whose only dates were a year or a year and month counted from the
+    load's day, marked "no date in the source": a score as of an earlier date then
+    left out a sanction its source dated years before. Dates that do not say when it
+    was listed (endDate, modifiedAt) still leave it to first_seen, then the load day."""
+    lines: list[dict[str, Any] | str] = [
+        entity("p1", "Person", name="Ann"),
+        entity("year", "Sanction", entity="p1", startDate="2019"),
+        entity("month", "Sanction", entity="p1", listingDate="2019-05"),
+        entity("full", "Sanction", entity="p1", startDate="2019", date="2020-02-03T10:00:00Z"),
+        entity("nomonth", "Sanction", entity="p1", startDate="2019-13", date="2018"),
+        entity("end", "Sanction", entity="p1", endDate="2030-01-01", modifiedAt="2017-01-02"),
+        {**entity("seen", "Sanction", entity="p1", startDate="2015"), "first_seen": "2021-01-01"},
+        {**entity("seen2", "Sanction", entity="p1"), "first_seen": "2021-01-01T00:00:00"},
+    ]
+    path = write_lines(tmp_path / "x.ftm.json", lines)
+    valid = {}
+    v = Validator()
+    reader = read_ftm(path, loaded_on=dt.date(2026, 12, 2))
+    for spec, group in itertools.groupby(reader, key=lambda pair: pair[0]):
+        for batch in v.validate_file(spec, (row for _, row in group)):
+            assert batch.rejects == []
+            valid.update({r.key: r.values for r in batch.rows})
+    got = {
+        k: (str(valid[k]["listed_on"]), valid[k].get("listed_on_basis")) for k in valid if k != "p1"
+    }
+    assert got == {
+        "year": ("2019-01-01", "partial"),
+        "month": ("2019-05-01", "partial"),
+        "full": ("2020-02-03", None),
+        "nomonth": ("2018-01-01", "partial"),
+        "end": ("2026-12-02", "loaded"),
+        "seen": ("2015-01-01", "partial"),
+        "seen2": ("2021-01-01", None),
+    }
+
+
 def test_bad_lines_are_problems_not_crashes(tmp_path: Path) -> None:
     path = tmp_path / "bad.ftm.json"
     good = json.dumps(entity("p1", "Person", name="Ann"))

@@ -802,6 +802,11 @@ def test_explanation_shows_a_sanction_dated_by_its_load(
                 "schema": "Sanction",
                 "properties": {"entity": ["p1"], "startDate": ["2020-05-01"]},
             },
+            {
+                "id": "s3",
+                "schema": "Sanction",
+                "properties": {"entity": ["p1"], "startDate": ["2019-05"]},
+            },
         ],
     )
     load(gateway, path, rejects_path=tmp_path / "r.csv")
@@ -809,7 +814,11 @@ def test_explanation_shows_a_sanction_dated_by_its_load(
     Runs(gateway, settings).run(load_policy(None), day)
     doc = score_lookup(gateway, settings, "p1", caller=Caller("tester", "test"))
     got = {r["id"]: (r["date"], r["date_basis"]) for r in doc["records"]}
-    assert got == {"s1": (day.isoformat(), "loaded"), "s2": ("2020-05-01", "input")}
+    assert got == {
+        "s1": (day.isoformat(), "loaded"),
+        "s2": ("2020-05-01", "input"),
+        "s3": ("2019-05-01", "partial"),
+    }
     env = dict(os.environ, CREDGRAPH_HOME=str(neo4j_server.home))
     env["CREDGRAPH_BOLT_PORT"] = str(neo4j_server.port)
     shown = subprocess.run(
@@ -824,6 +833,8 @@ def test_explanation_shows_a_sanction_dated_by_its_load(
     assert "counts from its load" not in next(
         x for x in shown.splitlines() if x.strip().startswith("s2 ")
     )
+    line = next(x for x in shown.splitlines() if x.strip().startswith("s3 "))
+    assert line.endswith("(the source gives only a year or month: counts from 2019-05-01)")
 
 
 @pytest.mark.integration

@@ -166,6 +166,17 @@ def test_an_entry_dated_by_its_load_says_so(scored: Gateway, settings: Settings)
                 "status": "active",
             },
             {
+                "id": "E8",
+                "label": "sanctions",
+                "domain": "compliance",
+                "date": "2019-05-01",
+                "date_basis": "partial",
+                "effective": 1.0,
+                "severity": 1.0,
+                "decay": 1.0,
+                "status": "active",
+            },
+            {
                 "id": "E9",
                 "label": "sanctions",
                 "domain": "compliance",
@@ -186,6 +197,11 @@ def test_an_entry_dated_by_its_load_says_so(scored: Gateway, settings: Settings)
         for w in words
     ), words
     assert any("E9 (sanctions, compliance risk, dated 2024-01-01)" in w for w in words), words
+    assert any(
+        "E8 (sanctions, compliance risk, the source gives only a year or month: counts from "
+        "2019-05-01)" in w
+        for w in words
+    ), words
 
 
 def test_layout_places_every_node_apart_inside_the_box() -> None:
