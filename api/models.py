@@ -120,6 +120,11 @@ class Contribution(BaseModel):
     path: list[Any]
     hops: int
     strength: float
+    record_date_basis: dict[str, str] = Field(
+        default_factory=dict,
+        description="the records whose date is not the source's own, by id: loaded (no date, "
+        "counted from its load) or partial (a year or month, counted from its first day)",
+    )
 
 
 class Record(BaseModel):

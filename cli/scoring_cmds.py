@@ -16,6 +16,12 @@ from credgraph.cli.data_cmds import run_load
 from credgraph.graph.errors import UsageError
 from credgraph.graph.settings import Settings
 
+# How a contribution names a source's record whose date is not the input's own.
+BASIS_NOTE = {
+    "loaded": " [no date in the source: counts from its load]",
+    "partial": " [dated by a year or month only]",
+}
+
 
 # ------------------------------------------------------------------ analysis
 @app.command("propagate")
@@ -190,9 +196,10 @@ def score_cmd(
                 + "]-> "
                 for p in c["path"]
             )
+            basis = c.get("record_date_basis") or {}
+            recs = ", ".join(r + BASIS_NOTE.get(basis.get(r, ""), "") for r in c["records"])
             out.print(
-                f"  {c['amount']:.4f} {c['domain']} from {c['source_subject']} "
-                f"({', '.join(c['records'])}) via {path}"
+                f"  {c['amount']:.4f} {c['domain']} from {c['source_subject']} ({recs}) via {path}"
             )
     out.print(f"run {res['run']['id']} as of {res['run']['as_of']}")
     if len(res["history"]) > 1:

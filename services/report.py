@@ -280,7 +280,15 @@ def explanation(data: dict[str, Any]) -> list[str]:
     )
     if contributions:
         for c in contributions[:8]:
-            recs = ", ".join(c.get("records") or [])
+            basis = c.get("record_date_basis") or {}
+            recs = ", ".join(
+                r
+                + {
+                    "loaded": " (no date in the source: counts from its load)",
+                    "partial": " (dated by a year or month only)",
+                }.get(basis.get(r, ""), "")
+                for r in c.get("records") or []
+            )
             out.append(
                 f"{c['amount']:.3f} of its {c['domain']} risk comes from {c['source_subject']}"
                 f"{' (records ' + recs + ')' if recs else ''}, {c.get('hops', '?')} hop(s) away: "

@@ -186,6 +186,11 @@ def _answer(
         result["contributions"] = [
             c.to_dict() for c in explain(projection, policy, scores, i, top=top)
         ]
+        for c in result["contributions"]:
+            # the source's records whose date is not the input's own ("loaded", "partial")
+            theirs = _date_basis(projection, projection.subjects.index_of(c["source_subject"]))
+            named = set(c["records"])
+            c["record_date_basis"] = {r: b for (_, r), b in theirs.items() if r in named}
         basis = _date_basis(projection, i)
         result["records"] = [
             {

@@ -807,6 +807,12 @@ def test_explanation_shows_a_sanction_dated_by_its_load(
                 "schema": "Sanction",
                 "properties": {"entity": ["p1"], "startDate": ["2019-05"]},
             },
+            {"id": "c1", "schema": "Company", "properties": {"name": ["Co"]}},
+            {
+                "id": "o1",
+                "schema": "Ownership",
+                "properties": {"owner": ["p1"], "asset": ["c1"], "percentage": ["100"]},
+            },
         ],
     )
     load(gateway, path, rejects_path=tmp_path / "r.csv")
@@ -835,6 +841,20 @@ def test_explanation_shows_a_sanction_dated_by_its_load(
     )
     line = next(x for x in shown.splitlines() if x.strip().startswith("s3 "))
     assert line.endswith("(the source gives only a year or month: counts from 2019-05-01)")
+    # the firm p1 controls: its explanation names p1's records with their basis too
+    firm = score_lookup(gateway, settings, "c1", caller=Caller("tester", "test"))
+    (c,) = [c for c in firm["contributions"] if c["source_subject"] == "p1"]
+    assert sorted(c["records"]) == ["s1", "s2", "s3"]
+    assert c["record_date_basis"] == {"s1": "loaded", "s3": "partial"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "credgraph.cli.main", "score", "c1", "--reason", "test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "s1 [no date in the source: counts from its load]" in shown
+    assert "s3 [dated by a year or month only]" in shown
 
 
 @pytest.mark.integration

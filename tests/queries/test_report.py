@@ -188,9 +188,23 @@ def test_an_entry_dated_by_its_load_says_so(scored: Gateway, settings: Settings)
                 "status": "active",
             },
         ],
-        "contributions": [],
+        "contributions": [
+            {
+                "domain": "compliance",
+                "records": ["E5", "E6"],
+                "record_date_basis": {"E5": "loaded"},
+                "source_subject": "P9",
+                "amount": 0.5,
+                "path": ["P9", {"weight": 1.0, "relationships": []}, "P3"],
+                "hops": 1,
+                "strength": 1.0,
+            }
+        ],
     }
     words = explanation({"score": score})
+    assert any(
+        "(records E5 (no date in the source: counts from its load), E6)" in w for w in words
+    ), words
     assert any(
         "E2 (sanctions, compliance risk, no date in the source: counts from its load on "
         "2025-01-01)" in w
