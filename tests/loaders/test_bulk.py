@@ -298,6 +298,9 @@ def ftm_entities() -> list[dict[str, Any]]:
         entity("x-o2", "Ownership", owner="x-p2", asset="x-c1", percentage="50"),
         entity("x-d1", "Directorship", director="x-p1", organization="x-c1"),
         entity("x-s1", "Sanction", entity="x-c1", authority="Someone", startDate="2020-01-01"),
+        # dated by a year and month only: listed_on_basis 'partial' (one dated by its
+        # load is left out: the two loads could straddle midnight UTC)
+        entity("x-s3", "Sanction", entity="x-p1", startDate="2019-05"),
     ]
 
 
@@ -320,6 +323,8 @@ def test_bulk_parquet_and_ftm_equal_online(
     assert any(len(p.get("aliases", [])) > 1 for p in props)
     owns = [r[3] for r in expected["rels"] if r[1] == "OWNS"]
     assert any(o.get("share_unknown") is True for o in owns)
+    (entry,) = [p for p in props if p.get("id") == "x-s3"]
+    assert (str(entry["listed_on"]), entry["listed_on_basis"]) == ("2019-05-01", "partial")
     assert "completed after import" in report.notes[-1]
     assert_provenance(gateway, report)
 
