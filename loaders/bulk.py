@@ -69,7 +69,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -92,10 +91,10 @@ from credgraph.loaders.load import (
 )
 from credgraph.loaders.rejects import RejectWriter
 from credgraph.loaders.spill import Spill
+from credgraph.loaders.staging import STAGING, note_importer, remove_stale_staging
 from credgraph.loaders.validate import Validator
 from credgraph.loaders.writer import file_number, load_params, to_params
 
-STAGING = "import-staging"
 #: Between the elements of a list value; an element holding it goes the slow way.
 ARRAY_DELIMITER = "\x1f"
 _DEFAULT_READ_BUFFER = 4 * 1024 * 1024
@@ -533,7 +532,7 @@ def _run_importer(
         umask=UMASK,
         start_new_session=True,  # a Ctrl-C reaches us only: we stop the importer
     )
-    _note_importer(folder, proc.pid)
+    note_importer(folder, proc.pid)
     stdout = stderr = ""
     while True:
         try:
@@ -674,72 +673,6 @@ def bulk_load(
     if not report.rejects_path:
         rejects_path.unlink(missing_ok=True)  # only a header: nothing was rejected
     return report
-
-
-IMPORTER_PID = "importer.pid"
-
-
-def _started(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot, /proc/PID/stat field 22),
-    or None when there is no such live process (none, or a zombie: dead, not yet
-    reaped): with the pid, it names one process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
-    return None if fields[0] == "Z" else fields[19]
-
-
-def _note_importer(folder: Path, pid: int) -> None:
-    """Write which process imports into ``folder`` (pid and start time), so that the
-    next bulk load can stop it if this one is killed outright (SIGKILL: the importer
-    runs in a session of its own and would go on for minutes beside a new one)."""
-    started = _started(pid)
-    if started is not None:
-        fd = os.open(folder / IMPORTER_PID, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{pid} {started}\n")
-
-
-def _stop_orphan_importer(folder: Path) -> None:
-    """Kill the importer a killed bulk load left running in ``folder`` (its whole
-    session), if that very process still runs (same pid and start time)."""
-    try:
-        pid_text, started = (folder / IMPORTER_PID).read_text().split()
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return
-    if pid <= 1 or _started(pid) != started:
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)  # its own session: the process group is its pid
-    except OSError:
-        return
-    for _ in range(100):  # reaped by init; gone from /proc within moments
-        if _started(pid) != started:
-            return
-        time.sleep(0.05)
-
-
-def remove_stale_staging(server: ManagedServer, keep: Path | None = None) -> list[str]:
-    """Remove the staging folders of bulk loads that were killed, after stopping an
-    importer such a load left running; returns their names (load ids). Only for a
-    writer that holds the lease (then no bulk load stages), with ``keep`` its own
-    folder: the next bulk load, and the next online load too (a killed bulk load's
-    staging is a full copy of its input, which would otherwise stay in the home)."""
-    staging = server.home / STAGING
-    removed: list[str] = []
-    if staging.is_dir():
-        for other in sorted(staging.iterdir()):
-            if other != keep:
-                _stop_orphan_importer(other)
-                shutil.rmtree(other, ignore_errors=True)
-                removed.append(other.name)
-        if keep is None:
-            with suppress(OSError):
-                staging.rmdir()
-    return removed
 
 
 def _bulk(

@@ -32,6 +32,7 @@ from credgraph.graph.errors import InputError, UsageError
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.lease import Lease
 from credgraph.graph.loads import mark_interrupted
+from credgraph.graph.managed import ManagedServer
 from credgraph.graph.schema import ensure_schema
 from credgraph.loaders.ftm import FtmReader, read_ftm
 from credgraph.loaders.interrupt import Interrupted, StopSignals
@@ -45,6 +46,7 @@ from credgraph.loaders.readers import (
     unknown_columns,
 )
 from credgraph.loaders.rejects import RejectWriter, safe_text
+from credgraph.loaders.staging import remove_stale_staging
 from credgraph.loaders.validate import Reject, Validator, ValidRow
 from credgraph.loaders.writer import is_fresh, load_params, to_params, write_rows
 
@@ -421,9 +423,6 @@ def _load(
     if gw.settings.managed:
         # What a bulk load killed outright left in the home (its staged copy of the
         # input, maybe an importer still at work): we hold the lease, so none stages.
-        from credgraph.graph.managed import ManagedServer
-        from credgraph.loaders.bulk import remove_stale_staging
-
         gone = remove_stale_staging(ManagedServer(gw.settings))
         if gone:
             report.notes.append(
