@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from credgraph.cli.app import FIELD_FLAGS, app, caller, err, out, print_json, settings_of
-from credgraph.graph.errors import UsageError
+from credgraph.graph.errors import NotFound, UsageError
 from credgraph.queries.runner import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, QueryResult
 
 FIELD_FLAGS.setdefault("param", "--param NAME=VALUE (`credgraph query --list` shows them)")
@@ -151,7 +151,10 @@ def query_cmd(
     from credgraph.queries.library import parse_assignments
 
     given = parse_assignments(param or [])
-    q = describe(name)  # unknown names fail before connecting
+    try:
+        q = describe(name)  # unknown names fail before connecting
+    except NotFound as exc:  # a name the command line gave: a usage error (exit 2)
+        raise UsageError(exc.message, hint=exc.hint, code=exc.code, field=exc.field) from None
     with open_gateway(settings_of(ctx)) as gw:
         try:
             res = run_named(

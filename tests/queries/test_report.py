@@ -272,7 +272,9 @@ def test_cli_report_query_and_cypher(
         "error: parameter as_of must be an ISO date (YYYY-MM-DD) or 'today', not '2026-13-01'",
         "  hint: give it as --param as_of=VALUE (as_of date = today)",
     ]
-    assert main(["query", "no_such_query"]) == 1
+    # a name the command line gave that names no query is a usage error, as a bad
+    # parameter is (the API answers 404 for it: a resource that does not exist)
+    assert main(["query", "no_such_query"]) == 2
     assert "no named query 'no_such_query'" in capsys.readouterr().err
 
     assert (
