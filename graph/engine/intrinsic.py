@@ -84,7 +84,10 @@ def noisy_or_by_group(group: npt.ArrayLike, p: npt.ArrayLike, n_groups: int) -> 
     """``1 - prod_{k in g}(1 - p_k)`` for every group ``g`` in ``0..n_groups-1``.
 
     Computed as ``-expm1(sum log1p(-p))`` with :func:`np.bincount`; ``p = 1`` gives 1;
-    a group of one record is returned exactly.
+    a group of one record is returned exactly, and no group comes out below its
+    largest value. The ``log``/``exp`` round trip alone can lose the last bit
+    (``-expm1(log1p(-0.409)) < 0.409``): a second, tiny record would then lower a
+    subject's risk (S2) and two parallel relationships give less than the stronger.
     """
     g = np.asarray(group, dtype=np.int64)
     pp = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
@@ -92,9 +95,12 @@ def noisy_or_by_group(group: npt.ArrayLike, p: npt.ArrayLike, n_groups: int) -> 
         logs = np.log1p(-pp)
     s = np.bincount(g, weights=logs, minlength=n_groups)
     out: FloatArray = np.clip(-np.expm1(s), 0.0, 1.0)
+    largest = np.zeros(n_groups)
+    np.maximum.at(largest, g, pp)
+    np.maximum(out, largest, out=out)
     # a group of one keeps its value exactly (no log/exp round trip)
     single = np.bincount(g, minlength=n_groups) == 1
-    out[single] = np.bincount(g, weights=pp, minlength=n_groups)[single]
+    out[single] = largest[single]
     return out
 
 

@@ -157,3 +157,16 @@ def test_intrinsic_is_zero_without_records() -> None:
     _, proj, s = engine(_person_world(), load_policy())
     assert s.intrinsic["credit"].tolist() == [0.0, 0.0]
     assert proj.records.subject_ptr.tolist() == [0, 0, 0]
+
+
+def test_noisy_or_is_never_below_its_largest_part() -> None:
+    """Adding evidence never lowers the combination, to the last bit: a tiny second
+    value used to bring 0.409 back through log1p/expm1 as 0.4089999999999999 (a
+    second record lowered a subject's risk, S2; two parallel relationships weighed
+    less than the stronger)."""
+    x = np.arange(1, 1000) / 1000
+    n = len(x)
+    group = np.r_[np.arange(n), np.arange(n)]
+    got = noisy_or_by_group(group, np.r_[x, np.full(n, 1e-18)], n)
+    assert (got >= x).all()
+    assert noisy_or_by_group(np.arange(n), x, n).tolist() == x.tolist()

@@ -265,3 +265,38 @@ def test_several_weak_sources_against_one_strong_one() -> None:
     assert sum(-np.log1p(-a) for a in amounts) == pytest.approx(
         -np.log1p(-s.network["compliance"][w]), abs=1e-12
     )
+
+
+def test_legal_representative_never_below_the_violator_to_the_last_bit() -> None:
+    """The issue's case for every severity of the violator's record (0.001 .. 0.999 by
+    0.001, one person and firm each): the firm's network risk is exactly the person's
+    risk and its trust exactly the person's, never below it. The noisy-OR of one
+    contribution went through log1p/expm1 and came back a bit larger for some
+    severities (0.225: the firm's trust 77.49999999999999 < the violator's 77.5)."""
+    sevs = [k / 1000 for k in range(1, 1000)]
+    world = World(
+        {
+            "persons": [{"id": f"P{k}", "name": "p"} for k in range(len(sevs))],
+            "firms": [{"id": f"F{k}", "name": "f"} for k in range(len(sevs))],
+            "roles": [
+                {"person_id": f"P{k}", "firm_id": f"F{k}", "role": "legal_representative"}
+                for k in range(len(sevs))
+            ],
+            "blacklist": [
+                {
+                    "id": f"T{k}",
+                    "subject_id": f"P{k}",
+                    "list": "tax_violation",
+                    "listed_on": PAST[0],
+                    "severity": sev,
+                }
+                for k, sev in enumerate(sevs)
+            ],
+        }
+    )
+    _, proj, s = engine(world)
+    p = proj.subjects.index.get_indexer([f"P{k}" for k in range(len(sevs))])
+    f = proj.subjects.index.get_indexer([f"F{k}" for k in range(len(sevs))])
+    assert s.intrinsic["compliance"][p].tolist() == sevs
+    assert s.network["compliance"][f].tolist() == sevs
+    assert s.trust[f].tolist() == s.trust[p].tolist()

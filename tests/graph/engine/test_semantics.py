@@ -393,3 +393,37 @@ def test_s7_as_of_is_what_decay_depends_on() -> None:
 
 def test_lists_strategy_covers_unknown_list() -> None:
     assert "other" in LISTS and load_policy().list_policy("other").severity == 0.5
+
+
+def test_s2_a_second_record_never_raises_trust_to_the_last_bit() -> None:
+    """A subject with one record of severity ``x`` (0.001 .. 0.999) gets a second, tiny
+    one (1e-18), and a firm it is legal representative of gets a second source with a
+    tiny risk: neither trust may rise, not even by a bit. The noisy-OR's log1p/expm1
+    round trip used to return less than ``x`` for some ``x`` (0.409: trust
+    59.099999999999994 -> 59.10000000000001)."""
+    sevs = [k / 1000 for k in range(1, 1000)]
+    persons, firms, roles, bl = [], [], [], []
+    for k, sev in enumerate(sevs):
+        persons += [{"id": f"P{k}", "name": "p"}, {"id": f"Q{k}", "name": "q"}]
+        firms.append({"id": f"F{k}", "name": "f"})
+        roles.append({"person_id": f"P{k}", "firm_id": f"F{k}", "role": "legal_representative"})
+        bl.append(
+            {"id": f"A{k}", "subject_id": f"P{k}", "list": "tax_violation",
+             "listed_on": PAST[0], "severity": sev}
+        )  # fmt: skip
+    before = World({"persons": persons, "firms": firms, "roles": roles, "blacklist": bl})
+    tiny = [
+        {"id": f"Z{k}", "subject_id": s, "list": "tax_violation", "listed_on": PAST[0],
+         "severity": 1e-18}
+        for k in range(len(sevs)) for s in (f"P{k}", f"Q{k}")
+    ]  # fmt: skip
+    roles_q = [
+        {"person_id": f"Q{k}", "firm_id": f"F{k}", "role": "legal_representative"}
+        for k in range(len(sevs))
+    ]
+    after = World(
+        {"persons": persons, "firms": firms, "roles": roles + roles_q, "blacklist": bl + tiny}
+    )
+    t0, t1 = _trust(before, load_policy()), _trust(after, load_policy())
+    rose = {sid: (t0[sid], t1[sid]) for sid in t0 if t1[sid] > t0[sid]}
+    assert rose == {}
