@@ -296,9 +296,10 @@ def validated(
         )
     if ftm_reader is not None and ftm_reader.problems:
         rw.write_many(ftm_reader.problems)
-        file_report(ftm_reader.file, ftm_reader.file).rejected += len(
-            {r.row for r in ftm_reader.problems}
-        )
+        lines = len({r.row for r in ftm_reader.problems})  # read, and refused by the reader
+        fr = file_report(ftm_reader.file, ftm_reader.file)
+        fr.read += lines
+        fr.rejected += lines
 
 
 class _Writers:

@@ -717,6 +717,10 @@ def test_hostile_ftm(gateway: Gateway, neo4j_server: ManagedServer, tmp_path: Pa
         ("p1", day, "loaded"),
         ("p2", day, "loaded"),
     ]
+    # lines the reader refused (bad JSON, wrong types) count as read and rejected
+    (rec,) = gateway.read("MATCH (l:Load) RETURN l.files AS files")
+    files = {f["file"]: f for f in json.loads(rec["files"])}
+    assert (files["x.ftm.json"]["read"], files["x.ftm.json"]["rejected"]) == (3, 3)
 
 
 @pytest.mark.integration
