@@ -342,7 +342,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             held: dict[str, RawValue] = {
                 "share": share,
                 "since": _first_date(proxy, "startDate"),
-                "until": _first_date(proxy, "endDate"),
+                "until": _first_date(proxy, "endDate", latest=True),
             }
             if share is None:
                 held["share_unknown"] = "true"
@@ -355,7 +355,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
             held = {
                 "role": role_of(role_text),
                 "since": _first_date(proxy, "startDate"),
-                "until": _first_date(proxy, "endDate"),
+                "until": _first_date(proxy, "endDate", latest=True),
             }
             if role_text:
                 held["ftm_role"] = role_text
@@ -368,7 +368,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                 "amount": _first(proxy, "amount"),
                 "currency": _first(proxy, "currency"),
                 "issued_on": _first_date(proxy, "date", "startDate") or seen,
-                "maturity_on": _first_date(proxy, "endDate"),
+                "maturity_on": _first_date(proxy, "endDate", latest=True),
                 "status": "performing",
             }
             for creditor, debtor in parties:
@@ -388,7 +388,7 @@ class FtmReader(Iterator[tuple[FileSpec, RawRow]]):
                 "authority": _first(proxy, "authority") or ", ".join(datasets) or None,
                 "reason": _first(proxy, "reason", "program"),
                 "listed_on": _first_date(proxy, *dated),
-                "expires_on": _first_date(proxy, "endDate"),
+                "expires_on": _first_date(proxy, "endDate", latest=True),
                 "source_url": _first(proxy, "sourceUrl"),
             }
             if listing["listed_on"] is None:
@@ -533,12 +533,15 @@ def _date(value: Any) -> str | None:
     return value[:10]
 
 
-def _first_date(proxy: EntityProxy, *props: str) -> str | None:
+def _first_date(proxy: EntityProxy, *props: str, latest: bool = False) -> str | None:
+    """The date of the first of ``props`` that holds one: the earliest of its dates, or
+    the latest with ``latest`` (an end date). FtM's values are a set, not a sequence:
+    a source that lists them in another order gives the same row (the first value in
+    file order won, so a reordered source was an update)."""
     for prop in props:
-        for v in _values(proxy, prop):
-            d = _date(v)
-            if d is not None:
-                return d
+        dates = [d for v in _values(proxy, prop) if (d := _date(v)) is not None]
+        if dates:
+            return max(dates) if latest else min(dates)
     return None
 
 
@@ -547,6 +550,7 @@ def _first_partial_date(proxy: EntityProxy, *props: str) -> str | None:
     ``props``: ``2019-01-01``, ``2019-05-01``; None when there is none (or no such
     month, or year 0)."""
     for prop in props:
+        days = []
         for v in _values(proxy, prop):
             if _PARTIAL_DATE.fullmatch(v):
                 day = (v + "-01-01")[:10] if len(v) == 4 else v + "-01"
@@ -554,7 +558,9 @@ def _first_partial_date(proxy: EntityProxy, *props: str) -> str | None:
                     date.fromisoformat(day)
                 except ValueError:
                     continue
-                return day
+                days.append(day)
+        if days:
+            return min(days)  # the earliest, as _first_date: whatever the order
     return None
 
 

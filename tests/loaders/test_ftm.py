@@ -456,3 +456,42 @@ def test_documented_cleanup_of_directorships_loaded_before_roles(
         ("EXECUTIVE_OF", "c1"),
         ("DIRECTOR_OF", "c2"),
     ]
+
+
+def test_several_dates_give_the_earliest_start_and_the_latest_end(tmp_path: Path) -> None:
+    """FtM values are a set: the order a source lists dates in changes nothing. A
+    sanction counts from its earliest start and until its latest end; a partial date
+    (a year, a year and month) likewise."""
+
+    def rows(lines: list[dict[str, object]]) -> list[dict[str, object]]:
+        path = tmp_path / "x.ftm.json"
+        path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+        return [
+            dict(r.values)
+            for spec, r in read_ftm(path, dt.date(2026, 12, 1))
+            if spec.name == "blacklist"
+        ]
+
+    person = {"id": "p1", "schema": "Person", "properties": {"name": ["A"]}}
+    starts, ends = ["2021-01-01", "2019-06-30", "2020-05-05"], ["2030-01-01", "2031-02-02"]
+    got = []
+    for order in (1, -1):
+        sanction = {
+            "id": "s1",
+            "schema": "Sanction",
+            "properties": {
+                "entity": ["p1"],
+                "startDate": starts[::order],
+                "endDate": ends[::order],
+            },
+        }
+        (row,) = rows([person, sanction])
+        got.append((row["listed_on"], row["expires_on"]))
+    assert got == [("2019-06-30", "2031-02-02")] * 2
+    partial = {
+        "id": "s2",
+        "schema": "Sanction",
+        "properties": {"entity": ["p1"], "startDate": ["2019-05", "2018"]},
+    }
+    (row,) = rows([person, partial])
+    assert (row["listed_on"], row["listed_on_basis"]) == ("2018-01-01", "partial")
