@@ -9,6 +9,7 @@ no stack trace or exception text ever reaches a client.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -38,19 +39,22 @@ STATUS_CODES = {
 }
 
 
-#: Endpoints whose requests are lookups of one subject (``subject_id`` in the path),
-#: with the action their handlers audit them as; marked by :func:`audited_lookup`.
-LOOKUPS: dict[Callable[..., Any], str] = {}
+#: Endpoints whose requests are subject lookups, with how their handlers audit them:
+#: ``(action, subject)``; ``subject`` None: the path's ``subject_id``; ``"*"``: a
+#: lookup of no one subject (a search, a named query). ``{name}`` in the action is the
+#: path's ``name`` (``query:{name}``). Marked by :func:`audited_lookup`.
+LOOKUPS: dict[Callable[..., Any], tuple[str, str | None]] = {}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def audited_lookup(action: str) -> Callable[[F], F]:
-    """Mark a route's endpoint as a lookup of one subject audited as ``action``, so a
-    request FastAPI refuses before the handler runs is audited all the same."""
+def audited_lookup(action: str, subject: str | None = None) -> Callable[[F], F]:
+    """Mark a route's endpoint as a subject lookup audited as ``action`` (of the path's
+    ``subject_id``, or of ``subject`` when given), so a request FastAPI refuses before
+    the handler runs is audited all the same."""
 
     def mark(endpoint: F) -> F:
-        LOOKUPS[endpoint] = action
+        LOOKUPS[endpoint] = (action, subject)
         return endpoint
 
     return mark
@@ -58,22 +62,35 @@ def audited_lookup(action: str) -> Callable[[F], F]:
 
 def audit_refused(request: Request, message: str) -> None:
     """Audit a subject lookup that FastAPI refused before its handler ran (a bad
-    parameter, an over-long id): every lookup is on the record, refused ones too.
-    Nothing is written when the request is no subject lookup or its key is not valid
-    (it was refused for that, and there is no caller to name)."""
+    parameter, an over-long id, a body that is no JSON object): every lookup is on the
+    record, refused ones too; ``detail`` is ``refused: why`` and, for a lookup of no one
+    subject (a search, a named query), what was asked as given. Nothing is written
+    when the request is no subject lookup, names no known named query, or its key is
+    not valid (it was refused for that, and there is no caller to name)."""
     from credgraph.api.deps import caller_of_request
+    from credgraph.queries.library import library
     from credgraph.services.scores import audit
 
-    action = LOOKUPS.get(request.scope.get("endpoint"))  # type: ignore[arg-type]
-    subject = request.path_params.get("subject_id")
-    if action is None or subject is None:
+    spec = LOOKUPS.get(request.scope.get("endpoint"))  # type: ignore[arg-type]
+    if spec is None:
         return
+    action, subject = spec
+    detail = f"refused: {message}"
+    if subject is None:
+        subject = request.path_params.get("subject_id")
+        if subject is None:
+            return
+    elif request.query_params:
+        detail += "; " + json.dumps(dict(request.query_params), ensure_ascii=False)
+    if "{name}" in action:
+        name = request.path_params.get("name")
+        if name not in library():
+            return
+        action = action.replace("{name}", name)
     try:
         caller = caller_of_request(request)
         subject = subject if len(subject) <= 200 else subject[:200] + f"…[{len(subject)} chars]"
-        audit(
-            request.app.state.gateway, caller, subject, action, detail=f"refused: {message}"[:2000]
-        )
+        audit(request.app.state.gateway, caller, subject, action, detail=detail[:2000])
     except CredgraphError:
         log.info("a refused lookup of %s was not audited (no valid key)", request.url.path)
 
@@ -120,7 +137,8 @@ def install(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header", "body")]
-        field = ".".join(loc) or None
+        # a body refused as a whole (not an object) is about the body
+        field = ".".join(loc) or ("body" if first.get("loc", ())[:1] == ("body",) else None)
         msg = str(first.get("msg", "invalid request"))
         if first.get("type") == "json_invalid":
             # loc is ("body", POSITION): the body as a whole is the field, not the offset

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path
 
 from credgraph.api.deps import CallerDep, GatewayDep
-from credgraph.api.errors import ERROR_RESPONSES
+from credgraph.api.errors import ERROR_RESPONSES, audited_lookup
 from credgraph.api.models import QueryList, QueryResult
 from credgraph.services import queries as named
 
@@ -28,6 +28,7 @@ def queries(caller: CallerDep) -> dict[str, Any]:
 
 
 @router.post("/{name}", response_model=QueryResult, summary="Run a named query (investigator)")
+@audited_lookup("query:{name}", subject="*")
 def run(
     gw: GatewayDep,
     caller: CallerDep,

@@ -19,6 +19,7 @@ SubjectId = Annotated[str, Path(min_length=1, max_length=200, description="a sub
 
 
 @router.get("", response_model=SubjectPage, summary="Search subjects by id, name or alias")
+@audited_lookup("search", subject="*")
 def search(
     gw: GatewayDep,
     settings: SettingsDep,

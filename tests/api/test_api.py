@@ -256,6 +256,46 @@ def test_refused_lookups_are_audited_too(client: TestClient, world: World) -> No
     assert {(s, "score"), (s, "neighbourhood"), (long_id[:200] + "…[201 chars]", "subject")} <= got
 
 
+def test_refused_searches_and_query_bodies_are_audited(client: TestClient, world: World) -> None:
+    """A search refused for its parameters (a limit over 100, an over-long q) and a named
+    query refused for its body (not JSON, not an object) are lookups on the record too:
+    FastAPI refuses them before the handler that audits them ran, and they left no trace."""
+    hv, hi = world.headers("viewer"), world.headers("investigator")
+    json_body = {**hi, "Content-Type": "application/json"}
+
+    def mine(actor: str) -> list[dict[str, Any]]:
+        return world.gw.read(
+            "MATCH (e:AuditEvent {actor: $actor}) WHERE e.detail STARTS WITH 'refused' "
+            "RETURN e.id AS id, e.subject AS subject, e.action AS action, e.detail AS detail",
+            actor=world.key_ids[actor],
+        )
+
+    seen = {e["id"] for e in mine("viewer")} | {e["id"] for e in mine("investigator")}
+    refused = [
+        client.get("/subjects", params={"q": "Wang", "limit": 1000}, headers=hv),
+        client.get("/subjects", params={"q": "x" * 201}, headers=hv),
+        client.post("/queries/subject_profile", content=b"{bad", headers=json_body),
+        client.post("/queries/guarantee_chains", content=b"[1, 2]", headers=json_body),
+    ]
+    for res in refused:
+        err = is_error(res, 422, "invalid_request")
+        assert err["field"] in {"limit", "q", "body"}, err  # a non-object body: "body" too
+    new = [e for e in mine("viewer") + mine("investigator") if e["id"] not in seen]
+    got = sorted((e["subject"], e["action"]) for e in new)
+    assert got == [
+        ("*", "query:guarantee_chains"),
+        ("*", "query:subject_profile"),
+        ("*", "search"),
+        ("*", "search"),
+    ]
+    # what was searched for is on the record, as for an answered search
+    assert any('"q": "Wang"' in e["detail"] and "limit" in e["detail"] for e in new)
+    # a query the library does not have is no lookup: nothing to name
+    before = len(mine("investigator"))
+    is_error(client.post("/queries/no_such", content=b"[1]", headers=json_body), 422)
+    assert len(mine("investigator")) == before
+
+
 def test_the_audit_log_says_why_a_lookup_was_refused(client: TestClient, world: World) -> None:
     """GET /audit shows each event's detail: a refused lookup ("refused: why") is told
     from one answered, and a named query's parameters are there (they were written to
