@@ -13,7 +13,8 @@ Least exposure (PRODUCT.md, principle 6) is decided here, not in a route:
 Every read of a subject writes one audit event first (graph/audit.py): the
 actor (an API key's id), the action (``subject``, ``neighbourhood``; a search
 is one event of subject ``*``), the subject, the purpose given and the
-current run, as ``credgraph score`` does for scores.
+current run, as ``credgraph score`` does for scores. A search's and a
+neighbourhood's ``detail`` also names the subjects the answer showed (``shown``).
 """
 
 from __future__ import annotations
@@ -407,14 +408,27 @@ def neighbourhood(
     loan is one hop from its lender, its borrower and its guarantors). ``truncated``
     is ``limit`` when the node limit cut it, ``time`` when the time limit
     (``time_limit``, else ``settings.neighbourhood_time_limit``) did, else None. ``{id}`` may also name a loan or blacklist entry (to expand through one).
-    Audited first (action ``neighbourhood``; the same statement reads the current run).
+    Audited first (action ``neighbourhood``; the same statement reads the current run;
+    ``detail`` the depth, limit and kinds asked); once read, the event's ``detail``
+    also names the persons and firms shown (``shown``, the centre first).
 
     Round trips: the audit event, the centre with the first step, one per further
-    step, the details (nodes and edges) of what was reached; each read is one
+    step, the details (nodes and edges) of what was reached, the ``shown`` of the
+    audit event; each read is one
     auto-commit query in one session. The walk has ``time_limit``; the centre and
     the details get time of their own (a cut walk still answers what it reached)."""
-    # The event first: a lookup refused for its parameters is on the record too.
-    run_id = audit(gw, caller, subject_id, "neighbourhood", current_run=True)["run"]
+    # The event first: a lookup refused for its parameters is on the record too. Its
+    # detail: what was asked, and once the walk is done, whom it showed (``shown``).
+    asked: dict[str, Any] = {"depth": depth, "limit": limit, "kinds": kinds}
+    event = audit(
+        gw,
+        caller,
+        subject_id,
+        "neighbourhood",
+        detail=json.dumps(asked, ensure_ascii=False)[:2000],
+        current_run=True,
+    )
+    run_id = event["run"]
     if not 1 <= depth <= MAX_DEPTH:
         raise UsageError(f"depth must be 1 to {MAX_DEPTH}, not {depth}", field="depth")
     if not 1 <= limit <= HARD_CAP:
@@ -512,6 +526,15 @@ def neighbourhood(
         for eid, src, dst, rtype, amount, share, gkind in sorted(edge_rows)
         if src in keys and dst in keys
     ]
+    # Whom the answer shows (its persons and firms, the centre first): a neighbourhood
+    # names up to HARD_CAP subjects with their scores (and, for an investigator, names),
+    # and the log says whom the caller saw, not only whose neighbourhood they asked for.
+    shown = [n["id"] for n in nodes if n["kind"] in ("person", "firm")]
+    gw.write(
+        "MATCH (e:AuditEvent {id: $id}) SET e.detail = $detail",
+        id=event["id"],
+        detail=json.dumps(asked | {"shown": shown}, ensure_ascii=False),
+    )
     return {
         "centre": keys[seen[0]],
         "depth": depth,

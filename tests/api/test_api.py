@@ -607,6 +607,25 @@ def test_neighbourhood_is_cut_by_its_time_limit(world: World) -> None:
 
 
 # ------------------------------------------------------------------ runs, audit, queries
+def test_a_neighbourhood_is_audited_with_whom_it_showed(client: TestClient, world: World) -> None:
+    """A neighbourhood shows up to 500 subjects (scores; an investigator sees their
+    names): its event names what was asked and, like a search's, the ids shown, so the
+    log says whom the caller saw (it named only the centre, with no detail)."""
+    hi = world.headers("investigator", **{"X-Purpose": "neighbourhood check"})
+    res = client.get(f"/subjects/{world.hub}/neighbourhood?depth=2&limit=40", headers=hi)
+    assert res.status_code == 200, res.text
+    subjects = [n["id"] for n in res.json()["nodes"] if n["kind"] in ("person", "firm")]
+    assert len(subjects) > 1
+    (event,) = world.gw.read(
+        "MATCH (e:AuditEvent {action: 'neighbourhood', reason: 'neighbourhood check'}) "
+        "RETURN e.subject AS subject, e.detail AS detail"
+    )
+    assert event["subject"] == world.hub
+    detail = json.loads(event["detail"])
+    assert detail["depth"] == 2 and detail["limit"] == 40 and detail["kinds"] is None
+    assert detail["shown"] == subjects and detail["shown"][0] == world.hub
+
+
 def test_runs_and_run_details(client: TestClient, world: World) -> None:
     page = client.get("/runs?limit=1", headers=world.headers("viewer")).json()
     assert page["items"][0]["id"] == world.run and page["items"][0]["current"] is True
