@@ -22,9 +22,10 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="worker processes (one driver each)", min=1)] = 1,
 ) -> None:
-    """The HTTP API and the neighbourhood viewer (/ui/subjects/ID); OpenAPI at /docs.
+    """The HTTP API and the neighbourhood viewer (/ui/subjects/ID); OpenAPI at /openapi.json.
 
-    Every route but /health needs an API key (`credgraph apikey create`).
+    Every route but /health needs an API key (`credgraph apikey create`), /openapi.json
+    too; there are no /docs or /redoc pages (docs/api.md).
     """
     import uvicorn
 

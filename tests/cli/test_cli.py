@@ -49,6 +49,20 @@ def test_all_commands_are_listed() -> None:
     assert {c[0] for c in COMMANDS} <= names
 
 
+def test_serve_help_names_where_the_openapi_description_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`serve --help` said "OpenAPI at /docs", a page the API does not serve (404): the
+    description is /openapi.json, behind a key."""
+    from credgraph.api.app import create_app
+
+    assert main(["serve", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "/openapi.json" in text and "OpenAPI at /docs" not in text
+    paths = {getattr(r, "path", None) for r in create_app().routes}
+    assert "/openapi.json" in paths and "/docs" not in paths
+
+
 def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["frobnicate"]) == 2
     assert "No such command" in capsys.readouterr().err
