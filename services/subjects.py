@@ -419,21 +419,24 @@ def neighbourhood(
     the details get time of their own (a cut walk still answers what it reached)."""
     # The event first: a lookup refused for its parameters is on the record too. Its
     # detail: what was asked, and once the walk is done, whom it showed (``shown``).
+    # A lookup refused for its parameters says why ("refused: ...", as elsewhere).
     asked: dict[str, Any] = {"depth": depth, "limit": limit, "kinds": kinds}
-    event = audit(
-        gw,
-        caller,
-        subject_id,
-        "neighbourhood",
-        detail=json.dumps(asked, ensure_ascii=False)[:2000],
-        current_run=True,
-    )
+    problem: UsageError | None = None
+    try:
+        if not 1 <= depth <= MAX_DEPTH:
+            raise UsageError(f"depth must be 1 to {MAX_DEPTH}, not {depth}", field="depth")
+        if not 1 <= limit <= HARD_CAP:
+            raise UsageError(f"limit must be 1 to {HARD_CAP}, not {limit}", field="limit")
+        types = [EDGE_KINDS[k] for k in check_kinds(kinds)]
+    except UsageError as exc:
+        problem = exc
+    detail = json.dumps(asked, ensure_ascii=False)
+    if problem is not None:
+        detail = f"refused: {problem.message}; {detail}"
+    event = audit(gw, caller, subject_id, "neighbourhood", detail=detail[:2000], current_run=True)
+    if problem is not None:
+        raise problem
     run_id = event["run"]
-    if not 1 <= depth <= MAX_DEPTH:
-        raise UsageError(f"depth must be 1 to {MAX_DEPTH}, not {depth}", field="depth")
-    if not 1 <= limit <= HARD_CAP:
-        raise UsageError(f"limit must be 1 to {HARD_CAP}, not {limit}", field="limit")
-    types = [EDGE_KINDS[k] for k in check_kinds(kinds)]
     if time_limit is None:
         time_limit = settings.neighbourhood_time_limit
     deadline = time.monotonic() + time_limit

@@ -624,6 +624,14 @@ def test_a_neighbourhood_is_audited_with_whom_it_showed(client: TestClient, worl
     detail = json.loads(event["detail"])
     assert detail["depth"] == 2 and detail["limit"] == 40 and detail["kinds"] is None
     assert detail["shown"] == subjects and detail["shown"][0] == world.hub
+    # refused in the handler (an unknown kind): the detail says so and why
+    bad = client.get(f"/subjects/{world.hub}/neighbourhood?kinds=nope", headers=hi)
+    is_error(bad, 400, "usage_error")
+    (refused,) = world.gw.read(
+        "MATCH (e:AuditEvent {action: 'neighbourhood', reason: 'neighbourhood check'}) "
+        "WHERE e.detail CONTAINS 'nope' RETURN e.detail AS detail"
+    )
+    assert refused["detail"].startswith("refused: unknown relationship kind")
 
 
 def test_runs_and_run_details(client: TestClient, world: World) -> None:
