@@ -29,7 +29,13 @@ from credgraph.graph.engine.policy import DOMAINS, Policy, policy_from_mapping
 from credgraph.graph.errors import NotFound
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.runs import Runs
-from credgraph.graph.runstore import Snapshot, SnapshotCache, SnapshotUnavailable
+from credgraph.graph.runstore import (
+    BadRunId,
+    Snapshot,
+    SnapshotCache,
+    SnapshotUnavailable,
+    check_run_id,
+)
 from credgraph.graph.settings import Settings
 from credgraph.services.caller import Caller
 
@@ -109,7 +115,8 @@ def score_lookup(
 ) -> dict[str, Any]:
     """Score, sub-scores, own records, contributions and history of one subject.
 
-    Audited first (also when the subject or the run is not found): the event
+    Audited first (also when the subject or the run is not found, and when the run id
+    is malformed: then ``detail`` starts ``refused:`` and says why): the event
     names the caller, the subject, the action and the run asked for, or when none
     was, the current run (found in the event's own statement), so the record names
     the run whose score was shown (``detail``: more of what was asked, such as a
@@ -117,7 +124,16 @@ def score_lookup(
     ``Runs.get(None)`` does: the id on record comes from the database, and is not
     taken as a caller's run id (which must have the shape of one).
     """
+    refused: BadRunId | None = None
+    if run_id is not None:
+        try:
+            check_run_id(run_id)
+        except BadRunId as exc:  # refused: the event says so and why
+            refused = exc
+            detail = f"refused: {exc.message}" + (f"; {detail}" if detail else "")
     audit(gw, caller, subject_id, action, run_id, detail=detail, current_run=run_id is None)
+    if refused is not None:
+        raise refused
     return _answer(gw, settings, subject_id, run_id=run_id, top=top)
 
 

@@ -296,6 +296,20 @@ def test_refused_searches_and_query_bodies_are_audited(client: TestClient, world
     assert len(mine("investigator")) == before
 
 
+def test_a_score_refused_for_its_run_id_says_so(client: TestClient, world: World) -> None:
+    """A malformed run id is refused (400) after the event is written; the event's detail
+    says it was refused and why (it was empty, so the log read as a score shown)."""
+    hv = world.headers("viewer", **{"X-Purpose": "bad run check"})
+    err = is_error(client.get(f"/subjects/{world.person}/score?run=bad!!", headers=hv), 400)
+    assert err["field"] == "run"
+    (event,) = world.gw.read(
+        "MATCH (e:AuditEvent {action: 'score', reason: 'bad run check'}) "
+        "RETURN e.subject AS subject, e.detail AS detail"
+    )
+    assert event["subject"] == world.person
+    assert event["detail"].startswith("refused: 'bad!!' is not a run id")
+
+
 def test_the_audit_log_says_why_a_lookup_was_refused(client: TestClient, world: World) -> None:
     """GET /audit shows each event's detail: a refused lookup ("refused: why") is told
     from one answered, and a named query's parameters are there (they were written to
