@@ -7,7 +7,8 @@ also when it is refused or fails: ``action`` is ``query:NAME`` or ``cypher``,
 ``lender``, ``entry``; ``from`` and ``to`` give one event each), or
 ``*`` when it names none (ad-hoc Cypher is always ``*``), ``detail`` the
 parameters as checked and typed (``refused: <why>; <as given>`` when they are
-refused) or the Cypher text. The role check and the parameter checks
+refused) or the Cypher text; once a named query has run, its ``detail`` also
+holds ``shown``: the ids of the subjects its rows name. The role check and the parameter checks
 come after the event, so refused lookups are recorded too.
 """
 
@@ -63,15 +64,54 @@ def run_named(
         detail = f"refused: {exc.message}; " + json.dumps(params, default=str, sort_keys=True)
     given = [values.get(p) for p in q.subject_params]
     whom = [str(v)[:500] for v in given if v is not None and str(v).strip()] or ["*"]
-    for who in dict.fromkeys(whom):  # both ends of a path; each subject once
-        audit(gw, caller, who, f"query:{q.name}", detail=detail[:2000])
+    events = [  # both ends of a path; each subject once
+        audit(gw, caller, who, f"query:{q.name}", detail=detail[:2000])["id"]
+        for who in dict.fromkeys(whom)
+    ]
     require_role(caller, "investigator")
     if problem is not None:
         raise problem
     res = run_read(gw, q.cypher, values, timeout=timeout, max_rows=max_rows)
     res.columns = list(q.columns)
     res.params = values
+    # Whom the rows show: a query's rows name subjects besides its parameter (the
+    # owners, the guarantors, the most systemic subjects), and the log says whom the
+    # caller saw, as a search's and a neighbourhood's do.
+    shown = subjects_in(gw, res.rows)
+    gw.write(
+        "UNWIND $ids AS id MATCH (e:AuditEvent {id: id}) SET e.detail = $detail",
+        ids=events,
+        detail=json.dumps(values | {"shown": shown}, default=str, sort_keys=True),
+    )
     return res
+
+
+def subjects_in(gw: Gateway, rows: list[dict[str, Any]]) -> list[str]:
+    """The ids of the subjects a query's rows name (any text value, also inside lists
+    and maps, that is a subject's id), in the order they first appear."""
+    texts: dict[str, None] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            texts.setdefault(value)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    for row in rows:
+        walk(row)
+    if not texts:
+        return []
+    found = {
+        r["id"]
+        for r in gw.read(
+            "UNWIND $ids AS id MATCH (s:Subject {id: id}) RETURN s.id AS id", ids=list(texts)
+        )
+    }
+    return [t for t in texts if t in found]
 
 
 def run_cypher(

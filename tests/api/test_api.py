@@ -718,6 +718,28 @@ def test_named_queries(client: TestClient, world: World) -> None:
     assert {"actor": world.key_ids["investigator"], "via": "api"} in events
 
 
+def test_a_named_query_is_audited_with_whom_its_rows_showed(
+    client: TestClient, world: World
+) -> None:
+    """A named query's rows name subjects besides its parameter (here a guarantor's
+    guarantee chains): its event names them (``shown``), not only the subject asked about."""
+    guarantor = world.gw.read(
+        "MATCH (g:Subject)-[:GUARANTEES]->(:Loan) RETURN g.id AS id ORDER BY id LIMIT 1"
+    )[0]["id"]
+    hi = world.headers("investigator", **{"X-Purpose": "query shown check"})
+    res = client.post("/queries/guarantee_chains", json={"id": guarantor, "depth": 3}, headers=hi)
+    assert res.status_code == 200, res.text
+    rows = res.json()["rows"]
+    assert rows
+    (event,) = world.gw.read(
+        "MATCH (e:AuditEvent {action: 'query:guarantee_chains', reason: 'query shown check'}) "
+        "RETURN e.subject AS subject, e.detail AS detail"
+    )
+    assert event["subject"] == guarantor
+    shown = json.loads(event["detail"])["shown"]
+    assert {r["subject"] for r in rows} <= set(shown)
+
+
 # ------------------------------------------------------------------ errors, metrics, ui
 def test_one_error_shape(client: TestClient, world: World) -> None:
     hv = world.headers("viewer")

@@ -5,6 +5,7 @@ at its time limit; a syntax error is one line; every query is audited."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -166,22 +167,25 @@ def test_every_query_is_audited_refusals_too(graph: Gateway) -> None:
     run_cypher(graph, "MATCH (n:Subject) RETURN count(n) AS n", caller=CALLER)
     with pytest.raises(QueryRefused):
         run_cypher(graph, "CREATE (n:X)", caller=CALLER)
-    run_named(graph, "ultimate_owners", {"firm": "F2", "depth": "3"}, caller=CALLER)
-    run_named(graph, "disputed_records", {}, caller=CALLER)
+    res = run_named(graph, "ultimate_owners", {"firm": "F2", "depth": "3"}, caller=CALLER)
+    # whom the rows showed is on the record too (the owners, not only the firm asked)
+    owners = list(dict.fromkeys(r["owner"] for r in res.rows))
+    assert owners
+    disputed = run_named(graph, "disputed_records", {}, caller=CALLER)
+    named = list(dict.fromkeys(s for r in disputed.rows for s in r["subjects"]))
     events = audit_events(graph, actor="tester")
     got = graph.read(
         "MATCH (e:AuditEvent {actor: 'tester'}) RETURN e.action AS action, e.subject AS subject, "
         "e.detail AS detail, e.reason AS reason, e.via AS via ORDER BY e.at, e.action"
     )
     assert len(events) == 4
+    (owned,) = [json.loads(g["detail"]) for g in got if g["subject"] == "F2"]
     assert sorted((g["action"], g["subject"], g["detail"]) for g in got) == [
         ("cypher", "*", "CREATE (n:X)"),
         ("cypher", "*", "MATCH (n:Subject) RETURN count(n) AS n"),
-        ("query:disputed_records", "*", "{}"),
-        (
-            "query:ultimate_owners",
-            "F2",
-            '{"as_of": null, "depth": 3, "firm": "F2", "threshold": 0.25}',
-        ),
+        ("query:disputed_records", "*", json.dumps({"shown": named})),
+        ("query:ultimate_owners", "F2", json.dumps(owned, sort_keys=True)),
     ]
+    assert owned.pop("shown")[: len(owners)] == owners  # the owners, in row order, first
+    assert owned == {"as_of": None, "depth": 3, "firm": "F2", "threshold": 0.25}
     assert {(g["reason"], g["via"]) for g in got} == {("test", "cli")}
