@@ -281,8 +281,13 @@ def stress_cmd(
         Path | None,
         typer.Option(help="scoring policy TOML (default: the current run's, else the shipped one)"),
     ] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="why you run the test (kept in the audit log)")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="who asks (default: the login name)")] = None,
 ) -> None:
-    """DebtRank stress test (Battiston et al. 2012); never writes to the graph.
+    """DebtRank stress test (Battiston et al. 2012); never writes to the graph but
+    the audit log (one `stress` event per shocked subject, naming whom it showed).
 
     Looks at the graph as the current run scored it (its as-of date and policy)
     unless --as-of or --policy say otherwise; with no run yet, today and the
@@ -297,7 +302,7 @@ def stress_cmd(
     day = parse_day(as_of) if as_of is not None else None
     pol = load_policy(policy) if policy is not None else None
     with open_gateway(settings_of(ctx)) as gw:
-        res = stress(gw, shocks, day, pol)
+        res = stress(gw, shocks, day, pol, caller=caller(actor, reason))
     if json_out:
         print_json(res)
         return

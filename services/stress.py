@@ -9,6 +9,7 @@ each came from (``option``, ``run`` or ``default``).
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -22,6 +23,8 @@ from credgraph.graph.errors import NotFound, UsageError
 from credgraph.graph.export import export_tables
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.runs import Runs
+from credgraph.services.caller import Caller
+from credgraph.services.scores import audit, run_policy
 
 
 def parse_shocks(items: list[str]) -> dict[str, float]:
@@ -61,8 +64,6 @@ def stress_basis(
 ) -> tuple[date, Policy, dict[str, Any]]:
     """The as-of date and policy of a stress test and where they came from: each
     given one wins, else the current run's, else today and the shipped policy."""
-    from credgraph.services.scores import run_policy
-
     run = Runs(gw, gw.settings).current()
     basis: dict[str, Any] = {"run": run["id"] if run else None}
     if as_of is not None:
@@ -89,8 +90,14 @@ def stress(
     shocks: dict[str, float],
     as_of: date | None = None,
     policy: Policy | None = None,
+    *,
+    caller: Caller | None = None,
 ) -> dict[str, Any]:
-    """DebtRank (Battiston et al. 2012) for the shocks, on the graph as it is; writes nothing.
+    """DebtRank (Battiston et al. 2012) for the shocks, on the graph as it is; writes
+    nothing to the graph but, given a ``caller``, the audit log (principle 6: the answer
+    names subjects and their distress): one ``stress`` event per shocked subject, its
+    detail the shocks and the subjects shown (``distress`` and ``defaults``), written
+    before the answer is returned; a shock of an unknown subject is audited too.
 
     As of ``as_of`` under ``policy``; each defaults to the current run's, then to
     today and the shipped policy (:func:`stress_basis`).
@@ -107,6 +114,8 @@ def stress(
     subjects = projection.subjects
     missing = [s for s in shocks if s not in subjects.index]
     if missing:
+        if caller is not None:
+            _audit(gw, caller, shocks, f"refused: no subject {missing[0]!r} to shock; ")
         raise NotFound(f"no subject {missing[0]!r} to shock", field="shock")
     exp = exposures(tables, subjects, as_of)
     n = len(subjects)
@@ -123,6 +132,9 @@ def stress(
     no_equity = ~(np.isfinite(equity) & (equity > 0))
     unassessed = exposed[no_equity[exposed]]
     hit = np.flatnonzero(res.h > 0)
+    if caller is not None:
+        shown = [str(ids[i]) for i in hit[np.argsort(-res.h[hit], kind="stable")].tolist()]
+        _audit(gw, caller, shocks, "", shown)
     return {
         "debtrank": float(res.debtrank),
         "initial_shock": float(res.initial_shock),
@@ -136,3 +148,21 @@ def stress(
         "basis": basis,
         "subjects": n,
     }
+
+
+def _audit(
+    gw: Gateway,
+    caller: Caller,
+    shocks: dict[str, float],
+    refused: str,
+    shown: list[str] | None = None,
+) -> None:
+    """One ``stress`` event per shocked subject; the detail holds the shocks and the
+    subjects the answer shows, most distressed first (the first 100 of them, and how
+    many there were)."""
+    shown = shown or []
+    detail = refused + json.dumps(
+        {"shocks": shocks, "shown": shown[:100], "shown_total": len(shown)}
+    )
+    for subject in shocks:
+        audit(gw, caller, subject, "stress", detail=detail)

@@ -85,11 +85,26 @@ def test_stress_matches_the_hand_computation(
     # a current run exists, whichever policy the stress test reads
     assert main(["propagate", "--as-of", AS_OF]) == 0, capsys.readouterr().err
     capsys.readouterr()
-    count = "MATCH (n) RETURN count(n) AS n UNION ALL MATCH ()-[r]->() RETURN count(r) AS n"
+    count = (
+        "MATCH (n) WHERE NOT n:AuditEvent RETURN count(n) AS n "
+        "UNION ALL MATCH ()-[r]->() RETURN count(r) AS n"
+    )
     before = market.read(count)
-    assert main(["stress", "--shock", "B", "--json", "--as-of", AS_OF]) == 0
+    assert main(["stress", "--shock", "B", "--json", "--as-of", AS_OF, "--reason", "r1"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert market.read(count) == before  # writes nothing
+    assert market.read(count) == before  # writes nothing to the graph but the audit log
+    # principle 6: the answer names subjects; the lookup is on the record, with whom it
+    # showed (most distressed first)
+    (event,) = market.read(
+        "MATCH (e:AuditEvent {action: 'stress'}) "
+        "RETURN e.subject AS subject, e.reason AS reason, e.detail AS detail"
+    )
+    assert (event["subject"], event["reason"]) == ("B", "r1")
+    assert json.loads(event["detail"]) == {
+        "shocks": {"B": 1.0},
+        "shown": ["B", "C", "A", "BANK"],
+        "shown_total": 4,
+    }
     assert doc["distress"].keys() == DISTRESS.keys()
     for sid, h in DISTRESS.items():
         assert doc["distress"][sid] == pytest.approx(h, abs=1e-12), sid
@@ -134,6 +149,10 @@ def test_stress_and_score_errors_say_what_is_wrong(
     assert main(["stress", "--shock", "NOPE", "--as-of", AS_OF]) == 1
     err = capsys.readouterr().err
     assert "error: no subject 'NOPE' to shock" in err
+    (refused,) = market.read(
+        "MATCH (e:AuditEvent {action: 'stress'}) RETURN e.subject AS s, e.detail AS d"
+    )
+    assert refused["s"] == "NOPE" and refused["d"].startswith("refused: no subject 'NOPE'")
     assert "internal error" not in err and "Traceback" not in err
     assert main(["stress", "--shock", "B=1.5"]) == 2
     err = capsys.readouterr().err
