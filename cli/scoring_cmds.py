@@ -338,11 +338,23 @@ def audit_cmd(
     if json_out:
         print_json(events)
         return
-    table = Table(title="audit log (newest first)")
-    for col in ("at", "actor", "subject", "action", "reason", "via"):
-        table.add_column(col)
+    table = Table(title="audit log (newest first; --json for each event's whole detail)")
+    for col in ("at", "actor", "subject", "action", "reason", "via", "run", "detail"):
+        table.add_column(col, overflow="fold")
     for e in events:
-        table.add_row(e["at"], e["actor"], e["subject"], e["action"], e["reason"] or "", e["via"])
+        detail = e.get("detail") or ""  # a refused lookup says so: "refused: why"
+        if len(detail) > 80:
+            detail = detail[:79] + "…"
+        table.add_row(
+            e["at"],
+            e["actor"],
+            e["subject"],
+            e["action"],
+            e["reason"] or "",
+            e["via"],
+            e.get("run") or "",
+            detail,
+        )
     out.print(table)
 
 

@@ -236,6 +236,11 @@ def test_every_score_lookup_is_audited(
     assert [e["id"] for e in mine] == [events[1]["id"]]
     table = cli(neo4j_server, "audit", "--actor", "ana").stdout
     assert sid in table and "credit review #42" in table
+    # the table tells a refused lookup from an answered one (its detail column)
+    bad = cli(neo4j_server, "score", sid, "--run", "bad!!", "--actor", "cy")
+    assert bad.returncode != 0
+    table = cli(neo4j_server, "audit", "--actor", "cy").stdout
+    assert "detail" in table and "refused:" in table
     # an export of every score is one lookup of every subject
     assert cli(neo4j_server, "scores", "--reason", "monthly feed", "--actor", "bo").returncode == 0
     (export,) = json.loads(cli(neo4j_server, "audit", "--actor", "bo", "--json").stdout)
