@@ -9,6 +9,7 @@ from typing import Any
 from credgraph.graph.gateway import Gateway
 from credgraph.services.apikeys import require_role
 from credgraph.services.caller import Caller
+from credgraph.services.paging import next_offset
 
 
 def audit_log(
@@ -40,5 +41,5 @@ def audit_log(
         "items": rows[:limit],
         "limit": limit,
         "offset": offset,
-        "next_offset": offset + limit if len(rows) > limit else None,
+        "next_offset": next_offset(offset, limit, len(rows) > limit),
     }

@@ -10,6 +10,7 @@ from credgraph.graph.errors import NotFound
 from credgraph.graph.gateway import Gateway
 from credgraph.services.apikeys import require_role
 from credgraph.services.caller import Caller
+from credgraph.services.paging import next_offset
 from credgraph.services.subjects import plain
 
 SUMMARY = ("id", "status", "current", "as_of", "started_at", "ended_at", "policy_hash")
@@ -34,7 +35,7 @@ def list_runs(gw: Gateway, *, limit: int = 20, offset: int = 0) -> dict[str, Any
         "items": [_summary(r["r"]) for r in rows[:limit]],
         "limit": limit,
         "offset": offset,
-        "next_offset": offset + limit if len(rows) > limit else None,
+        "next_offset": next_offset(offset, limit, len(rows) > limit),
     }
 
 

@@ -33,6 +33,7 @@ from credgraph.graph.model import PROVENANCE_FIELDS, provenance
 from credgraph.graph.settings import Settings
 from credgraph.services.apikeys import rank
 from credgraph.services.caller import Caller
+from credgraph.services.paging import next_offset
 from credgraph.services.scores import audit
 
 # -------------------------------------------------------------- redaction
@@ -215,7 +216,7 @@ def search(
         "items": items,
         "limit": limit,
         "offset": offset,
-        "next_offset": offset + limit if len(rows) > limit else None,
+        "next_offset": next_offset(offset, limit, len(rows) > limit),
         "run": run_id,
     }
 

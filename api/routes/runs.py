@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from credgraph.api.deps import CallerDep, GatewayDep
 from credgraph.api.errors import ERROR_RESPONSES
 from credgraph.api.models import RunDetail, RunPage
+from credgraph.services.paging import MAX_OFFSET
 from credgraph.services.run_history import list_runs, run_detail
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=ERROR_RESPONSES)
@@ -19,7 +20,7 @@ def runs(
     gw: GatewayDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     return list_runs(gw, limit=limit, offset=offset)
 

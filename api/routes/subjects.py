@@ -11,6 +11,7 @@ from credgraph.api.deps import CallerDep, GatewayDep, SettingsDep
 from credgraph.api.errors import ERROR_RESPONSES, audited_lookup
 from credgraph.api.models import Neighbourhood, Score, Subject, SubjectPage
 from credgraph.services import subjects
+from credgraph.services.paging import MAX_OFFSET
 from credgraph.services.scores import score_lookup
 
 router = APIRouter(prefix="/subjects", tags=["subjects"], responses=ERROR_RESPONSES)
@@ -29,7 +30,7 @@ def search(
         Query(max_length=200, description="an id, or words of a name or alias (plain text)"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     return subjects.search(gw, settings, q, caller=caller, limit=limit, offset=offset)
 
