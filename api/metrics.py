@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credgraph.graph.errors import CredgraphError
@@ -62,6 +62,8 @@ def route_template(request: Request) -> str:
     if route is not None and hasattr(route, "path"):
         return _CONVERTER.sub(r"{\1}", str(route.path))
     for r in request.app.router.routes:
+        if isinstance(r, Mount) and request.url.path.startswith(r.path + "/"):
+            return r.path + "/{path}"  # static files: one label, not one per file
         match, _ = r.matches(request.scope)
         if match == Match.FULL and hasattr(r, "path"):
             return _CONVERTER.sub(r"{\1}", str(r.path))

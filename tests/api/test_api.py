@@ -764,8 +764,12 @@ def test_a_bug_is_a_500_without_its_trace(world: World) -> None:
 
 def test_metrics(client: TestClient, world: World) -> None:
     client.get(f"/subjects/{world.person}", headers=world.headers("viewer"))
+    assert client.get("/ui/static/viewer.js").status_code == 200
     text = client.get("/metrics", headers=world.headers("viewer")).text
     assert 'route="/subjects/{subject_id}"' in text
+    # the viewer's files under one label of their own (they were counted as unmatched)
+    assert 'route="/ui/static/{path}",status="200"' in text
+    assert 'route="unmatched",status="200"' not in text
     assert "credgraph_http_requests_total" in text
     assert "credgraph_http_request_duration_seconds_bucket" in text
     assert (
