@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from credgraph.graph.errors import CredgraphError
+from credgraph.graph.errors import CredgraphError, UsageError
 from credgraph.graph.settings import Settings, load_settings
 from credgraph.services.caller import Caller
 
@@ -87,6 +87,14 @@ def settings_of(ctx: typer.Context) -> Settings:
         obj = load_settings()
         ctx.find_root().obj = obj
     return obj  # type: ignore[no-any-return]
+
+
+def subject_id(value: str) -> str:
+    """A subject id given on the command line: a blank one is a usage error (exit 2),
+    not a lookup of '' that finds nothing."""
+    if not value.strip():
+        raise UsageError("give a subject id (it is empty)", field="subject")
+    return value
 
 
 def caller(actor: str | None = None, reason: str | None = None) -> Caller:

@@ -14,7 +14,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from credgraph.cli.app import FIELD_FLAGS, app, caller, err, out, print_json, settings_of
+from credgraph.cli.app import (
+    FIELD_FLAGS,
+    app,
+    caller,
+    err,
+    out,
+    print_json,
+    settings_of,
+    subject_id,
+)
 from credgraph.graph.errors import NotFound, UsageError
 from credgraph.queries.runner import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT, QueryResult
 
@@ -249,6 +258,8 @@ def report_cmd(
     """
     from credgraph.graph.gateway import open_gateway
     from credgraph.services.report import subject_report
+
+    subject = subject_id(subject)  # before connecting: a blank id is a usage error
 
     with open_gateway(settings_of(ctx)) as gw:
         page = subject_report(

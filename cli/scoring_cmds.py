@@ -11,7 +11,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from credgraph.cli.app import app, caller, err, out, print_json, settings_of, styled
+from credgraph.cli.app import (
+    app,
+    caller,
+    err,
+    out,
+    print_json,
+    settings_of,
+    styled,
+    subject_id,
+)
 from credgraph.cli.data_cmds import run_load
 from credgraph.graph.errors import UsageError
 from credgraph.graph.settings import Settings
@@ -150,9 +159,16 @@ def score_cmd(
     from credgraph.graph.gateway import open_gateway
     from credgraph.services.scores import score_lookup
 
+    subject = subject_id(subject)  # before connecting: a blank id is a usage error
+
     with open_gateway(settings_of(ctx)) as gw:
         res = score_lookup(
-            gw, settings_of(ctx), subject, caller=caller(actor, reason), run_id=run, top=top
+            gw,
+            settings_of(ctx),
+            subject,
+            caller=caller(actor, reason),
+            run_id=run,
+            top=top,
         )
     if json_out:
         print_json(res)

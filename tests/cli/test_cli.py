@@ -119,6 +119,15 @@ def test_missing_argument_is_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     assert "Missing option '--scale'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("cmd", [["score", ""], ["score", "  "], ["report", ""]])
+def test_a_blank_subject_id_is_a_usage_error(
+    cmd: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before connecting (no server here): it was a lookup of '' (exit 1)."""
+    assert main(cmd) == 2
+    assert "error: give a subject id (it is empty)" in capsys.readouterr().err
+
+
 def test_bad_setting_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
