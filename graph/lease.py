@@ -56,6 +56,7 @@ from typing import Any
 from credgraph.graph.errors import CredgraphError
 from credgraph.graph.gateway import Gateway
 from credgraph.graph.interrupt import shielded
+from credgraph.graph.managed.server import process_started
 
 LEASE_ID = "graph-writer"
 #: Seconds without a heartbeat after which a holder counts as gone.
@@ -95,19 +96,9 @@ def _machine() -> str:
         return socket.gethostname()
 
 
-def _started(pid: int) -> int | None:
-    """A process's start time (clock ticks after boot), None if there is no such
-    process or no /proc; with its id it names one process, even if ids are reused."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
 def _alive(pid: int, started: int | None) -> bool:
     if started is not None and Path("/proc").is_dir():
-        return _started(pid) == started
+        return process_started(pid) == started
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -151,7 +142,7 @@ class Lease:
         self.host = socket.gethostname()
         self.machine = _machine()
         self.pid = os.getpid()
-        self.pid_started = _started(self.pid)
+        self.pid_started = process_started(self.pid)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost = False  # set when a renewal or the fence found another holder
@@ -361,7 +352,7 @@ def own_holder(gw: Gateway) -> str | None:
         id=LEASE_ID,
         machine=_machine(),
         pid=pid,
-        started=_started(pid),
+        started=process_started(pid),
     )
     return str(rows[0]["holder"]) if rows else None
 

@@ -19,29 +19,17 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
-from credgraph.graph.managed.server import ManagedServer
+from credgraph.graph.managed.server import ManagedServer, process_started
 
 STAGING = "import-staging"
 IMPORTER_PID = "importer.pid"
-
-
-def _started(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot, /proc/PID/stat field 22),
-    or None when there is no such live process (none, or a zombie: dead, not yet
-    reaped): with the pid, it names one process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
-    return None if fields[0] == "Z" else fields[19]
 
 
 def note_importer(folder: Path, pid: int) -> None:
     """Write which process imports into ``folder`` (pid and start time), so that the
     next bulk load can stop it if this one is killed outright (SIGKILL: the importer
     runs in a session of its own and would go on for minutes beside a new one)."""
-    started = _started(pid)
+    started = process_started(pid, live=True)
     if started is not None:
         fd = os.open(folder / IMPORTER_PID, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -52,18 +40,18 @@ def _stop_orphan_importer(folder: Path) -> None:
     """Kill the importer a killed bulk load left running in ``folder`` (its whole
     session), if that very process still runs (same pid and start time)."""
     try:
-        pid_text, started = (folder / IMPORTER_PID).read_text().split()
-        pid = int(pid_text)
+        pid, started = map(int, (folder / IMPORTER_PID).read_text().split())
     except (OSError, ValueError):
         return
-    if pid <= 1 or _started(pid) != started:
+    # a zombie (killed, not yet reaped) is gone: live=True
+    if pid <= 1 or process_started(pid, live=True) != started:
         return
     try:
         os.killpg(pid, signal.SIGKILL)  # its own session: the process group is its pid
     except OSError:
         return
     for _ in range(100):  # reaped by init; gone from /proc within moments
-        if _started(pid) != started:
+        if process_started(pid, live=True) != started:
             return
         time.sleep(0.05)
 

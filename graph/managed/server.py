@@ -109,13 +109,18 @@ def secure_tree(root: Path) -> int:
     return changed
 
 
-def process_started(pid: int) -> int | None:
-    """A process's start time (clock ticks after boot), None if it does not exist."""
+def process_started(pid: int, *, live: bool = False) -> int | None:
+    """A process's start time (clock ticks after boot, /proc/PID/stat field 22), None if
+    it does not exist or there is no /proc; with its id it names one process, even if
+    ids are reused. ``live=True``: None for a zombie too (dead, not yet reaped)."""
     try:
         stat_line = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat_line.rsplit(")", 1)[1].split()[19])
+    fields = stat_line.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+    if live and fields[0] == "Z":
+        return None
+    return int(fields[19])
 
 
 def _write_json_durably(path: Path, data: dict[str, Any]) -> None:

@@ -22,7 +22,6 @@ from credgraph.graph.lease import (
     Lease,
     LeaseLost,
     _machine,
-    _started,
     own_holder,
 )
 from credgraph.graph.managed import ManagedServer
@@ -146,7 +145,7 @@ def test_a_live_process_keeps_it_and_a_reused_id_does_not(gw: Gateway) -> None:
     here = _machine()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        started = _started(child.pid)
+        started = process_started(child.pid)
         assert started is not None
         set_holder(gw, "h", child.pid, age_s=0, machine=here, pid_started=started)
         with pytest.raises(Busy):
