@@ -432,9 +432,8 @@ def write_rows(
     ``fresh``: the file's kind of record did not exist when its first batch was
     written (:func:`is_fresh`); the lookup then probes one key instead of all.
     """
-    totals = {"created": 0, "updated": 0, "unchanged": 0}
     if not rows:
-        return totals
+        return {"created": 0, "updated": 0, "unchanged": 0}
     shape = _shape(spec.name)
     params = {"load": params["load"], "file": file_number(params["files"], rows[0]["file"])}
     groups = [(statements(spec.name, role), group) for role, group in _groups(spec, rows)]
@@ -479,10 +478,7 @@ def write_rows(
             f"writing {_rows_of(rows)} failed: {type(exc).__name__}: {exc}",
             hint="these rows were not written; rows written before them stay",
         ) from exc
-    totals["created"] = n_new
-    totals["updated"] = n_changed
-    totals["unchanged"] = len(rows) - n_new - n_changed
-    return totals
+    return {"created": n_new, "updated": n_changed, "unchanged": len(rows) - n_new - n_changed}
 
 
 def _update_row(row: dict[str, Any]) -> dict[str, Any]:
