@@ -69,6 +69,17 @@ def record_lookup(
     return rows[0] | {"actor": actor, "subject": subject, "action": action, "via": via}
 
 
+def record_shown(gw: Gateway, event_ids: list[str], detail: str) -> None:
+    """Replace the ``detail`` of the events ``event_ids`` once the answer is known: what
+    was asked and whom the answer showed (``shown``). The events were written before
+    the answer was read, so a lookup that fails half-way is on the record all the same."""
+    gw.write(
+        "UNWIND $ids AS id MATCH (e:AuditEvent {id: id}) SET e.detail = $detail",
+        ids=event_ids,
+        detail=detail,
+    )
+
+
 def audit_events(
     gw: Gateway, *, subject: str | None = None, actor: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from credgraph.graph.audit import record_shown
 from credgraph.graph.errors import UsageError
 from credgraph.graph.gateway import Gateway
 from credgraph.queries.library import NamedQuery, check_params, get, library
@@ -78,11 +79,7 @@ def run_named(
     # owners, the guarantors, the most systemic subjects), and the log says whom the
     # caller saw, as a search's and a neighbourhood's do.
     shown = subjects_in(gw, res.rows)
-    gw.write(
-        "UNWIND $ids AS id MATCH (e:AuditEvent {id: id}) SET e.detail = $detail",
-        ids=events,
-        detail=json.dumps(values | {"shown": shown}, default=str, sort_keys=True),
-    )
+    record_shown(gw, events, json.dumps(values | {"shown": shown}, default=str, sort_keys=True))
     return res
 
 

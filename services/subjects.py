@@ -27,6 +27,7 @@ from typing import Any, LiteralString
 from neo4j import Query, Session
 from neo4j import exceptions as nx
 
+from credgraph.graph.audit import record_shown
 from credgraph.graph.errors import DatabaseError, NotFound, UsageError
 from credgraph.graph.gateway import Gateway, translate_errors
 from credgraph.graph.model import PROVENANCE_FIELDS, provenance
@@ -207,11 +208,8 @@ def search(
                 "matched": r["matched"],
             }
         )
-    gw.write(
-        "MATCH (e:AuditEvent {id: $id}) SET e.detail = $detail",
-        id=event["id"],
-        detail=json.dumps(asked | {"shown": [i["id"] for i in items]}, ensure_ascii=False),
-    )
+    shown = [i["id"] for i in items]
+    record_shown(gw, [event["id"]], json.dumps(asked | {"shown": shown}, ensure_ascii=False))
     return {
         "items": items,
         "limit": limit,
@@ -534,11 +532,7 @@ def neighbourhood(
     # names up to HARD_CAP subjects with their scores (and, for an investigator, names),
     # and the log says whom the caller saw, not only whose neighbourhood they asked for.
     shown = [n["id"] for n in nodes if n["kind"] in ("person", "firm")]
-    gw.write(
-        "MATCH (e:AuditEvent {id: $id}) SET e.detail = $detail",
-        id=event["id"],
-        detail=json.dumps(asked | {"shown": shown}, ensure_ascii=False),
-    )
+    record_shown(gw, [event["id"]], json.dumps(asked | {"shown": shown}, ensure_ascii=False))
     return {
         "centre": keys[seen[0]],
         "depth": depth,
